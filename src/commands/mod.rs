@@ -1,0 +1,20 @@
+//! One module per command: each parses nothing (clap did) and decides nothing about the
+//! domain (the library modules do); it wires inputs to operations and the result to a renderer.
+
+mod completions;
+mod doctor;
+
+use crate::cli::{Cli, Command};
+use crate::error::{ExitCode, Result};
+
+pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+    if let Some(dir) = &cli.global.chdir {
+        std::env::set_current_dir(dir).map_err(|e| {
+            crate::Error::usage(format!("cannot change to directory {}: {e}", dir.display()))
+        })?;
+    }
+    match cli.command {
+        Command::Doctor => doctor::run(&cli.global),
+        Command::Completions { shell } => completions::run(shell),
+    }
+}

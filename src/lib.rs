@@ -1,0 +1,58 @@
+//! stackctl: the task runner of the JetScale Stack repository.
+//!
+//! The binary (`src/main.rs`) parses the command line and calls [`run`]. Commands in
+//! [`commands`] orchestrate; the domain modules do the work and never print; [`report`] is
+//! the only place that writes results to stdout.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod helm;
+pub mod report;
+pub mod tools;
+
+pub use error::{Error, ErrorKind, ExitCode, Result};
+
+/// Run one parsed command line and return the process exit code.
+pub fn run(cli: cli::Cli) -> ExitCode {
+    init_tracing(&cli.global);
+    match commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            print_error(&err);
+            err.kind.exit_code()
+        }
+    }
+}
+
+fn init_tracing(global: &cli::GlobalArgs) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STACKCTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("stackctl={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}
+
+fn print_error(err: &Error) {
+    use std::io::Write;
+    let mut stderr = anstream::stderr();
+    let bold_red = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Red.into()));
+    let bold = anstyle::Style::new().bold();
+    let _ = writeln!(stderr, "{bold_red}error{bold_red:#}{bold}:{bold:#} {err}");
+    if let Some(hint) = &err.hint {
+        let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
+        let _ = writeln!(stderr, "  {cyan}hint{cyan:#}: {hint}");
+    }
+}
