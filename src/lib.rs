@@ -8,7 +8,9 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod helm;
+pub mod repo;
 pub mod report;
+pub mod secrets;
 pub mod tools;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};
@@ -50,9 +52,13 @@ fn print_error(err: &Error) {
         .bold()
         .fg_color(Some(anstyle::AnsiColor::Red.into()));
     let bold = anstyle::Style::new().bold();
-    let _ = writeln!(stderr, "{bold_red}error{bold_red:#}{bold}:{bold:#} {err}");
+    let message = secrets::redact(&err.to_string()).into_owned();
+    let _ = writeln!(
+        stderr,
+        "{bold_red}error{bold_red:#}{bold}:{bold:#} {message}"
+    );
     if let Some(hint) = &err.hint {
         let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
-        let _ = writeln!(stderr, "  {cyan}hint{cyan:#}: {hint}");
+        let _ = writeln!(stderr, "  {cyan}hint{cyan:#}: {}", secrets::redact(hint));
     }
 }

@@ -1,0 +1,308 @@
+//! The variables stackctl reads (process environment plus the repository's `.env`), and the
+//! redaction of every secret among them from all text stackctl prints.
+//!
+//! `.env` never overrides a variable that is set and non-empty. Values are never printed:
+//! whatever reaches stdout or stderr goes through [`redact`], which replaces every known
+//! secret with `[REDACTED]`, helm's stderr included.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::RwLock;
+
+use crate::error::{Error, Result};
+
+/// Secrets shorter than this are not redacted: replacing every `1` or `yes` in the output
+/// would make it unreadable and protects nothing.
+const MIN_SECRET_LEN: usize = 6;
+
+const REDACTED: &str = "[REDACTED]";
+
+static KNOWN_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Register a value that must never appear in output (a token read from a credentials file,
+/// a password). Idempotent.
+pub fn register(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET_LEN {
+        return;
+    }
+    let mut known = KNOWN_SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|s| s == secret) {
+        known.push(secret.to_string());
+        // Longest first, so a secret that contains another is replaced whole.
+        known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Replace every registered secret in `text`.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let known = KNOWN_SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|s| text.contains(s.as_str())) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = text.to_string();
+    for secret in known.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), REDACTED);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Is a variable of this name a secret? Tokens, passwords, keys, credentials.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    [
+        "TOKEN",
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "CREDENTIAL",
+        "API_KEY",
+        "PRIVATE_KEY",
+        "AUTH",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
+        || upper.ends_with("_KEY")
+}
+
+/// The variables stackctl consults: the process environment, completed by `.env`.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    vars: BTreeMap<String, String>,
+    /// Names that came from `.env` (for diagnostics such as "GITHUB_TOKEN from .env").
+    from_dotenv: Vec<String>,
+}
+
+impl Environment {
+    /// The process environment plus `<root>/.env`, secrets registered for redaction.
+    pub fn load(root: &Path) -> Result<Environment> {
+        let mut env = Environment {
+            vars: std::env::vars().collect(),
+            from_dotenv: Vec::new(),
+        };
+        env.read_dotenv(&root.join(".env"))?;
+        env.register_secrets();
+        Ok(env)
+    }
+
+    /// An environment from explicit pairs (tests, and callers that isolate the process env).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Environment
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let env = Environment {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            from_dotenv: Vec::new(),
+        };
+        env.register_secrets();
+        env
+    }
+
+    fn read_dotenv(&mut self, path: &Path) -> Result<()> {
+        let iter = match dotenvy::from_path_iter(path) {
+            Ok(iter) => iter,
+            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(dotenv_error(path, e)),
+        };
+        for item in iter {
+            let (key, value) = item.map_err(|e| dotenv_error(path, e))?;
+            let already_set = self.vars.get(&key).is_some_and(|v| !v.is_empty());
+            if !already_set {
+                self.from_dotenv.push(key.clone());
+                self.vars.insert(key, value);
+            }
+        }
+        Ok(())
+    }
+
+    fn register_secrets(&self) {
+        for (name, value) in &self.vars {
+            if is_secret_name(name) {
+                register(value);
+            }
+        }
+    }
+
+    /// A variable's value; empty values count as unset.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether a variable came from `.env` rather than the process environment.
+    pub fn is_from_dotenv(&self, name: &str) -> bool {
+        self.from_dotenv.iter().any(|n| n == name)
+    }
+
+    /// True when running in CI (`CI=true`, as GitHub Actions and most CI systems set it).
+    pub fn is_ci(&self) -> bool {
+        self.get("CI")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+    }
+
+    pub fn is_github_actions(&self) -> bool {
+        self.get("GITHUB_ACTIONS") == Some("true")
+    }
+}
+
+fn dotenv_error(path: &Path, err: dotenvy::Error) -> Error {
+    // dotenvy's parse errors quote the offending line, which may hold a secret: say where,
+    // not what.
+    // dotenvy reports the offending line's text (and a column), not its number: find it.
+    let line = match &err {
+        dotenvy::Error::LineParse(text, _) => std::fs::read_to_string(path)
+            .ok()
+            .and_then(|content| content.lines().position(|l| l.contains(text.trim())))
+            .map(|index| index + 1),
+        _ => None,
+    };
+    let what = match &err {
+        dotenvy::Error::LineParse(..) => "a line that is not KEY=VALUE".to_string(),
+        other => redact(&other.to_string()).into_owned(),
+    };
+    Error::config(format!("cannot read {}: {what}", path.display()))
+        .at(path, line)
+        .with_hint("each line of .env is KEY=VALUE (quotes optional, # starts a comment)")
+}
+
+/// A writer that redacts secrets from whole lines before passing them on.
+///
+/// Text is buffered until a newline so that a secret split across two `write` calls is still
+/// caught; the rest is flushed on `flush` and on drop.
+pub struct RedactingWriter<W: Write> {
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> RedactingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        RedactingWriter {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, upto: usize) -> std::io::Result<()> {
+        let chunk: Vec<u8> = self.pending.drain(..upto).collect();
+        let text = String::from_utf8_lossy(&chunk);
+        self.inner.write_all(redact(&text).as_bytes())
+    }
+}
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(last_newline) = self.pending.iter().rposition(|&b| b == b'\n') {
+            self.emit(last_newline + 1)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let len = self.pending.len();
+        self.emit(len)?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for RedactingWriter<W> {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_registered_secrets_everywhere() {
+        register("ghp_sentinelAAAA1111");
+        let text = "login failed with token ghp_sentinelAAAA1111 (ghp_sentinelAAAA1111)";
+        assert_eq!(
+            redact(text),
+            "login failed with token [REDACTED] ([REDACTED])"
+        );
+        assert!(matches!(redact("nothing to hide"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn short_values_are_not_treated_as_secrets() {
+        register("abc");
+        assert_eq!(redact("abc"), "abc");
+    }
+
+    #[test]
+    fn secret_names_are_recognised() {
+        for name in [
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "DB_PASSWORD",
+            "AWS_SECRET_ACCESS_KEY",
+            "SIGNING_KEY",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        for name in ["GITHUB_USER", "HOME", "CI", "KEYBOARD"] {
+            assert!(!is_secret_name(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn dotenv_does_not_override_set_variables_but_fills_empty_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "# local secrets\nexport GITHUB_TOKEN=\"ghp_fromDotenv000111\"\nGITHUB_USER=octo\nSTACKCTL_X=from-file\n",
+        )
+        .unwrap();
+        let mut env = Environment::from_pairs([("GITHUB_USER", "already"), ("STACKCTL_X", "")]);
+        env.read_dotenv(&dir.path().join(".env")).unwrap();
+        env.register_secrets();
+        assert_eq!(env.get("GITHUB_USER"), Some("already"));
+        assert_eq!(env.get("STACKCTL_X"), Some("from-file"));
+        assert_eq!(env.get("GITHUB_TOKEN"), Some("ghp_fromDotenv000111"));
+        assert!(env.is_from_dotenv("GITHUB_TOKEN"));
+        assert_eq!(redact("t=ghp_fromDotenv000111"), "t=[REDACTED]");
+    }
+
+    #[test]
+    fn malformed_dotenv_names_the_line_but_not_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".env"),
+            "A=1\nthis is not valid s3cr3tvalue\n",
+        )
+        .unwrap();
+        let mut env = Environment::default();
+        let err = env.read_dotenv(&dir.path().join(".env")).unwrap_err();
+        assert_eq!(err.location.as_ref().unwrap().1, Some(2));
+        assert!(!err.to_string().contains("s3cr3tvalue"), "{err}");
+    }
+
+    #[test]
+    fn redacting_writer_catches_secrets_split_across_writes() {
+        register("split-secret-value-42");
+        let mut out = Vec::new();
+        {
+            let mut writer = RedactingWriter::new(&mut out);
+            writer.write_all(b"token split-sec").unwrap();
+            writer.write_all(b"ret-value-42 end\nnext").unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "token [REDACTED] end\nnext"
+        );
+    }
+}
