@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod envs;
 pub mod error;
 pub mod helm;
 pub mod repo;
