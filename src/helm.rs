@@ -327,10 +327,9 @@ pub fn parse_helm_error(stderr: &str) -> RenderError {
         r"(?P<file>[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/templates/[A-Za-z0-9_.\-/]+\.(?:yaml|yml|tpl|txt|json)):(?P<line>\d+)(?::(?P<col>\d+))?",
     )
     .expect("valid regex");
-    let parse_re = regex::Regex::new(
-        r"YAML parse error on (?P<file>[^\s:]+): .*?line (?P<line>\d+)",
-    )
-    .expect("valid regex");
+    let parse_re =
+        regex::Regex::new(r"YAML parse error on (?P<file>[^\s:]+): .*?line (?P<line>\d+)")
+            .expect("valid regex");
     let template = location_re
         .captures(&message)
         .map(|c| TemplateLocation {
@@ -414,7 +413,11 @@ mod render_tests {
             ),
             (
                 "Error: YAML parse error on jetscale/charts/backend-ws/templates/deployment.yaml: error converting YAML to JSON: yaml: line 7: did not find expected key\n",
-                ("jetscale/charts/backend-ws/templates/deployment.yaml", Some(7), None),
+                (
+                    "jetscale/charts/backend-ws/templates/deployment.yaml",
+                    Some(7),
+                    None,
+                ),
             ),
         ];
         for (stderr, (file, line, col)) in cases {
