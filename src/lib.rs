@@ -11,6 +11,7 @@ pub mod error;
 pub mod helm;
 pub mod repo;
 pub mod report;
+pub mod rules;
 pub mod schema;
 pub mod secrets;
 pub mod tools;
