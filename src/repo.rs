@@ -107,7 +107,6 @@ pub struct Config {
     pub rules: BTreeMap<String, RuleLevel>,
 }
 
-
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ChartConfig {
