@@ -123,10 +123,11 @@ fn location(d: &Diagnostic, report: &Report) -> Location {
     let file = d.file.clone().unwrap_or_else(|| fallback_file(d, report));
     let region = Region {
         // Line and column only when the diagnostic has them; line 1 means "the file".
-        start_line: Some(d.line.filter(|_| d.file.is_some()).unwrap_or(1) as i64),
+        // SARIF lines and columns start at 1; a 0 from a buggy check must not void the log.
+        start_line: Some(d.line.filter(|_| d.file.is_some()).unwrap_or(1).max(1) as i64),
         start_column: d
             .column
-            .filter(|_| d.file.is_some() && d.line.is_some())
+            .filter(|&c| c > 0 && d.file.is_some() && d.line.is_some())
             .map(|c| c as i64),
         ..Region::default()
     };
@@ -335,6 +336,18 @@ mod tests {
         assert_eq!(fallback_file(&unknown, &Report::default()), FALLBACK_FILE);
         let env = Diagnostic::error("helm/template", "boom").with_target("envs/dev.yml");
         assert_eq!(fallback_file(&env, &Report::default()), "envs/dev.yml");
+    }
+
+    #[test]
+    fn zero_lines_and_columns_still_make_a_valid_log() {
+        let report = Report {
+            diagnostics: vec![Diagnostic::error("x/y", "zero").at("a.yaml", 0, 0)],
+            ..Report::default()
+        };
+        let log = sarif(&report);
+        assert_eq!(schema_errors(&validator(), &log), Vec::<String>::new());
+        let region = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
+        assert_eq!(region, &json!({"startLine": 1}));
     }
 
     #[test]
