@@ -10,6 +10,7 @@ pub mod error;
 pub mod helm;
 pub mod report;
 pub mod tools;
+pub mod values;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};
 
