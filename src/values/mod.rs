@@ -12,11 +12,17 @@
 //! a `~` is written `~0`; see [`escape_key`] and [`pointer`]).
 //!
 //! ```
-//! use stackctl::values::parse_layer;
+//! use stackctl::values::{merge_chain, parse_layer};
 //!
+//! let defaults = parse_layer("charts/jetscale/values.yaml", "replicas: 1\nimage:\n  tag: dev\n")?;
 //! let aws = parse_layer("envs/aws.yaml", "image:\n  tag: \"4.6.12\"\n")?;
-//! assert_eq!(aws.value()["image"]["tag"], "4.6.12");
-//! assert_eq!(aws.span("/image/tag").unwrap().primary().line, 2);
+//! let merged = merge_chain(&defaults, &[aws]);
+//!
+//! assert_eq!(merged.value["image"]["tag"], "4.6.12");
+//! let origin = merged.provenance.locate("/image/tag").unwrap();
+//! assert_eq!((origin.file.as_str(), origin.line), ("envs/aws.yaml", 2));
+//! let origin = merged.provenance.locate("/replicas").unwrap();
+//! assert_eq!((origin.file.as_str(), origin.line), ("charts/jetscale/values.yaml", 1));
 //! # Ok::<(), stackctl::values::YamlError>(())
 //! ```
 //!
@@ -36,10 +42,15 @@
 //! - An empty map `{}` over a non-empty map clears nothing; [`Merged::empty_map_overrides`]
 //!   lists every such place (the `envFrom: {}` mistake).
 
+mod merge;
 mod yaml;
 
 use std::fmt;
 
+pub use merge::{
+    EmptyMapOverride, History, LayerValue, MergeOptions, Merged, Provenance, TypeChange, ValueKind,
+    merge_chain, merge_chain_with, scope_subchart,
+};
 pub use yaml::{Layer, LayerFinding, LayerFindingKind, ParsedLayer, parse_layer};
 
 use crate::report::Diagnostic;
