@@ -43,6 +43,7 @@
 //!   lists every such place (the `envFrom: {}` mistake).
 
 mod merge;
+pub mod suppressions;
 mod yaml;
 
 use std::fmt;
@@ -51,6 +52,7 @@ pub use merge::{
     EmptyMapOverride, History, LayerValue, MergeOptions, Merged, Provenance, TypeChange, ValueKind,
     merge_chain, merge_chain_with, scope_subchart,
 };
+pub use suppressions::{Suppression, SuppressionProblem, Suppressions, scan_suppressions};
 pub use yaml::{Layer, LayerFinding, LayerFindingKind, ParsedLayer, parse_layer};
 
 use crate::report::Diagnostic;
