@@ -17,9 +17,11 @@ use super::{NodeSpan, Origin, ParsedLayer, YamlError, is_at_or_under, parent_poi
 /// Settings of a chain merge that depend on the chart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MergeOptions {
-    /// The chart's dependencies, by the key their values live under (the alias when there is
-    /// one, e.g. `backend-api`). Helm keeps `null`s inside these blocks through the umbrella's
-    /// merge so they can delete the dependency's own defaults in [`scope_subchart`].
+    /// The chart's enabled dependencies, by the key their values live under (the alias when
+    /// there is one, e.g. `backend-api`). Helm keeps `null`s inside these blocks through the
+    /// umbrella's merge so they can delete the dependency's own defaults in
+    /// [`scope_subchart`]. Helm drops disabled dependencies before this merge, so leave them
+    /// out.
     pub subcharts: Vec<String>,
 }
 

@@ -275,15 +275,16 @@ fn span_of(mark: Marker) -> Span {
 
 fn syntax_message(info: &str) -> String {
     let info = info.trim();
-    let info = info
+    // "while parsing a block mapping, did not find expected key" reads better as
+    // "did not find expected key (in a block mapping)".
+    let rest = info
         .strip_prefix("while parsing ")
-        .map_or(info.to_string(), |rest| {
-            // "while parsing a block mapping, did not find expected key" reads better reversed.
-            match rest.split_once(", ") {
-                Some((context, problem)) => format!("{problem} (in {context})"),
-                None => rest.to_string(),
-            }
-        });
+        .or_else(|| info.strip_prefix("while scanning "));
+    let info = match rest.and_then(|rest| rest.split_once(", ")) {
+        Some(("node", problem)) => problem.to_string(),
+        Some((context, problem)) => format!("{problem} (in {context})"),
+        None => info.to_string(),
+    };
     format!("invalid YAML: {info}")
 }
 
