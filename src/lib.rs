@@ -15,6 +15,7 @@ pub mod rules;
 pub mod schema;
 pub mod secrets;
 pub mod tools;
+pub mod values;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};
 
