@@ -3,8 +3,11 @@
 //! then applies the user's severity overrides (`[rules]` in `stackctl.toml`) and inline
 //! suppressions (`# stackctl:ignore <rule> <reason>`).
 
+pub mod values;
+
 use crate::repo::Config;
 use crate::report::{Diagnostic, Severity};
+use crate::values::{Suppression, Suppressions, scan_suppressions};
 
 /// A rule's identity and default severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,79 +132,62 @@ pub fn finding(id: &str, message: impl Into<String>) -> Diagnostic {
     Diagnostic::new(rule.id, rule.severity, message)
 }
 
-/// An inline `# stackctl:ignore <rule> <reason>` comment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suppression {
-    pub file: String,
-    /// The line the suppression applies to.
-    pub line: usize,
-    /// The line the comment is on.
-    pub comment_line: usize,
-    pub rule: String,
-    pub reason: Option<String>,
-}
-
 /// Apply severity overrides and suppressions, and report suppressions that are unused or
-/// have no reason. Rules configured `off` disappear.
+/// malformed. Rules configured `off` disappear.
 pub fn finalize(
     diagnostics: Vec<Diagnostic>,
     config: &Config,
-    suppressions: &[Suppression],
+    suppressions: &[Suppressions],
 ) -> Vec<Diagnostic> {
-    let mut used = vec![false; suppressions.len()];
+    let items: Vec<&Suppression> = suppressions.iter().flat_map(|s| &s.items).collect();
+    let mut used = vec![false; items.len()];
     let mut out = Vec::with_capacity(diagnostics.len());
-    for mut diagnostic in diagnostics {
-        let suppressed = suppressions.iter().enumerate().find(|(_, s)| {
-            s.reason.is_some()
-                && s.rule == diagnostic.rule
+    for diagnostic in diagnostics {
+        let suppressed = items.iter().position(|s| {
+            s.rule == diagnostic.rule
                 && diagnostic.file.as_deref() == Some(s.file.as_str())
                 && diagnostic.line == Some(s.line)
         });
-        if let Some((index, _)) = suppressed {
+        if let Some(index) = suppressed {
             used[index] = true;
             continue;
         }
-        out.push({
-            if let Some(level) = config.rule_level(&diagnostic.rule) {
-                match level.severity() {
-                    Some(severity) => diagnostic.severity = severity,
-                    None => continue,
-                }
-            }
-            diagnostic
-        });
+        out.extend(configured(diagnostic, config));
     }
-    for (suppression, used) in suppressions.iter().zip(used) {
-        let (id, message, hint) = match (&suppression.reason, used) {
-            (None, _) => (
-                "suppress/missing-reason",
-                format!("suppression of {} gives no reason", suppression.rule),
-                "write why the rule does not apply: # stackctl:ignore <rule> <reason>",
-            ),
-            (Some(_), false) => (
-                "suppress/unused",
-                format!(
-                    "suppression of {} matches no finding on line {}",
-                    suppression.rule, suppression.line
-                ),
-                "remove the comment, or move it onto (or directly above) the line it is meant for",
-            ),
-            (Some(_), true) => continue,
-        };
-        let mut diagnostic = finding(id, message).with_hint(hint).at(
-            suppression.file.clone(),
-            suppression.comment_line,
-            1,
-        );
-        if let Some(level) = config.rule_level(id) {
-            match level.severity() {
-                Some(severity) => diagnostic.severity = severity,
-                None => continue,
-            }
+    for (suppression, used) in items.iter().zip(used) {
+        if used {
+            continue;
         }
-        out.push(diagnostic);
+        let diagnostic = finding(
+            "suppress/unused",
+            format!(
+                "suppression of {} matches no finding on line {}",
+                suppression.rule, suppression.line
+            ),
+        )
+        .with_hint(
+            "remove the comment, or move it onto (or directly above) the line it is meant for",
+        )
+        .at(suppression.file.clone(), suppression.comment_line, 1);
+        out.extend(configured(diagnostic, config));
+    }
+    for problem in suppressions.iter().flat_map(|s| &s.problems) {
+        let diagnostic = finding("suppress/missing-reason", problem.message.clone())
+            .with_hint(
+                "write the rule and why it does not apply: # stackctl:ignore <rule> <reason>",
+            )
+            .at(problem.file.clone(), problem.line, problem.column);
+        out.extend(configured(diagnostic, config));
     }
     out
+}
+
+/// The diagnostic at its configured severity, or nothing when its rule is off.
+fn configured(mut diagnostic: Diagnostic, config: &Config) -> Option<Diagnostic> {
+    if let Some(level) = config.rule_level(&diagnostic.rule) {
+        diagnostic.severity = level.severity()?;
+    }
+    Some(diagnostic)
 }
 
 #[cfg(test)]
@@ -211,16 +197,6 @@ mod tests {
 
     fn diag(rule: &str, file: &str, line: usize) -> Diagnostic {
         finding(rule, "m").at(file, line, 1)
-    }
-
-    fn suppression(rule: &str, line: usize, reason: Option<&str>) -> Suppression {
-        Suppression {
-            file: "envs/a.yaml".into(),
-            line,
-            comment_line: line - 1,
-            rule: rule.into(),
-            reason: reason.map(str::to_string),
-        }
     }
 
     #[test]
@@ -270,26 +246,24 @@ mod tests {
     #[test]
     fn suppressions_need_a_reason_and_a_match() {
         let config = Config::default();
+        let text = "a: 1\n# stackctl:ignore values/unknown-key kept for the migration\nb: 2\nc: 3 # stackctl:ignore values/unknown-key\nd: 4\ne: 5 # stackctl:ignore values/schema stale\n";
+        let suppressions = scan_suppressions("envs/a.yaml", text);
         let out = finalize(
             vec![
-                diag("values/unknown-key", "envs/a.yaml", 5),
-                diag("values/unknown-key", "envs/a.yaml", 9),
+                diag("values/unknown-key", "envs/a.yaml", 3),
+                diag("values/unknown-key", "envs/a.yaml", 4),
             ],
             &config,
-            &[
-                suppression("values/unknown-key", 5, Some("kept for the migration")),
-                suppression("values/unknown-key", 9, None),
-                suppression("values/schema", 12, Some("stale")),
-            ],
+            &[suppressions],
         );
         let summary: Vec<(&str, Option<usize>)> =
             out.iter().map(|d| (d.rule.as_str(), d.line)).collect();
         assert_eq!(
             summary,
             vec![
-                ("values/unknown-key", Some(9)),
-                ("suppress/missing-reason", Some(8)),
-                ("suppress/unused", Some(11)),
+                ("values/unknown-key", Some(4)),
+                ("suppress/unused", Some(6)),
+                ("suppress/missing-reason", Some(4)),
             ]
         );
     }

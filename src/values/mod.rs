@@ -139,7 +139,7 @@ impl YamlError {
 
     /// The error as a finding (rule `values/yaml`), for reports that go on with other targets.
     pub fn to_diagnostic(&self) -> Diagnostic {
-        Diagnostic::error("values/yaml", &self.message).at(&self.file, self.line, self.column)
+        Diagnostic::error("values/syntax", &self.message).at(&self.file, self.line, self.column)
     }
 }
 
