@@ -129,9 +129,10 @@ impl ScalarText {
     /// that would change meaning); the caller reports that instead of guessing.
     pub fn rewrite(&self, value: &str) -> Option<String> {
         let safe = !value.is_empty()
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '/'));
+            && value.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '/' | ':' | '@')
+            })
+            && !value.starts_with(['-', ':', '@']);
         match self.style {
             QuoteStyle::Plain if safe => Some(value.to_string()),
             QuoteStyle::Double if safe => Some(format!("\"{value}\"")),
