@@ -234,6 +234,8 @@ then build charts/.",
 
     /// Bump a dependency chart and its image tags everywhere, in one step.
     #[command(
+        // VERSION here is the chart's version, not stackctl's.
+        disable_version_flag = true,
         long_about = "The upversion protocol in one command: set VERSION on every dependency of \
 CHART in Chart.yaml (all aliases), on every image tag of the chart's image \
 ([dependencies.images] in stackctl.toml, default ghcr.io/jetscale-ai/<chart>) in envs/**.yaml \

@@ -69,14 +69,23 @@ impl Source {
     /// Plain scalars are returned exactly as written (so `version: 1.0` reads as `"1.0"`, not
     /// as the float 1), because helm reads these fields as strings.
     pub fn scalar(&self, node: &Node) -> Option<ScalarText> {
-        let range = self.byte_range(node);
-        let raw = self.text.get(range.clone())?;
+        let span = self.byte_range(node);
+        let raw = self.text.get(span.clone())?;
         let style = match raw.chars().next() {
             Some('"') => QuoteStyle::Double,
             Some('\'') => QuoteStyle::Single,
             Some('|') | Some('>') => QuoteStyle::Block,
             _ => QuoteStyle::Plain,
         };
+        // saphyr's end marker of a flow scalar can run past a trailing comment; an edit must
+        // never swallow it, so the scalar's end is found from the text itself.
+        let length = match style {
+            QuoteStyle::Double | QuoteStyle::Single => quoted_length(raw, style)?,
+            QuoteStyle::Plain => plain_length(raw),
+            QuoteStyle::Block => raw.len(),
+        };
+        let range = span.start..span.start + length;
+        let raw = &self.text[range.clone()];
         let value = match (&node.data, style) {
             (YamlData::Value(Scalar::String(s)), QuoteStyle::Double | QuoteStyle::Single) => {
                 s.to_string()
@@ -101,6 +110,45 @@ impl Source {
     pub fn position(node: &Node) -> (usize, usize) {
         (node.span.start.line(), node.span.start.col() + 1)
     }
+}
+
+/// Bytes of a quoted scalar up to and including its closing quote.
+fn quoted_length(raw: &str, style: QuoteStyle) -> Option<usize> {
+    let quote = if style == QuoteStyle::Double {
+        '"'
+    } else {
+        '\''
+    };
+    let mut chars = raw.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if style == QuoteStyle::Double => {
+                chars.next();
+            }
+            // '' is an escaped quote inside single quotes.
+            '\'' if style == QuoteStyle::Single && chars.peek().map(|(_, c)| *c) == Some('\'') => {
+                chars.next();
+            }
+            c if c == quote => return Some(i + c.len_utf8()),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Bytes of a single-line plain scalar: up to a ` #` comment or the end of the line, without
+/// trailing blanks.
+fn plain_length(raw: &str) -> usize {
+    let trimmed = raw.trim_end();
+    if trimmed.contains('\n') {
+        // A multi-line plain scalar: saphyr's span is right, and such values are not edited.
+        return trimmed.len();
+    }
+    let value = match trimmed.find(" #").or_else(|| trimmed.find("\t#")) {
+        Some(comment) => &trimmed[..comment],
+        None => trimmed,
+    };
+    value.trim_end().len()
 }
 
 /// How a scalar is written in the file, so an edit can keep it.
@@ -228,7 +276,7 @@ mod tests {
 
     #[test]
     fn scalars_keep_their_text_position_and_quoting() {
-        let text = "# comment\né: 1\ndeps:\n  - name: \"bé\"\n    v: '1.2'\n    w: 4.6.12 # pin\n    u: 1.0\n";
+        let text = "# comment\né: 1\ndeps:\n  - name: \"bé\" # note\n    v: '1.2' # note\n    w: 4.6.12 # pin\n    u: 1.0\n    q: \"a\\\"b\" # q\n";
         let source = Source::parse(text).unwrap();
         let dep = &items(get(&source.root, "deps").unwrap())[0];
 
@@ -236,6 +284,8 @@ mod tests {
         assert_eq!(name.value, "bé");
         assert_eq!(name.style, QuoteStyle::Double);
         assert_eq!(&text[name.range.clone()], "\"bé\"");
+        let v_raw = source.scalar(get(dep, "v").unwrap()).unwrap();
+        assert_eq!(&text[v_raw.range.clone()], "'1.2'");
         assert_eq!((name.line, name.column), (4, 11));
 
         let v = source.scalar(get(dep, "v").unwrap()).unwrap();
@@ -247,6 +297,10 @@ mod tests {
         // A float-looking plain scalar reads as written, as helm reads a version.
         let u = source.scalar(get(dep, "u").unwrap()).unwrap();
         assert_eq!(u.value, "1.0");
+
+        let q = source.scalar(get(dep, "q").unwrap()).unwrap();
+        assert_eq!(&text[q.range.clone()], "\"a\\\"b\"");
+        assert_eq!(q.value, "a\"b");
     }
 
     #[test]
