@@ -24,6 +24,9 @@ Exit codes:
   3  environment error (a tool missing, a registry unreachable or refusing credentials)
 
 Examples:
+  stackctl deps check             are Chart.yaml and Chart.lock sound and in sync?
+  stackctl deps build             fill charts/jetscale/charts/ from Chart.lock
+  stackctl deps bump backend 4.6.13
   stackctl doctor                 which tools stackctl found, and what needs them
   stackctl completions bash > ~/.local/share/bash-completion/completions/stackctl
 
@@ -98,6 +101,29 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check, build, update and bump the umbrella chart's OCI dependencies.
+    #[command(
+        long_about = DEPS_ABOUT,
+        after_help = "Examples:\n  stackctl deps check\n  stackctl deps build --offline\n  \
+stackctl deps bump backend 4.6.13 --dry-run\n  stackctl deps link backend ../backend/chart"
+    )]
+    Deps {
+        #[command(subcommand)]
+        command: DepsCommand,
+    },
+
+    /// Package and publish charts.
+    #[command(
+        long_about = "Package a chart (the umbrella or a service chart) and push it to an OCI \
+registry as a Helm chart artifact, the release step of the repository.",
+        after_help = "Examples:\n  stackctl chart publish charts/backend --to oci://ghcr.io/jetscale-ai/charts\n  \
+stackctl chart publish charts/jetscale --to oci://ghcr.io/jetscale-ai/charts --version 0.25.0 --write"
+    )]
+    Chart {
+        #[command(subcommand)]
+        command: ChartCommand,
+    },
+
     /// Show the tools stackctl uses, their versions, and which commands need them.
     #[command(
         long_about = "Show every external tool stackctl uses (helm, kubectl, kind, docker), \
@@ -121,4 +147,218 @@ stackctl completions fish > ~/.config/fish/completions/stackctl.fish"
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+const DEPS_ABOUT: &str = "\
+The umbrella chart (charts/jetscale) pulls its service charts from an OCI registry. These \
+commands keep Chart.yaml, Chart.lock and charts/jetscale/charts/ consistent:
+
+  check   the supply-chain rules, offline (docs/rules.md): OCI only, exact pins, one version \
+per chart across aliases, a lock in sync with helm's digest
+  build   make charts/ hold exactly the locked archives (cache, registry, or local sources)
+  update  prove every pin exists, rewrite Chart.lock as helm would, then build
+  bump    move a chart's version in Chart.yaml, its image tags in envs/ and values files, \
+and the lock, in one step
+  link    use a local chart directory instead of the locked one, without editing Chart.yaml
+  status  what is locked, where each archive came from, what is in charts/
+
+Credentials, per registry host actually contacted: GITHUB_TOKEN or GH_TOKEN (for ghcr.io and \
+hosts listed in registries.github), then helm's registry config (`helm registry login`), then \
+docker's config.json, else anonymous. A .env file at the repository root is read.";
+
+/// Where charts are fetched from, besides what stackctl.toml says.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RegistryArgs {
+    /// Fetch charts of repository FROM from TO instead, e.g.
+    /// oci://ghcr.io/jetscale-ai/charts=oci://127.0.0.1:5000/charts (repeatable; also
+    /// $STACKCTL_REGISTRY_MIRRORS, comma-separated). Chart.yaml and Chart.lock keep FROM.
+    #[arg(long = "registry-mirror", value_name = "FROM=TO")]
+    pub mirrors: Vec<String>,
+
+    /// Talk plain HTTP to this registry (repeatable; also $STACKCTL_INSECURE_REGISTRIES).
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    pub insecure: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepsCommand {
+    /// Check the dependency and lock rules offline; exit 1 on findings.
+    #[command(
+        long_about = "Check Chart.yaml and Chart.lock of the umbrella chart without network: \
+every dependency from an oci:// registry (deps/oci-only), exact versions (deps/pinned), one \
+version per chart across aliases (deps/alias-versions), a lock that exists (lock/missing), \
+lists the same entries (lock/in-sync) and carries the digest helm computes (lock/digest). \
+With CI=true, an active `deps link` is a finding too (deps/link-mode).\n\n\
+A check never writes a file. Each finding names the file and line to fix; docs/rules.md \
+explains every rule, the incident it prevents and the fix.",
+        after_help = "Examples:\n  stackctl deps check\n  stackctl deps check --format json\n  CI=true stackctl deps check"
+    )]
+    Check,
+
+    /// Make charts/ hold exactly the locked dependency archives.
+    #[command(
+        long_about = "Make <chart>/charts/ hold exactly the dependencies Chart.lock pins, as \
+<name>-<version>.tgz (one archive per chart version, even when two aliases use it), and remove \
+archives the lock no longer lists.\n\n\
+Archives come from the machine's cache ($STACKCTL_CACHE_DIR, else ~/.cache/stackctl), else the \
+OCI registry; with --offline, from the cache or the local chart sources of stackctl.toml \
+([dependencies.sources]), packaged on the fly, with no network at all. Every archive is checked \
+against the lock (chart name and version) and written atomically. When everything is already \
+in place the build does no network I/O.",
+        after_help = "Examples:\n  stackctl deps build\n  stackctl deps build --offline\n  \
+stackctl deps build --registry-mirror oci://ghcr.io/jetscale-ai/charts=oci://127.0.0.1:5000/charts --insecure-registry 127.0.0.1:5000"
+    )]
+    Build {
+        /// No network: use the cache and the local chart sources only.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+
+    /// Prove every pinned version exists, rewrite Chart.lock as helm does, then build.
+    #[command(
+        long_about = "Check that every version pinned in Chart.yaml exists in its registry (or, \
+with --offline, in the cache or the local chart source), write Chart.lock exactly as `helm \
+dependency update` would (helm's digest, a fresh `generated` time) when its content changes, \
+then build charts/.",
+        after_help = "Examples:\n  stackctl deps update\n  stackctl deps update --offline"
+    )]
+    Update {
+        /// No network: confirm versions from the cache or local chart sources.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+
+    /// Bump a dependency chart and its image tags everywhere, in one step.
+    #[command(
+        // VERSION here is the chart's version, not stackctl's.
+        disable_version_flag = true,
+        long_about = "The upversion protocol in one command: set VERSION on every dependency of \
+CHART in Chart.yaml (all aliases), on every image tag of the chart's image \
+([dependencies.images] in stackctl.toml, default ghcr.io/jetscale-ai/<chart>) in envs/**.yaml \
+and the chart's values*.yaml, and in Chart.lock. Prints a diff per file and a commit message.\n\n\
+Only the version and tag values are rewritten, in place and with their quoting: comments and \
+formatting stay. The new version must exist in the registry (or local source with --offline); \
+if anything fails, no file is touched.",
+        after_help = "Examples:\n  stackctl deps bump backend 4.6.13\n  stackctl deps bump frontend 2.8.0 --dry-run"
+    )]
+    Bump {
+        /// The dependency chart's name (not an alias), e.g. backend.
+        chart: String,
+        /// The exact version to move to, e.g. 4.6.13.
+        version: String,
+        /// Show the diff without writing anything (and without contacting the registry).
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm the version from the cache or local chart sources, without network.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+
+    /// Use a local chart directory instead of the locked chart (no Chart.yaml edit).
+    #[command(
+        long_about = "Record in .stackctl/links.toml (gitignored) that CHART comes from DIR: \
+`deps build` (and validate, render) package DIR on the fly instead of using the locked archive, \
+and print a banner on every run while the link is active. Chart.yaml and Chart.lock are not \
+touched, so link mode cannot be committed by accident; in CI (CI=true) an active link is an \
+error finding (deps/link-mode).",
+        after_help = "Examples:\n  stackctl deps link backend ../backend/chart\n  stackctl deps build\n  stackctl deps unlink backend"
+    )]
+    Link {
+        /// The dependency chart's name, e.g. backend.
+        chart: String,
+        /// The chart directory to use.
+        dir: PathBuf,
+    },
+
+    /// End a link made by `deps link`.
+    #[command(
+        long_about = "Remove CHART's link from .stackctl/links.toml; the next build restores the \
+locked archive.",
+        after_help = "Examples:\n  stackctl deps unlink backend"
+    )]
+    Unlink {
+        /// The linked chart's name.
+        chart: String,
+    },
+
+    /// Show each dependency: locked version, source, presence in charts/.
+    #[command(
+        long_about = "For every dependency of Chart.yaml: the requested and locked versions, \
+where its archive came from (cache, registry, local source, or link) and whether it is in \
+charts/ with the digest the last build recorded. Reads files only.",
+        after_help = "Examples:\n  stackctl deps status\n  stackctl deps status --format json"
+    )]
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChartCommand {
+    /// Package a chart and push it to an OCI registry.
+    #[command(
+        // --version here is the chart's version, not stackctl's.
+        disable_version_flag = true,
+        long_about = "Package CHART_DIR like `helm package` (honouring .helmignore, with \
+deterministic content) and push it to the OCI repository given by --to, as \
+<host>/<path>/<name>:<version> with helm's media types.\n\n\
+--version sets version and appVersion in the package; the tree's Chart.yaml stays unchanged \
+unless --write, which edits those two values in place (comments kept) after a successful push. \
+An umbrella chart needs its dependencies in charts/ first (`stackctl deps build`).",
+        after_help = "Examples:\n  stackctl chart publish charts/backend --to oci://ghcr.io/jetscale-ai/charts\n  \
+stackctl chart publish charts/jetscale --to oci://ghcr.io/jetscale-ai/charts --version 0.25.0 --write\n  \
+stackctl chart publish charts/frontend --to oci://127.0.0.1:5000/charts --insecure-registry 127.0.0.1:5000"
+    )]
+    Publish {
+        /// The chart directory (holding Chart.yaml).
+        chart_dir: PathBuf,
+        /// The OCI repository to push to, e.g. oci://ghcr.io/jetscale-ai/charts.
+        #[arg(long, value_name = "oci://HOST/PATH")]
+        to: String,
+        /// Publish as this version (sets version and appVersion in the package).
+        #[arg(long, value_name = "X.Y.Z")]
+        version: Option<String>,
+        /// Also write --version into the tree's Chart.yaml (after the push succeeded).
+        #[arg(long, requires = "version")]
+        write: bool,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// clap checks its definitions only when a command is parsed; check all of them at once.
+    #[test]
+    fn command_line_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_teaches_with_examples() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                assert!(sub.get_about().is_some(), "{name} has no summary");
+                assert!(
+                    sub.get_long_about().is_some(),
+                    "{name} has no long description"
+                );
+                let examples = sub
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(examples.contains("Examples:"), "{name} has no examples");
+                walk(sub, &name);
+            }
+        }
+        walk(&Cli::command(), "stackctl");
+    }
 }

@@ -4,11 +4,14 @@
 //! [`commands`] orchestrate; the domain modules do the work and never print; [`report`] is
 //! the only place that writes results to stdout.
 
+pub mod chart;
 pub mod cli;
 pub mod commands;
 pub mod envs;
 pub mod error;
+pub mod fsutil;
 pub mod helm;
+pub mod oci;
 pub mod repo;
 pub mod report;
 pub mod rules;

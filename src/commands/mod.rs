@@ -1,7 +1,9 @@
 //! One module per command: each parses nothing (clap did) and decides nothing about the
 //! domain (the library modules do); it wires inputs to operations and the result to a renderer.
 
+mod chart;
 mod completions;
+mod deps;
 mod doctor;
 
 use crate::cli::{Cli, Command};
@@ -16,5 +18,7 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Doctor => doctor::run(&cli.global),
         Command::Completions { shell } => completions::run(shell),
+        Command::Deps { command } => deps::run(&cli.global, command),
+        Command::Chart { command } => chart::run(&cli.global, command),
     }
 }

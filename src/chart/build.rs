@@ -1,0 +1,634 @@
+//! Resolving the locked dependencies into `<chart>/charts/<name>-<version>.tgz`.
+//!
+//! Each locked chart version comes from, in order: an active link (a local directory packaged
+//! on the fly), the archive already in `charts/` when the build state proves it is the
+//! published one, the content-addressed cache, then the OCI registry, or with `--offline` the
+//! local chart sources of `stackctl.toml`. Every archive is verified (its `Chart.yaml` name
+//! and version equal the lock entry) before it is written, and written atomically.
+//!
+//! The build state (`.stackctl/deps-state.json`) records the digest and origin of every
+//! archive stackctl wrote. When it matches what is on disk, a build reads a few small files,
+//! hashes the archives, and does no network I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::chart::chartfile::{ChartFile, LOCK_FILE, LockFile};
+use crate::chart::check::{self, LOCK_DIGEST, LOCK_IN_SYNC, LOCK_MISSING, OCI_ONLY};
+use crate::chart::links::{self, Link};
+use crate::chart::package::{self, ArchiveMetadata, sha256_digest};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fsutil;
+use crate::oci::RegistrySettings;
+use crate::oci::cache::{CacheLookup, ChartCache};
+use crate::oci::registry::RegistryClient;
+use crate::repo::Repo;
+use crate::report::Severity;
+use crate::secrets::Environment;
+
+pub const STATE_FILE: &str = ".stackctl/deps-state.json";
+
+/// Everything dependency resolution needs besides the repository.
+pub struct DepsOptions {
+    pub env: Environment,
+    pub registries: RegistrySettings,
+    pub cache: ChartCache,
+    /// No network at all: the cache and local chart sources only.
+    pub offline: bool,
+}
+
+impl DepsOptions {
+    /// Options from the repository's configuration, the environment and command-line flags.
+    pub fn new(
+        repo: &Repo,
+        env: Environment,
+        offline: bool,
+        cli_mirrors: &[String],
+        cli_insecure: &[String],
+    ) -> Result<DepsOptions> {
+        let registries =
+            RegistrySettings::resolve(&repo.config.registries, &env, cli_mirrors, cli_insecure)?;
+        let cache = ChartCache::open(ChartCache::default_dir(&env)?);
+        Ok(DepsOptions {
+            env,
+            registries,
+            cache,
+            offline,
+        })
+    }
+}
+
+/// Where an archive in `charts/` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Cache,
+    Registry,
+    Local,
+    Link,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Cache => "cache",
+            SourceKind::Registry => "registry",
+            SourceKind::Local => "local",
+            SourceKind::Link => "link",
+        }
+    }
+
+    /// Published artifacts (from the cache or a registry) stay valid until the lock changes;
+    /// packaged directories are repackaged on every build because their files change.
+    fn is_published(self) -> bool {
+        matches!(self, SourceKind::Cache | SourceKind::Registry)
+    }
+}
+
+/// One archive of the build.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuiltDependency {
+    pub name: String,
+    /// The locked version.
+    pub version: String,
+    /// File name in `charts/`.
+    pub file: String,
+    pub source: SourceKind,
+    /// The reference pulled, the cache, or the directory packaged.
+    pub origin: String,
+    pub digest: String,
+    /// The version the archive declares (differs from `version` only for links).
+    pub archive_version: String,
+    /// Whether this build wrote the file.
+    pub written: bool,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildOutcome {
+    pub charts_dir: PathBuf,
+    pub dependencies: Vec<BuiltDependency>,
+    /// Files removed from `charts/` because the lock no longer has them.
+    pub removed: Vec<String>,
+    #[serde(skip)]
+    pub links: Vec<Link>,
+    /// Problems worked around (a corrupt cache entry refetched, an unexpected entry in charts/).
+    pub warnings: Vec<String>,
+}
+
+impl BuildOutcome {
+    /// True when nothing was written or removed.
+    pub fn unchanged(&self) -> bool {
+        self.removed.is_empty() && self.dependencies.iter().all(|d| !d.written)
+    }
+}
+
+/// The record of what stackctl wrote into `charts/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BuildState {
+    /// The chart directory, repository-relative.
+    pub chart: String,
+    pub archives: BTreeMap<String, StateEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateEntry {
+    pub name: String,
+    pub version: String,
+    pub repository: String,
+    pub digest: String,
+    pub source: SourceKind,
+    pub origin: String,
+}
+
+impl BuildState {
+    /// The state for the repository's chart; empty when absent, unreadable or for another
+    /// chart (it is only an accelerator: losing it costs a cache read, never correctness).
+    pub fn load(repo: &Repo) -> BuildState {
+        let chart = repo.display_path(&repo.chart_dir());
+        std::fs::read(repo.path(STATE_FILE))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<BuildState>(&bytes).ok())
+            .filter(|state| state.chart == chart)
+            .unwrap_or(BuildState {
+                chart,
+                archives: BTreeMap::new(),
+            })
+    }
+
+    fn save(&self, repo: &Repo) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::internal(format!("cannot encode the build state: {e}")))?;
+        fsutil::write_atomic(&repo.path(STATE_FILE), format!("{text}\n").as_bytes())
+    }
+}
+
+/// One distinct chart version the lock asks for (aliases of one chart share it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedChart {
+    pub name: String,
+    pub version: String,
+    pub repository: String,
+}
+
+impl LockedChart {
+    pub fn file_name(&self) -> String {
+        format!("{}-{}.tgz", self.name, self.version)
+    }
+}
+
+/// The distinct chart versions of a lock, in lock order.
+pub fn locked_charts(lock: &LockFile) -> Vec<LockedChart> {
+    let mut seen = BTreeSet::new();
+    lock.dependencies
+        .iter()
+        .filter(|d| seen.insert((d.fields.name.clone(), d.fields.version.clone())))
+        .map(|d| LockedChart {
+            name: d.fields.name.clone(),
+            version: d.fields.version.clone(),
+            repository: d.fields.repository.clone(),
+        })
+        .collect()
+}
+
+/// Read Chart.yaml and Chart.lock and refuse to build from a lock that does not match
+/// Chart.yaml (helm refuses too), naming the first finding and its line.
+pub fn load_buildable(repo: &Repo) -> Result<(ChartFile, LockFile)> {
+    let chart_dir = repo.chart_dir();
+    let chart = ChartFile::load(&chart_dir)?;
+    let lock = LockFile::load(&chart_dir)?;
+    let chart_display = repo.display_path(&chart.path);
+    let lock_display = repo.display_path(&chart_dir.join(LOCK_FILE));
+    let blocking: Vec<_> = check::apply_levels(
+        repo,
+        check::check_files(&chart, lock.as_ref(), &chart_display, &lock_display),
+    )
+    .into_iter()
+    .filter(|d| {
+        d.severity == Severity::Error
+            && [OCI_ONLY, LOCK_MISSING, LOCK_IN_SYNC, LOCK_DIGEST].contains(&d.rule.as_str())
+    })
+    .collect();
+    if let Some(first) = blocking.first() {
+        let more = match blocking.len() {
+            1 => String::new(),
+            n => format!(" (and {} more: `stackctl deps check` lists them)", n - 1),
+        };
+        let mut error = Error::config(format!(
+            "cannot build dependencies: {} [{}]{more}",
+            first.message, first.rule
+        ));
+        if let (Some(file), Some(line)) = (&first.file, first.line) {
+            error = error.at(repo.path(file), Some(line));
+        }
+        if let Some(hint) = &first.hint {
+            error = error.with_hint(hint.clone());
+        }
+        return Err(error);
+    }
+    match lock {
+        Some(lock) => Ok((chart, lock)),
+        // No dependencies and no lock: nothing to build.
+        None => Ok((
+            chart,
+            LockFile::parse(&chart_dir.join(LOCK_FILE), "dependencies: []\n")?,
+        )),
+    }
+}
+
+/// Make `charts/` hold exactly the locked dependencies. The API `validate`, `render` and the
+/// deploy commands call before running helm.
+pub async fn ensure_built(repo: &Repo, options: &DepsOptions) -> Result<BuildOutcome> {
+    let (_, lock) = load_buildable(repo)?;
+    let links = links::load(repo)?;
+    let mut resolver = Resolver {
+        repo,
+        options,
+        registry: None,
+        warnings: Vec::new(),
+    };
+    let charts_dir = repo.chart_dir().join("charts");
+    std::fs::create_dir_all(&charts_dir)
+        .map_err(|e| Error::io("create directory", &charts_dir, e))?;
+    let previous = BuildState::load(repo);
+    let mut state = BuildState {
+        chart: previous.chart.clone(),
+        archives: BTreeMap::new(),
+    };
+    let mut dependencies = Vec::new();
+    for locked in locked_charts(&lock) {
+        let link = links.iter().find(|l| l.chart == locked.name);
+        let built = resolver
+            .resolve(
+                &locked,
+                link,
+                previous.archives.get(&locked.file_name()),
+                &charts_dir,
+            )
+            .await?;
+        state.archives.insert(
+            built.file.clone(),
+            StateEntry {
+                name: locked.name.clone(),
+                version: locked.version.clone(),
+                repository: locked.repository.clone(),
+                digest: built.digest.clone(),
+                source: built.source,
+                origin: built.origin.clone(),
+            },
+        );
+        dependencies.push(built);
+    }
+    let expected: BTreeSet<String> = dependencies.iter().map(|d| d.file.clone()).collect();
+    let removed = remove_stale(&charts_dir, &expected, &mut resolver.warnings)?;
+    if state.archives != previous.archives {
+        state.save(repo)?;
+    }
+    Ok(BuildOutcome {
+        charts_dir,
+        dependencies,
+        removed,
+        links,
+        warnings: resolver.warnings,
+    })
+}
+
+struct Resolver<'a> {
+    repo: &'a Repo,
+    options: &'a DepsOptions,
+    /// Created on first use, so a build with everything in place never opens a connection
+    /// or looks up a credential.
+    registry: Option<RegistryClient>,
+    warnings: Vec<String>,
+}
+
+impl Resolver<'_> {
+    async fn resolve(
+        &mut self,
+        locked: &LockedChart,
+        link: Option<&Link>,
+        recorded: Option<&StateEntry>,
+        charts_dir: &Path,
+    ) -> Result<BuiltDependency> {
+        let target = charts_dir.join(locked.file_name());
+        if let Some(link) = link {
+            return self.from_directory(locked, &link.dir, SourceKind::Link, &target);
+        }
+        if let Some(entry) = recorded.filter(|e| {
+            e.source.is_published()
+                && e.name == locked.name
+                && e.version == locked.version
+                && e.repository == locked.repository
+        }) {
+            if let Ok(bytes) = std::fs::read(&target) {
+                if sha256_digest(&bytes) == entry.digest {
+                    return Ok(BuiltDependency {
+                        name: locked.name.clone(),
+                        version: locked.version.clone(),
+                        file: locked.file_name(),
+                        source: entry.source,
+                        origin: entry.origin.clone(),
+                        digest: entry.digest.clone(),
+                        archive_version: locked.version.clone(),
+                        written: false,
+                    });
+                }
+            }
+        }
+        let cache = &self.options.cache;
+        match cache.get(&locked.repository, &locked.name, &locked.version)? {
+            CacheLookup::Hit { bytes, digest } => {
+                let origin = format!("cache {}", cache.root().display());
+                verify(&bytes, locked, &origin, ErrorKind::Environment)?;
+                let written = write_if_changed(&target, &bytes)?;
+                return Ok(BuiltDependency {
+                    name: locked.name.clone(),
+                    version: locked.version.clone(),
+                    file: locked.file_name(),
+                    source: SourceKind::Cache,
+                    origin,
+                    digest,
+                    archive_version: locked.version.clone(),
+                    written,
+                });
+            }
+            CacheLookup::Corrupt {
+                path,
+                expected,
+                actual,
+            } => {
+                let warning = format!(
+                    "cache entry for {} {} was corrupt ({} has digest {actual}, expected {expected}); removed it{}",
+                    locked.name,
+                    locked.version,
+                    path.display(),
+                    if self.options.offline {
+                        ""
+                    } else {
+                        " and fetching it again"
+                    }
+                );
+                tracing::warn!("{warning}");
+                self.warnings.push(warning);
+            }
+            CacheLookup::Miss => {}
+        }
+        if self.options.offline {
+            let Some(source) = self.repo.config.dependencies.sources.get(&locked.name) else {
+                return Err(Error::config(format!(
+                    "--offline: {} {} is neither in the cache nor a local chart source",
+                    locked.name, locked.version
+                ))
+                .with_hint(format!(
+                    "add `{} = \"<chart dir>\"` under [dependencies.sources] in stackctl.toml, or build once online to fill the cache",
+                    locked.name
+                )));
+            };
+            let dir = self.repo.path(source);
+            return self.from_directory(locked, &dir, SourceKind::Local, &target);
+        }
+        let location = self.options.registries.locate(&locked.repository)?;
+        let origin = format!(
+            "oci://{}",
+            location.display_reference(&locked.name, &locked.version)
+        );
+        let registry = self.registry.get_or_insert_with(|| {
+            RegistryClient::new(&self.options.registries, self.options.env.clone())
+        });
+        let bytes = registry
+            .pull_chart(&location, &locked.name, &locked.version)
+            .await?;
+        verify(&bytes, locked, &origin, ErrorKind::Environment)?;
+        let digest = cache.put(&locked.repository, &locked.name, &locked.version, &bytes)?;
+        let written = write_if_changed(&target, &bytes)?;
+        Ok(BuiltDependency {
+            name: locked.name.clone(),
+            version: locked.version.clone(),
+            file: locked.file_name(),
+            source: SourceKind::Registry,
+            origin,
+            digest,
+            archive_version: locked.version.clone(),
+            written,
+        })
+    }
+
+    /// Package a chart directory (a link or a local source) into `target`.
+    fn from_directory(
+        &self,
+        locked: &LockedChart,
+        dir: &Path,
+        source: SourceKind,
+        target: &Path,
+    ) -> Result<BuiltDependency> {
+        let packaged = package::package_dir(dir, None).map_err(|e| {
+            let what = if source == SourceKind::Link {
+                "linked"
+            } else {
+                "local source"
+            };
+            Error {
+                message: format!(
+                    "cannot package the {what} chart {}: {}",
+                    dir.display(),
+                    e.message
+                ),
+                ..e
+            }
+        })?;
+        let origin = dir.display().to_string();
+        if source == SourceKind::Link {
+            // A link exists to try unreleased versions: only the chart name must match.
+            if packaged.name != locked.name {
+                return Err(Error::config(format!(
+                    "the chart linked for {} ({origin}) is named {}",
+                    locked.name, packaged.name
+                ))
+                .with_hint(format!(
+                    "link the {} chart's directory: `stackctl deps link {} <dir>`",
+                    locked.name, locked.name
+                )));
+            }
+        } else {
+            verify(&packaged.bytes, locked, &origin, ErrorKind::Config)?;
+        }
+        let written = write_if_changed(target, &packaged.bytes)?;
+        Ok(BuiltDependency {
+            name: locked.name.clone(),
+            version: locked.version.clone(),
+            file: locked.file_name(),
+            source,
+            origin,
+            digest: packaged.digest,
+            archive_version: packaged.version,
+            written,
+        })
+    }
+}
+
+/// Check that an archive is the chart version the lock asks for.
+fn verify(
+    bytes: &[u8],
+    locked: &LockedChart,
+    origin: &str,
+    kind: ErrorKind,
+) -> Result<ArchiveMetadata> {
+    let metadata = package::read_metadata(bytes).map_err(|why| {
+        Error::new(
+            kind,
+            format!(
+                "the archive for {} {} from {origin} is unusable: {why}",
+                locked.name, locked.version
+            ),
+        )
+    })?;
+    if metadata.name != locked.name || metadata.version != locked.version {
+        return Err(Error::new(
+            kind,
+            format!(
+                "{origin} holds chart {} {}, but Chart.lock asks for {} {}",
+                metadata.name, metadata.version, locked.name, locked.version
+            ),
+        )
+        .with_hint(if kind == ErrorKind::Config {
+            "bump the local chart's version to the locked one, or `stackctl deps bump` to the local version"
+        } else {
+            "the registry serves another chart under this tag: check the repository and version in Chart.yaml"
+        }));
+    }
+    Ok(metadata)
+}
+
+/// Write `bytes` unless the file already holds exactly them; returns whether it wrote.
+fn write_if_changed(target: &Path, bytes: &[u8]) -> Result<bool> {
+    if std::fs::read(target).is_ok_and(|existing| existing == bytes) {
+        return Ok(false);
+    }
+    fsutil::write_atomic(target, bytes)?;
+    Ok(true)
+}
+
+/// Remove archives the lock no longer lists and leftovers of interrupted builds; warn about
+/// anything else, which helm would load as an extra subchart.
+fn remove_stale(
+    charts_dir: &Path,
+    expected: &BTreeSet<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries =
+        std::fs::read_dir(charts_dir).map_err(|e| Error::io("read directory", charts_dir, e))?;
+    let mut names: Vec<(String, bool)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.file_type().map(|t| t.is_dir()).unwrap_or(false),
+            )
+        })
+        .collect();
+    names.sort();
+    for (name, is_dir) in names {
+        if expected.contains(&name) {
+            continue;
+        }
+        let path = charts_dir.join(&name);
+        if fsutil::is_temp_leftover(&name) {
+            let _ = std::fs::remove_file(&path);
+        } else if !is_dir && (name.ends_with(".tgz") || name.ends_with(".tgz.prov")) {
+            std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+            removed.push(name);
+        } else if !name.starts_with('.') && !name.starts_with('_') {
+            warnings.push(format!(
+                "{} is not a locked dependency, but helm will load it as a subchart: remove it",
+                path.display()
+            ));
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether an archive in `charts/` is there and what it is, for `deps status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// The file is there and has the digest the build recorded.
+    Present,
+    /// The file is there but stackctl did not write it (or it changed since).
+    Unverified,
+    Missing,
+}
+
+/// One dependency as `deps status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DependencyStatus {
+    /// Alias, else name.
+    pub dependency: String,
+    pub chart: String,
+    pub requested: String,
+    pub locked: Option<String>,
+    pub repository: String,
+    pub source: Option<SourceKind>,
+    pub origin: Option<String>,
+    pub file: Option<String>,
+    pub presence: Presence,
+    pub link: Option<PathBuf>,
+}
+
+/// The state of every dependency, read from disk only.
+pub fn status(repo: &Repo) -> Result<Vec<DependencyStatus>> {
+    let chart_dir = repo.chart_dir();
+    let chart = ChartFile::load(&chart_dir)?;
+    let lock = LockFile::load(&chart_dir)?;
+    let links = links::load(repo)?;
+    let state = BuildState::load(repo);
+    let charts_dir = chart_dir.join("charts");
+    Ok(chart
+        .dependencies
+        .iter()
+        .enumerate()
+        .map(|(index, dep)| {
+            let locked = lock
+                .as_ref()
+                .and_then(|l| l.dependencies.get(index))
+                .filter(|l| l.fields.name == dep.fields.name)
+                .map(|l| l.fields.version.clone());
+            let link = links
+                .iter()
+                .find(|l| l.chart == dep.fields.name)
+                .map(|l| l.dir.clone());
+            let file = locked
+                .as_ref()
+                .map(|v| format!("{}-{v}.tgz", dep.fields.name));
+            let recorded = file.as_ref().and_then(|f| state.archives.get(f));
+            let presence = match &file {
+                None => Presence::Missing,
+                Some(f) => match std::fs::read(charts_dir.join(f)) {
+                    Err(_) => Presence::Missing,
+                    Ok(bytes) => match recorded {
+                        Some(entry) if entry.digest == sha256_digest(&bytes) => Presence::Present,
+                        _ => Presence::Unverified,
+                    },
+                },
+            };
+            DependencyStatus {
+                dependency: dep.fields.effective_name().to_string(),
+                chart: dep.fields.name.clone(),
+                requested: dep.fields.version.clone(),
+                locked,
+                repository: dep.fields.repository.clone(),
+                source: if link.is_some() {
+                    Some(SourceKind::Link)
+                } else {
+                    recorded.map(|e| e.source)
+                },
+                origin: recorded.map(|e| e.origin.clone()),
+                file,
+                presence,
+                link,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,420 @@
+//! Chart archives: packaging a chart directory the way `helm package` lays it out, and
+//! reading the name and version an archive declares.
+//!
+//! Packages are deterministic (sorted entries, fixed modes and times), so packaging the same
+//! directory twice gives the same bytes and the same digest: a rebuild from an unchanged local
+//! source rewrites nothing.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::chart::chartfile::{CHART_FILE, ChartFile};
+use crate::error::{Error, Result};
+
+/// Charts bigger than this are refused when read: a dependency archive is kilobytes, and a
+/// bound keeps a hostile archive from exhausting memory.
+const MAX_CHART_FILE: u64 = 1024 * 1024;
+
+/// A packaged chart in memory.
+#[derive(Debug, Clone)]
+pub struct PackagedChart {
+    pub name: String,
+    pub version: String,
+    pub bytes: Vec<u8>,
+    /// `sha256:<hex>` of `bytes`.
+    pub digest: String,
+}
+
+/// The identity a chart archive declares in its `Chart.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ArchiveMetadata {
+    pub name: String,
+    pub version: String,
+    #[serde(rename = "appVersion", default)]
+    pub app_version: Option<String>,
+}
+
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Package the chart in `dir`. `chart_yaml` replaces the directory's `Chart.yaml` text in the
+/// package (used to stamp a release version without touching the tree).
+pub fn package_dir(dir: &Path, chart_yaml: Option<&str>) -> Result<PackagedChart> {
+    let chart = match chart_yaml {
+        Some(text) => ChartFile::parse(&dir.join(CHART_FILE), text.to_string())?,
+        None => ChartFile::load(dir)?,
+    };
+    let name = chart.name().to_string();
+    let version = chart.version().to_string();
+    if name.is_empty() || version.is_empty() {
+        return Err(Error::config(format!(
+            "{} needs a name and a version to be packaged",
+            chart.path.display()
+        ))
+        .at(&chart.path, Some(1)));
+    }
+    let rules = IgnoreRules::load(dir)?;
+    let files = collect_files(dir, &rules)?;
+
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut append = |relative: &str, data: &[u8]| -> Result<()> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, format!("{name}/{relative}"), data)
+            .map_err(|e| Error::internal(format!("cannot add {relative} to the archive: {e}")))
+    };
+    // Chart.yaml first, as helm writes it: tools that peek at an archive read it first.
+    append(CHART_FILE, chart.source.text.as_bytes())?;
+    for (relative, path) in &files {
+        if relative == CHART_FILE {
+            continue;
+        }
+        let data = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        append(relative, &data)?;
+    }
+    let tar_bytes = tar
+        .into_inner()
+        .map_err(|e| Error::internal(format!("cannot finish the archive: {e}")))?;
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar_bytes)
+        .map_err(|e| Error::internal(format!("cannot compress the archive: {e}")))?;
+    let bytes = gz
+        .finish()
+        .map_err(|e| Error::internal(format!("cannot compress the archive: {e}")))?;
+    Ok(PackagedChart {
+        digest: sha256_digest(&bytes),
+        name,
+        version,
+        bytes,
+    })
+}
+
+/// Read the `Chart.yaml` an archive carries (`<dir>/Chart.yaml`, one level deep).
+pub fn read_metadata(bytes: &[u8]) -> std::result::Result<ArchiveMetadata, String> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("not a gzipped tar archive: {e}"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("corrupt archive: {e}"))?;
+        let path = entry
+            .path()
+            .map_err(|e| format!("corrupt archive: {e}"))?
+            .into_owned();
+        let components: Vec<_> = path.components().collect();
+        if components.len() == 2 && components[1].as_os_str() == CHART_FILE {
+            if entry.size() > MAX_CHART_FILE {
+                return Err("its Chart.yaml is implausibly large".to_string());
+            }
+            let mut text = String::new();
+            entry
+                .take(MAX_CHART_FILE)
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read its Chart.yaml: {e}"))?;
+            return serde_saphyr::from_str::<ArchiveMetadata>(&text)
+                .map_err(|e| format!("its Chart.yaml is invalid: {e}"));
+        }
+    }
+    Err("it holds no <chart>/Chart.yaml".to_string())
+}
+
+/// The files of a chart directory that go into its package, as (relative `/` path, absolute
+/// path), sorted by relative path.
+fn collect_files(dir: &Path, rules: &IgnoreRules) -> Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    let mut walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .min_depth(1)
+        .into_iter();
+    while let Some(entry) = walker.next() {
+        let entry = entry.map_err(|e| {
+            Error::environment(format!(
+                "cannot read chart directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let relative: Vec<String> = entry
+            .path()
+            .strip_prefix(dir)
+            .unwrap_or(entry.path())
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let relative = relative.join("/");
+        let is_dir = entry.file_type().is_dir();
+        if rules.ignores(&relative, is_dir) {
+            if is_dir {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if entry.file_type().is_file() {
+            files.push((relative, entry.path().to_path_buf()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `.helmignore` rules with helm's semantics: glob patterns matched against the base name
+/// (no `/` in the pattern) or the whole relative path; `!` re-includes; a trailing `/`
+/// matches directories only; the first matching rule decides. `**` is not supported, as in
+/// helm.
+#[derive(Debug, Clone, Default)]
+pub struct IgnoreRules {
+    patterns: Vec<IgnorePattern>,
+}
+
+#[derive(Debug, Clone)]
+struct IgnorePattern {
+    glob: String,
+    negate: bool,
+    dir_only: bool,
+    /// Match the whole relative path (pattern had a `/`), else the base name.
+    whole_path: bool,
+}
+
+impl IgnoreRules {
+    pub fn load(dir: &Path) -> Result<IgnoreRules> {
+        let path = dir.join(".helmignore");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let mut rules = IgnoreRules::parse(&text).map_err(|(line, message)| {
+            Error::config(format!("{}: {message}", path.display())).at(&path, Some(line))
+        })?;
+        // helm always ignores hidden files under templates/.
+        rules.add("templates/.?*");
+        Ok(rules)
+    }
+
+    pub fn parse(text: &str) -> std::result::Result<IgnoreRules, (usize, String)> {
+        let mut rules = IgnoreRules::default();
+        for (index, line) in text.lines().enumerate() {
+            let rule = line.trim();
+            if rule.is_empty() || rule.starts_with('#') {
+                continue;
+            }
+            if rule.contains("**") {
+                return Err((
+                    index + 1,
+                    "double-star (**) patterns are not supported by helm".to_string(),
+                ));
+            }
+            rules.add(rule);
+        }
+        Ok(rules)
+    }
+
+    fn add(&mut self, rule: &str) {
+        let (negate, rule) = match rule.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, rule),
+        };
+        let (dir_only, rule) = match rule.strip_suffix('/') {
+            Some(rest) => (true, rest),
+            None => (false, rule),
+        };
+        let whole_path = rule.contains('/');
+        self.patterns.push(IgnorePattern {
+            glob: rule.trim_start_matches('/').to_string(),
+            negate,
+            dir_only,
+            whole_path,
+        });
+    }
+
+    /// Whether `relative` (a `/` path inside the chart) is left out of the package.
+    pub fn ignores(&self, relative: &str, is_dir: bool) -> bool {
+        for pattern in &self.patterns {
+            if pattern.dir_only && !is_dir {
+                continue;
+            }
+            let subject = if pattern.whole_path {
+                relative
+            } else {
+                relative.rsplit('/').next().unwrap_or(relative)
+            };
+            if glob_match(&pattern.glob, subject) {
+                return !pattern.negate;
+            }
+        }
+        false
+    }
+}
+
+/// Go's `filepath.Match`: `*` and `?` never cross a `/`; `[...]` classes with ranges and `^`
+/// or `!` negation; `\` escapes.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    glob_at(&p, &n)
+}
+
+fn glob_at(p: &[char], n: &[char]) -> bool {
+    match p.first() {
+        None => n.is_empty(),
+        Some('*') => {
+            let rest = &p[1..];
+            for i in 0..=n.len() {
+                if glob_at(rest, &n[i..]) {
+                    return true;
+                }
+                if i < n.len() && n[i] == '/' {
+                    break;
+                }
+            }
+            false
+        }
+        Some('?') => !n.is_empty() && n[0] != '/' && glob_at(&p[1..], &n[1..]),
+        Some('[') => {
+            let Some(close) = p.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
+                return false;
+            };
+            let Some(&c) = n.first() else { return false };
+            if c == '/' {
+                return false;
+            }
+            let mut class = &p[1..close];
+            let negated = matches!(class.first(), Some('^') | Some('!'));
+            if negated {
+                class = &class[1..];
+            }
+            let mut matched = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == '-' {
+                    matched |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    matched |= class[i] == c;
+                    i += 1;
+                }
+            }
+            matched != negated && glob_at(&p[close + 1..], &n[1..])
+        }
+        Some('\\') if p.len() > 1 => !n.is_empty() && n[0] == p[1] && glob_at(&p[2..], &n[1..]),
+        Some(&c) => !n.is_empty() && n[0] == c && glob_at(&p[1..], &n[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chart_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(
+            root.join("Chart.yaml"),
+            "apiVersion: v2\nname: backend\nversion: 4.6.12\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("values.yaml"), "replicaCount: 1\n").unwrap();
+        std::fs::create_dir_all(root.join("templates")).unwrap();
+        std::fs::write(root.join("templates/deployment.yaml"), "kind: Deployment\n").unwrap();
+        std::fs::write(root.join("templates/.swp"), "editor junk").unwrap();
+        std::fs::create_dir_all(root.join("ci")).unwrap();
+        std::fs::write(root.join("ci/values.yaml"), "x: 1").unwrap();
+        std::fs::write(root.join("notes.bak"), "old").unwrap();
+        std::fs::write(root.join(".helmignore"), "# junk\n*.bak\nci/\n").unwrap();
+        dir
+    }
+
+    fn entry_names(bytes: &[u8]) -> Vec<String> {
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn packages_like_helm_and_deterministically() {
+        let dir = chart_dir();
+        let first = package_dir(dir.path(), None).unwrap();
+        assert_eq!(
+            entry_names(&first.bytes),
+            vec![
+                "backend/Chart.yaml",
+                "backend/.helmignore",
+                "backend/templates/deployment.yaml",
+                "backend/values.yaml",
+            ]
+        );
+        let second = package_dir(dir.path(), None).unwrap();
+        assert_eq!(first.digest, second.digest);
+        let meta = read_metadata(&first.bytes).unwrap();
+        assert_eq!(
+            (meta.name.as_str(), meta.version.as_str()),
+            ("backend", "4.6.12")
+        );
+    }
+
+    #[test]
+    fn chart_yaml_override_goes_into_the_package_only() {
+        let dir = chart_dir();
+        let packaged = package_dir(
+            dir.path(),
+            Some("apiVersion: v2\nname: backend\nversion: 9.9.9\n"),
+        )
+        .unwrap();
+        assert_eq!(packaged.version, "9.9.9");
+        assert_eq!(read_metadata(&packaged.bytes).unwrap().version, "9.9.9");
+        assert!(
+            std::fs::read_to_string(dir.path().join("Chart.yaml"))
+                .unwrap()
+                .contains("4.6.12")
+        );
+    }
+
+    #[test]
+    fn reading_garbage_says_why() {
+        assert!(read_metadata(b"not an archive").is_err());
+    }
+
+    #[test]
+    fn ignore_rules_follow_helm() {
+        let rules =
+            IgnoreRules::parse("!keep.tgz\n*.tgz\n/top.txt\ndocs/\nsecret/*.key\n").unwrap();
+        assert!(rules.ignores("charts/x.tgz", false));
+        // The first matching rule decides, so a negation only helps before the rule it excepts.
+        assert!(!rules.ignores("keep.tgz", false));
+        assert!(
+            IgnoreRules::parse("*.tgz\n!keep.tgz\n")
+                .unwrap()
+                .ignores("keep.tgz", false)
+        );
+        assert!(rules.ignores("top.txt", false));
+        assert!(!rules.ignores("sub/top.txt", false));
+        assert!(rules.ignores("docs", true));
+        assert!(!rules.ignores("docs", false));
+        assert!(rules.ignores("secret/a.key", false));
+        assert!(!rules.ignores("other/a.key", false));
+        assert!(IgnoreRules::parse("a/**/b\n").is_err());
+    }
+
+    #[test]
+    fn globs_match_like_go() {
+        assert!(glob_match("*.yaml", "values.yaml"));
+        assert!(!glob_match("*.yaml", "dir/values.yaml"));
+        assert!(glob_match("v?lues.[a-y]aml", "values.yaml"));
+        assert!(!glob_match("[^v]*", "values"));
+        assert!(glob_match("\\*", "*"));
+    }
+}

@@ -1,0 +1,148 @@
+//! `deps update`: prove every pinned version exists, rewrite `Chart.lock` exactly as helm
+//! would (only when its content changes), then build.
+
+use std::collections::BTreeSet;
+
+use crate::chart::build::{self, BuildOutcome, DepsOptions};
+use crate::chart::chartfile::{ChartFile, HelmDependency, LOCK_FILE, LockFile};
+use crate::chart::check::{self, ALIAS_VERSIONS, OCI_ONLY, PINNED};
+use crate::chart::lock::{self, LockedDependency};
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::oci::cache::CacheLookup;
+use crate::oci::registry::RegistryClient;
+use crate::repo::Repo;
+use crate::report::{Diagnostic, Severity};
+
+/// What `deps update` did.
+#[derive(Debug, Clone)]
+pub struct UpdateOutcome {
+    /// Whether Chart.lock was (re)written.
+    pub lock_written: bool,
+    pub build: BuildOutcome,
+}
+
+/// Findings that make a lock impossible to compute: dependencies that are not on an OCI
+/// registry, not pinned, or whose aliases disagree. `deps update` refuses to lock them.
+pub fn blockers(repo: &Repo, chart: &ChartFile) -> Vec<Diagnostic> {
+    let display = repo.display_path(&chart.path);
+    let lock_display = repo.display_path(&repo.chart_dir().join(LOCK_FILE));
+    check::apply_levels(
+        repo,
+        check::check_files(chart, None, &display, &lock_display),
+    )
+    .into_iter()
+    .filter(|d| {
+        d.severity == Severity::Error
+            && [OCI_ONLY, PINNED, ALIAS_VERSIONS].contains(&d.rule.as_str())
+    })
+    .collect()
+}
+
+/// The lock text for a Chart.yaml, and whether it differs in content (entries or digest)
+/// from the existing lock. `generated` is fresh only when the content changes.
+pub fn planned_lock(chart: &ChartFile, existing: Option<&LockFile>) -> (String, bool) {
+    let requested = chart.helm_dependencies();
+    let entries = lock::lock_entries(&requested);
+    let locked: Vec<HelmDependency> = entries.iter().map(LockedDependency::to_helm).collect();
+    let digest = lock::helm_digest(&requested, &locked);
+    let unchanged =
+        existing.is_some_and(|lock| lock.digest() == digest && lock.helm_dependencies() == locked);
+    match (unchanged, existing) {
+        (true, Some(lock)) => (lock.source.text.clone(), false),
+        _ => (
+            lock::render_lock(&entries, &digest, &lock::generated_now()),
+            true,
+        ),
+    }
+}
+
+/// Check that every pinned chart version exists: in its registry, or with `--offline` in the
+/// cache or the local chart source (whose version must then equal the pin).
+pub async fn verify_versions_exist(
+    repo: &Repo,
+    chart: &ChartFile,
+    options: &DepsOptions,
+) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    let mut registry: Option<RegistryClient> = None;
+    for dep in &chart.dependencies {
+        let d = &dep.fields;
+        if !seen.insert((d.repository.clone(), d.name.clone(), d.version.clone())) {
+            continue;
+        }
+        if options.offline {
+            if let CacheLookup::Hit { .. } =
+                options.cache.get(&d.repository, &d.name, &d.version)?
+            {
+                continue;
+            }
+            let Some(source) = repo.config.dependencies.sources.get(&d.name) else {
+                return Err(Error::config(format!(
+                    "--offline: cannot confirm {} {} exists: it is not in the cache and has no local chart source",
+                    d.name, d.version
+                ))
+                .with_hint(format!(
+                    "add `{} = \"<chart dir>\"` under [dependencies.sources] in stackctl.toml, or run without --offline",
+                    d.name
+                )));
+            };
+            let local = ChartFile::load(&repo.path(source))?;
+            if local.name() != d.name || local.version() != d.version {
+                let (line, _) = dep.version_line();
+                return Err(Error::config(format!(
+                    "Chart.yaml pins {} {} but the local source {} is {} {}",
+                    d.name,
+                    d.version,
+                    repo.display_path(&local.path),
+                    local.name(),
+                    local.version()
+                ))
+                .at(&chart.path, Some(line))
+                .with_hint(
+                    "pin the local chart's version, or run without --offline to use the registry",
+                ));
+            }
+            continue;
+        }
+        let location = options.registries.locate(&d.repository)?;
+        let client = registry
+            .get_or_insert_with(|| RegistryClient::new(&options.registries, options.env.clone()));
+        client
+            .check_exists(&location, &d.name, &d.version)
+            .await
+            .map_err(|e| {
+                let (line, _) = dep.version_line();
+                if e.message.contains("was not found") {
+                    e.at(&chart.path, Some(line))
+                } else {
+                    e
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// Verify, lock, build.
+pub async fn update(repo: &Repo, options: &DepsOptions) -> Result<UpdateOutcome> {
+    let chart_dir = repo.chart_dir();
+    let chart = ChartFile::load(&chart_dir)?;
+    if let Some(first) = blockers(repo, &chart).first() {
+        return Err(Error::config(format!(
+            "cannot lock dependencies: {} [{}]",
+            first.message, first.rule
+        ))
+        .at(&chart.path, first.line));
+    }
+    verify_versions_exist(repo, &chart, options).await?;
+    let existing = LockFile::load(&chart_dir)?;
+    let (text, changed) = planned_lock(&chart, existing.as_ref());
+    if changed {
+        fsutil::write_atomic(&chart_dir.join(LOCK_FILE), text.as_bytes())?;
+    }
+    let build = build::ensure_built(repo, options).await?;
+    Ok(UpdateOutcome {
+        lock_written: changed,
+        build,
+    })
+}
