@@ -320,6 +320,8 @@ pub fn parse_helm_error(stderr: &str) -> RenderError {
     let message = stderr
         .lines()
         .filter(|l| !l.trim().is_empty())
+        // helm's advice to rerun with --debug does not apply: stackctl runs helm for the user.
+        .filter(|l| !l.trim().starts_with("Use --debug flag"))
         .map(|l| l.strip_prefix("Error: ").unwrap_or(l))
         .collect::<Vec<_>>()
         .join("\n");

@@ -11,6 +11,7 @@ pub mod envs;
 pub mod error;
 pub mod fsutil;
 pub mod helm;
+pub mod lint;
 pub mod oci;
 pub mod repo;
 pub mod report;
@@ -18,6 +19,7 @@ pub mod rules;
 pub mod schema;
 pub mod secrets;
 pub mod tools;
+pub mod validate;
 pub mod values;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};

@@ -7,7 +7,7 @@ pub mod values;
 
 use crate::repo::Config;
 use crate::report::{Diagnostic, Severity};
-use crate::values::{Suppression, Suppressions, scan_suppressions};
+use crate::values::{Suppression, Suppressions};
 
 /// A rule's identity and default severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +194,7 @@ fn configured(mut diagnostic: Diagnostic, config: &Config) -> Option<Diagnostic>
 mod tests {
     use super::*;
     use crate::repo::RuleLevel;
+    use crate::values::scan_suppressions;
 
     fn diag(rule: &str, file: &str, line: usize) -> Diagnostic {
         finding(rule, "m").at(file, line, 1)
