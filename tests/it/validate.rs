@@ -384,3 +384,205 @@ fn an_empty_envs_dir_says_what_is_expected() {
     assert_eq!(output.status.code(), Some(2));
     assert!(support::stderr(&output).contains("no environments found"));
 }
+
+/// Human output of one broken copy, with timings filtered out.
+fn human_output(file: &str, old: &str, new: &str) -> String {
+    let sandbox = Sandbox::with_repo();
+    let text = sandbox.read(file);
+    assert!(text.contains(old), "{file} does not contain {old:?}");
+    sandbox.write(file, &text.replacen(old, new, 1));
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["--color", "never", "validate", "envs", "aws", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        support::stderr(&output)
+    );
+    support::stdout(&output)
+}
+
+macro_rules! assert_human_snapshot {
+    ($name:expr, $text:expr) => {
+        insta::with_settings!({filters => vec![
+            (r"\d+ ms", "[N] ms"),
+            (r"\(\d+\.\d+ s\)", "([T] s)"),
+        ]}, {
+            insta::assert_snapshot!($name, $text);
+        })
+    };
+}
+
+#[test]
+fn human_output_of_a_schema_error_shows_the_line_caret_and_layers() {
+    let text = human_output(CONSOLE, "    db: 0\n", "    db: \"zero\"\n");
+    assert!(text.contains("--> envs/prod/console.yaml:21:5"), "{text}");
+    assert!(
+        text.contains("= layers: envs/aws.yaml → envs/prod/default.yaml → envs/prod/console.yaml"),
+        "{text}"
+    );
+    assert_human_snapshot!("human-schema-error", text);
+}
+
+#[test]
+fn human_output_of_a_helm_template_error_shows_the_template_and_layers() {
+    let text = human_output(
+        CONSOLE,
+        "  hosts:\n    console.jetscale.ai: []",
+        "  hosts: null",
+    );
+    assert!(
+        text.contains("charts/jetscale/templates/ingress.yaml"),
+        "{text}"
+    );
+    assert_human_snapshot!("human-helm-error", text);
+}
+
+#[test]
+fn human_output_of_a_yaml_syntax_error_shows_the_line() {
+    let text = human_output(
+        "envs/prod/demo.yaml",
+        "  client_name: jetscale\n",
+        "  client_name: jetscale: demo\n",
+    );
+    assert!(text.contains("--> envs/prod/demo.yaml:5:"), "{text}");
+    assert_human_snapshot!("human-yaml-error", text);
+}
+
+#[test]
+fn render_prints_the_manifests_validate_renders() {
+    let sandbox = Sandbox::with_repo();
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["render", "envs/prod/console.yaml", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    let objects = stackctl::helm::split_manifest(&support::stdout(&output)).unwrap();
+    let names: Vec<(String, String)> = objects
+        .iter()
+        .map(|o| (o.kind().to_string(), o.name().to_string()))
+        .collect();
+    for expected in [
+        ("Deployment", "jetscale-console-backend-api"),
+        ("Deployment", "jetscale-console-backend-ws"),
+        ("Service", "jetscale-console-frontend"),
+        ("Ingress", "jetscale-console"),
+        ("ConfigMap", "jetscale-console-config"),
+        (
+            "CronJob",
+            "jetscale-console-backend-api-generate-from-discovery",
+        ),
+    ] {
+        assert!(
+            names.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} not in {names:?}"
+        );
+    }
+    // The layer chain goes to stderr so stdout stays a clean manifest.
+    assert!(
+        support::stderr(&output)
+            .contains("envs/aws.yaml → envs/prod/default.yaml → envs/prod/console.yaml")
+    );
+
+    // A variant by name renders with its own release.
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["render", "test-ci", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    assert!(support::stdout(&output).contains("name: jetscale-ci-backend-api"));
+}
+
+#[test]
+fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
+    let sandbox = Sandbox::with_repo();
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["values", "envs/prod/console.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    let text = support::stdout(&output);
+    assert!(
+        text.contains("awsSecretPrefix: \"jetscale-prod\"  # envs/prod/console.yaml:12"),
+        "{text}"
+    );
+    assert!(
+        text.contains("className: \"alb\"  # envs/aws.yaml:"),
+        "{text}"
+    );
+
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args([
+            "--format",
+            "json",
+            "values",
+            "envs/prod/console.yaml",
+            "--path",
+            "global.env",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let layers = doc["layers"].as_array().unwrap();
+    let files: Vec<&str> = layers.iter().map(|l| l["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        files,
+        vec![
+            "charts/jetscale/values.yaml",
+            "envs/aws.yaml",
+            "envs/prod/default.yaml",
+            "envs/prod/console.yaml"
+        ]
+    );
+    // Every layer's say, set or not, and exactly one winner: the env file.
+    assert_eq!(layers[0]["value"], "prod");
+    assert_eq!(layers[1]["value"], Value::Null);
+    assert_eq!(layers[3]["value"], "prod");
+    let winners: Vec<usize> = layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l["winner"] == true)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners, vec![3]);
+    assert_eq!(doc["value"], "prod");
+
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["values", "envs/prod/console.yaml", "--path", "global.env"])
+        .output()
+        .unwrap();
+    let text = support::stdout(&output);
+    assert!(
+        text.contains("envs/aws.yaml") && text.contains("(not set)") && text.contains("<- wins"),
+        "{text}"
+    );
+}
