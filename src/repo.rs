@@ -91,7 +91,7 @@ impl Repo {
 }
 
 /// The contents of `stackctl.toml`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     pub chart: ChartConfig,
@@ -105,21 +105,6 @@ pub struct Config {
     pub registries: RegistriesConfig,
     /// Severity overrides by rule ID: "error", "warning" or "off".
     pub rules: BTreeMap<String, RuleLevel>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            chart: ChartConfig::default(),
-            envs: EnvsConfig::default(),
-            render: RenderConfig::default(),
-            targets: BTreeMap::new(),
-            variants: BTreeMap::new(),
-            dependencies: DependenciesConfig::default(),
-            registries: RegistriesConfig::default(),
-            rules: BTreeMap::new(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -443,7 +443,13 @@ dependencies:
             "version: \"2.7.1\"\n    repository: oci://ghcr.io/jetscale-ai/charts",
             "version: \"2.7.1\"\n    repository: file://../../../frontend/chart",
         );
-        let cases: Vec<(&str, String, Option<String>, Vec<(&str, &str, usize)>)> = vec![
+        type Case<'a> = (
+            &'a str,
+            String,
+            Option<String>,
+            Vec<(&'a str, &'a str, usize)>,
+        );
+        let cases: Vec<Case> = vec![
             ("in sync", CHART.into(), Some(good_lock.clone()), vec![]),
             (
                 "Chart.yaml bumped, lock unchanged",
@@ -545,6 +551,24 @@ dependencies:
         let hint = oci.hint.as_deref().unwrap();
         assert!(hint.contains("stackctl deps link frontend"), "{hint}");
         assert!(hint.contains("oci://ghcr.io/jetscale-ai/charts"), "{hint}");
+    }
+
+    /// Every rule has its section in docs/rules.md: what it catches, what it prevents, the fix,
+    /// an example.
+    #[test]
+    fn every_rule_is_documented() {
+        let docs = include_str!("../../docs/rules.md");
+        for rule in RULES {
+            let start = docs
+                .find(&format!("### {}\n", rule.id))
+                .unwrap_or_else(|| panic!("docs/rules.md has no section for {}", rule.id));
+            let section = &docs[start..];
+            let section = &section[..section[4..].find("\n### ").map_or(section.len(), |i| i + 4)];
+            for part in ["**Catches**", "**Prevents**", "**Fix**", "**Example**"] {
+                assert!(section.contains(part), "{}: no {part}", rule.id);
+            }
+            assert!(section.contains(&format!("[{}]", rule.id)), "{}: example", rule.id);
+        }
     }
 
     #[test]
