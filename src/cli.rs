@@ -124,6 +124,67 @@ stackctl chart publish charts/jetscale --to oci://ghcr.io/jetscale-ai/charts --v
         command: ChartCommand,
     },
 
+    /// Validate dependencies, charts and environments; every finding at its line.
+    #[command(
+        long_about = "Validate the repository. Without a scope: the dependency and lock checks, the \
+charts and their lifecycle variants, and every environment of every cloud (each YAML file \
+directly in envs/ is a cloud).\n\n\
+Each target is rendered with helm using its release name and namespace from stackctl.toml, \
+after its values are merged as Helm merges them and checked against the umbrella chart's and \
+each dependency's JSON schema and the repository's rules (docs/rules.md). Every target is \
+checked, whatever fails; each finding names the file and line to edit.",
+        after_help = "Examples:\n  stackctl validate envs aws          before every commit\n  \
+stackctl validate                   everything, as CI does\n  \
+stackctl validate chart             the charts and their lifecycle variants\n  \
+stackctl validate envs aws --offline --format json"
+    )]
+    Validate {
+        #[command(subcommand)]
+        scope: Option<ValidateScope>,
+        #[command(flatten)]
+        args: CheckArgs,
+    },
+
+    /// Print the manifests of one env file or variant, exactly as validate renders them.
+    #[command(
+        long_about = "Render one target with helm the way validate does (its layer chain, release \
+name, namespace and --kube-version) and print the manifests on stdout. TARGET is an env file \
+(envs/prod/console.yaml), a lifecycle variant name from stackctl.toml (test-ci), or a values \
+file of the chart (charts/jetscale/values.test.ci.yaml). The layer chain is printed on stderr.",
+        after_help = "Examples:\n  stackctl render envs/prod/console.yaml\n  \
+stackctl render test-ci | kubectl apply --dry-run=client -f -\n  \
+stackctl render envs/staging/link4.yaml --cloud aws --offline"
+    )]
+    Render {
+        /// An env file, a variant name, or a chart values file.
+        target: String,
+        /// The cloud layer for env files (default: the only cloud, else aws).
+        #[arg(long)]
+        cloud: Option<String>,
+        #[command(flatten)]
+        args: CheckArgs,
+    },
+
+    /// Print a target's merged values, each leaf with the file:line that set it.
+    #[command(
+        long_about = "Merge a target's layers over the chart's defaults as Helm does and print the \
+result as YAML, each value annotated with the file and line that set it. With --path, show for \
+that one value what every layer of the chain says and which layer wins.",
+        after_help = "Examples:\n  stackctl values envs/prod/console.yaml\n  \
+stackctl values envs/prod/console.yaml --path backend-ws.resources.limits.memory\n  \
+stackctl values test-ci --path global.env --format json"
+    )]
+    Values {
+        /// An env file, a variant name, or a chart values file.
+        target: String,
+        /// A dotted values path (a.b.c) to explain layer by layer.
+        #[arg(long)]
+        path: Option<String>,
+        /// The cloud layer for env files (default: the only cloud, else aws).
+        #[arg(long)]
+        cloud: Option<String>,
+    },
+
     /// Show the tools stackctl uses, their versions, and which commands need them.
     #[command(
         long_about = "Show every external tool stackctl uses (helm, kubectl, kind, docker), \
@@ -172,11 +233,11 @@ pub struct RegistryArgs {
     /// Fetch charts of repository FROM from TO instead, e.g.
     /// oci://ghcr.io/jetscale-ai/charts=oci://127.0.0.1:5000/charts (repeatable; also
     /// $STACKCTL_REGISTRY_MIRRORS, comma-separated). Chart.yaml and Chart.lock keep FROM.
-    #[arg(long = "registry-mirror", value_name = "FROM=TO")]
+    #[arg(long = "registry-mirror", value_name = "FROM=TO", global = true)]
     pub mirrors: Vec<String>,
 
     /// Talk plain HTTP to this registry (repeatable; also $STACKCTL_INSECURE_REGISTRIES).
-    #[arg(long = "insecure-registry", value_name = "HOST:PORT")]
+    #[arg(long = "insecure-registry", value_name = "HOST:PORT", global = true)]
     pub insecure: Vec<String>,
 }
 
@@ -361,4 +422,44 @@ mod tests {
         }
         walk(&Cli::command(), "stackctl");
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ValidateScope {
+    /// Validate every environment of one cloud: envs/<cloud>.yaml and what layers over it.
+    #[command(
+        long_about = "Validate every env file under envs/ layered on envs/<CLOUD>.yaml: for \
+envs/<dir>/<file>.yaml the chain is envs/<CLOUD>.yaml, then envs/<dir>/default.yaml when \
+present, then the file. Files directly in envs/ are clouds; default.yaml/default.yml are \
+layers, not targets. The dependency checks run first.",
+        after_help = "Examples:\n  stackctl validate envs aws\n  stackctl validate envs aws --format github\n  \
+stackctl validate envs aws --jobs 1 -v"
+    )]
+    Envs {
+        /// The cloud: the name of a YAML file directly in envs/ (aws for envs/aws.yaml).
+        cloud: String,
+    },
+    /// Validate the charts: helm lint, the schemas, every lifecycle variant.
+    #[command(
+        long_about = "Run `helm lint --strict` on the umbrella chart (with each lifecycle variant's \
+values) and on each local service chart, check that every values.schema.json compiles, and \
+validate and render every lifecycle variant declared under [variants] in stackctl.toml.",
+        after_help = "Examples:\n  stackctl validate chart\n  stackctl validate chart --format junit > chart.xml"
+    )]
+    Chart,
+}
+
+/// Options of the commands that render.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// How many targets to render at once (default: the number of cores).
+    #[arg(long, short = 'j', value_name = "N", global = true)]
+    pub jobs: Option<usize>,
+
+    /// Resolve dependencies from the cache and local chart sources only: no network.
+    #[arg(long, global = true)]
+    pub offline: bool,
+
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }

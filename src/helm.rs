@@ -162,3 +162,275 @@ mod tests {
         }
     }
 }
+
+/// What `helm template` is asked to render.
+#[derive(Debug, Clone)]
+pub struct TemplateRequest<'a> {
+    pub release: &'a str,
+    pub namespace: &'a str,
+    pub chart_dir: &'a Path,
+    /// Values files in order (absolute, or relative to `cwd`).
+    pub values: &'a [PathBuf],
+    pub kube_version: &'a str,
+    /// Where helm runs; values paths in helm's messages are relative to it.
+    pub cwd: &'a Path,
+}
+
+/// A rendered manifest split into objects, with helm's warnings.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub objects: Vec<RenderedObject>,
+    /// Lines helm printed on stderr while succeeding (coalesce warnings and the like).
+    pub warnings: Vec<String>,
+    /// The manifest text as helm printed it.
+    pub manifest: String,
+}
+
+/// One Kubernetes object of a render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedObject {
+    /// The template that produced it, as helm's `# Source:` comment says
+    /// (`jetscale/charts/backend-api/templates/deployment.yaml`).
+    pub source: String,
+    pub value: serde_json::Value,
+}
+
+impl RenderedObject {
+    fn str_at(&self, pointer: &str) -> &str {
+        self.value
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn api_version(&self) -> &str {
+        self.str_at("/apiVersion")
+    }
+    pub fn kind(&self) -> &str {
+        self.str_at("/kind")
+    }
+    pub fn name(&self) -> &str {
+        self.str_at("/metadata/name")
+    }
+    /// The object's namespace, or `default_ns` when the template leaves it to the release.
+    pub fn namespace<'a>(&'a self, default_ns: &'a str) -> &'a str {
+        match self.str_at("/metadata/namespace") {
+            "" => default_ns,
+            ns => ns,
+        }
+    }
+    /// The API group (`networking.k8s.io`), empty for the core group.
+    pub fn group(&self) -> &str {
+        match self.api_version().rsplit_once('/') {
+            Some((group, _)) => group,
+            None => "",
+        }
+    }
+}
+
+/// Why a render failed.
+#[derive(Debug, Clone)]
+pub enum RenderError {
+    /// helm ran and refused: its message (redacted), and the template location it names.
+    Helm {
+        message: String,
+        template: Option<TemplateLocation>,
+    },
+    /// helm could not be run or did not finish.
+    Run(String),
+    /// helm printed something that is not YAML.
+    Output(String),
+}
+
+/// A `file:line:col` inside a chart, as helm reports template errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateLocation {
+    /// As helm prints it: `jetscale/templates/ingress.yaml`.
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+}
+
+/// How long one `helm template` may take before it is considered hung.
+pub const TEMPLATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Helm {
+    /// The arguments of `helm template` for a request. Schema validation is left to stackctl,
+    /// which locates schema errors at the values line that caused them.
+    pub fn template_args(&self, req: &TemplateRequest<'_>) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "template".into(),
+            req.release.into(),
+            req.chart_dir.as_os_str().to_owned(),
+            "--namespace".into(),
+            req.namespace.into(),
+            "--kube-version".into(),
+            req.kube_version.into(),
+            "--skip-schema-validation".into(),
+        ];
+        for values in req.values {
+            args.push("--values".into());
+            args.push(values.as_os_str().to_owned());
+        }
+        args
+    }
+
+    /// Run `helm template` and split its output into objects.
+    pub async fn template(&self, req: &TemplateRequest<'_>) -> Result<Rendered, RenderError> {
+        let mut cmd = tokio::process::Command::new(&self.path);
+        cmd.args(self.template_args(req))
+            .current_dir(req.cwd)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        tracing::debug!(helm = %self.path.display(), release = req.release, "helm template");
+        let output = tokio::time::timeout(TEMPLATE_TIMEOUT, cmd.output())
+            .await
+            .map_err(|_| {
+                RenderError::Run(format!(
+                    "helm template did not finish within {} s",
+                    TEMPLATE_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| RenderError::Run(format!("cannot run {}: {e}", self.path.display())))?;
+        let stderr = crate::secrets::redact(&String::from_utf8_lossy(&output.stderr)).into_owned();
+        if !output.status.success() {
+            return Err(parse_helm_error(&stderr));
+        }
+        let manifest = String::from_utf8_lossy(&output.stdout).into_owned();
+        let objects = split_manifest(&manifest).map_err(RenderError::Output)?;
+        Ok(Rendered {
+            objects,
+            warnings: stderr
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            manifest,
+        })
+    }
+}
+
+/// Turn helm's stderr into a message and, when it names one, the template location.
+///
+/// helm says, for example:
+/// `Error: execution error at (jetscale/templates/ingress.yaml:3:4): charts/jetscale: …` or
+/// `Error: template: jetscale/templates/cm.yaml:12:20: executing "…" at <.Values.x>: …` or
+/// `Error: YAML parse error on jetscale/templates/x.yaml: error converting YAML to JSON: yaml: line 7: …`.
+pub fn parse_helm_error(stderr: &str) -> RenderError {
+    let message = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        // helm's advice to rerun with --debug does not apply: stackctl runs helm for the user.
+        .filter(|l| !l.trim().starts_with("Use --debug flag"))
+        .map(|l| l.strip_prefix("Error: ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let location_re = regex::Regex::new(
+        r"(?P<file>[A-Za-z0-9_.\-]+(?:/[A-Za-z0-9_.\-]+)*/templates/[A-Za-z0-9_.\-/]+\.(?:yaml|yml|tpl|txt|json)):(?P<line>\d+)(?::(?P<col>\d+))?",
+    )
+    .expect("valid regex");
+    let parse_re =
+        regex::Regex::new(r"YAML parse error on (?P<file>[^\s:]+): .*?line (?P<line>\d+)")
+            .expect("valid regex");
+    let template = location_re
+        .captures(&message)
+        .map(|c| TemplateLocation {
+            file: c["file"].to_string(),
+            line: c["line"].parse().ok(),
+            column: c.name("col").and_then(|m| m.as_str().parse().ok()),
+        })
+        .or_else(|| {
+            parse_re.captures(&message).map(|c| TemplateLocation {
+                file: c["file"].to_string(),
+                line: c["line"].parse().ok(),
+                column: None,
+            })
+        });
+    RenderError::Helm { message, template }
+}
+
+/// Split a `helm template` manifest into objects, keeping each one's `# Source:` template.
+pub fn split_manifest(manifest: &str) -> Result<Vec<RenderedObject>, String> {
+    let mut objects = Vec::new();
+    let mut source = String::new();
+    let mut current = String::new();
+    let mut flush = |source: &str, text: &mut String| -> Result<(), String> {
+        if !text.trim().is_empty() {
+            let value: serde_json::Value = serde_saphyr::from_str(text)
+                .map_err(|e| format!("helm output from {source} is not YAML: {e}"))?;
+            if !value.is_null() {
+                objects.push(RenderedObject {
+                    source: source.to_string(),
+                    value,
+                });
+            }
+        }
+        text.clear();
+        Ok(())
+    };
+    for line in manifest.lines() {
+        if line == "---" || line.starts_with("--- ") {
+            flush(&source, &mut current)?;
+            source.clear();
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# Source: ") {
+            source = rest.trim().to_string();
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    flush(&source, &mut current)?;
+    Ok(objects)
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn splits_documents_and_keeps_their_sources() {
+        let manifest = "---\n# Source: jetscale/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r-config\ndata:\n  A: \"1\"\n---\n# Source: jetscale/charts/backend-api/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: r-backend-api\n  namespace: ns\n---\n# Source: jetscale/templates/empty.yaml\n";
+        let objects = split_manifest(manifest).unwrap();
+        assert_eq!(objects.len(), 2);
+        assert_eq!(objects[0].source, "jetscale/templates/cm.yaml");
+        assert_eq!(objects[0].kind(), "ConfigMap");
+        assert_eq!(objects[0].namespace("dflt"), "dflt");
+        assert_eq!(objects[1].name(), "r-backend-api");
+        assert_eq!(objects[1].namespace("dflt"), "ns");
+        assert_eq!(objects[1].group(), "");
+    }
+
+    #[test]
+    fn finds_template_locations_in_helm_errors() {
+        let cases = [
+            (
+                "Error: execution error at (jetscale/templates/ingress.yaml:3:4): charts/jetscale: ingress.enabled is true but ingress.hosts is empty\n",
+                ("jetscale/templates/ingress.yaml", Some(3), Some(4)),
+            ),
+            (
+                "Error: template: jetscale/templates/cm-app.yaml:12:20: executing \"jetscale/templates/cm-app.yaml\" at <.Values.x.y>: nil pointer\n",
+                ("jetscale/templates/cm-app.yaml", Some(12), Some(20)),
+            ),
+            (
+                "Error: YAML parse error on jetscale/charts/backend-ws/templates/deployment.yaml: error converting YAML to JSON: yaml: line 7: did not find expected key\n",
+                (
+                    "jetscale/charts/backend-ws/templates/deployment.yaml",
+                    Some(7),
+                    None,
+                ),
+            ),
+        ];
+        for (stderr, (file, line, col)) in cases {
+            match parse_helm_error(stderr) {
+                RenderError::Helm { message, template } => {
+                    assert!(!message.starts_with("Error: "));
+                    let t = template.expect(stderr);
+                    assert_eq!((t.file.as_str(), t.line, t.column), (file, line, col));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -7,19 +7,26 @@
 pub mod chart;
 pub mod cli;
 pub mod commands;
+pub mod envs;
 pub mod error;
 pub mod fsutil;
 pub mod helm;
+pub mod lint;
 pub mod oci;
 pub mod repo;
 pub mod report;
+pub mod rules;
+pub mod schema;
 pub mod secrets;
 pub mod tools;
+pub mod validate;
+pub mod values;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};
 
 /// Run one parsed command line and return the process exit code.
 pub fn run(cli: cli::Cli) -> ExitCode {
+    init_color(cli.global.color);
     init_tracing(&cli.global);
     match commands::dispatch(cli) {
         Ok(code) => code,
@@ -28,6 +35,17 @@ pub fn run(cli: cli::Cli) -> ExitCode {
             err.kind.exit_code()
         }
     }
+}
+
+/// anstream decides per stream whether to keep colors; `--color` overrides its detection
+/// (which already honours terminals, `NO_COLOR` and `CLICOLOR_FORCE`).
+fn init_color(choice: cli::ColorChoice) {
+    let choice = match choice {
+        cli::ColorChoice::Auto => anstream::ColorChoice::Auto,
+        cli::ColorChoice::Always => anstream::ColorChoice::Always,
+        cli::ColorChoice::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
 }
 
 fn init_tracing(global: &cli::GlobalArgs) {

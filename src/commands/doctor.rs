@@ -3,8 +3,11 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cli::{Format, GlobalArgs};
-use crate::error::{Error, ExitCode, Result};
+use std::path::Path;
+
+use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::helm;
+use crate::repo::{CONFIG_FILE, Repo};
 use crate::tools;
 
 /// What doctor found about one tool.
@@ -39,6 +42,13 @@ pub fn run(global: &GlobalArgs) -> Result<ExitCode> {
         generic("docker", &["--version"], &["test local"]),
     ];
     let missing_required = statuses.iter().any(|s| s.required && !s.usable());
+    // A doctor that says "all fine" while stackctl.toml is broken would mislead: load the
+    // repository's configuration too, when run inside one (outside one is fine).
+    let repo = match Repo::discover(Path::new(".")) {
+        Ok(repo) => Some(repo),
+        Err(e) if e.kind == ErrorKind::Usage => None,
+        Err(e) => return Err(e),
+    };
 
     let mut out = anstream::stdout();
     let write_err = |e: std::io::Error| Error::environment(format!("cannot write to stdout: {e}"));
@@ -54,6 +64,22 @@ pub fn run(global: &GlobalArgs) -> Result<ExitCode> {
             .map_err(write_err)?;
         }
         _ => {
+            match &repo {
+                Some(r) if r.config_found => {
+                    writeln!(
+                        out,
+                        "repository {} (configuration: {CONFIG_FILE})",
+                        r.root.display()
+                    )
+                }
+                Some(r) => writeln!(
+                    out,
+                    "repository {} (no {CONFIG_FILE}: defaults)",
+                    r.root.display()
+                ),
+                None => writeln!(out, "not inside a Stack repository"),
+            }
+            .map_err(write_err)?;
             let green = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Green.into()));
             let red = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Red.into()));
             let yellow = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Yellow.into()));

@@ -5,6 +5,8 @@ mod chart;
 mod completions;
 mod deps;
 mod doctor;
+pub(crate) mod output;
+mod validate;
 
 use crate::cli::{Cli, Command};
 use crate::error::{ExitCode, Result};
@@ -20,5 +22,16 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Completions { shell } => completions::run(shell),
         Command::Deps { command } => deps::run(&cli.global, command),
         Command::Chart { command } => chart::run(&cli.global, command),
+        Command::Validate { scope, args } => validate::run_validate(&cli.global, scope, args),
+        Command::Render {
+            target,
+            cloud,
+            args,
+        } => validate::run_render(&cli.global, &target, cloud.as_deref(), args),
+        Command::Values {
+            target,
+            path,
+            cloud,
+        } => validate::run_values(&cli.global, &target, path.as_deref(), cloud.as_deref()),
     }
 }

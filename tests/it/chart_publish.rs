@@ -1,13 +1,14 @@
 //! `stackctl chart publish`: helm's media types and layout, version stamping with and
 //! without `--write`, and umbrella charts that need their dependencies first.
 
+use crate::support::fixture::FixtureSandbox;
 use crate::support::registry::TestRegistry;
-use crate::support::{Sandbox, helm3, helm4};
+use crate::support::{helm3, helm4};
 
 #[test]
 fn published_charts_are_helm_charts_with_the_stamped_version() {
     let registry = TestRegistry::start();
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     let repository = registry.oci("charts");
     let chart_before = sandbox.read("charts/backend/Chart.yaml");
     let run = sandbox.run(&[
@@ -73,7 +74,7 @@ fn published_charts_are_helm_charts_with_the_stamped_version() {
 #[test]
 fn write_stamps_the_tree_keeping_comments_after_the_push() {
     let registry = TestRegistry::start();
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     sandbox.run(&["deps", "build", "--offline"]).success();
     let before = sandbox.read("charts/jetscale/Chart.yaml");
     let run = sandbox.run(&[
@@ -122,7 +123,7 @@ fn write_stamps_the_tree_keeping_comments_after_the_push() {
 
 #[test]
 fn an_umbrella_without_built_dependencies_is_refused_before_any_push() {
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     // No registry runs: the refusal must come before any network I/O.
     let run = sandbox.run(&[
         "chart",

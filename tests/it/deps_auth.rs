@@ -4,15 +4,16 @@
 
 use base64::Engine as _;
 
+use crate::support::fixture::FixtureSandbox;
 use crate::support::github::GitHubStub;
+use crate::support::helm4;
 use crate::support::registry::TestRegistry;
-use crate::support::{Sandbox, helm4};
 
 const USER: &str = "octo-bot";
 /// Looks like a GitHub token; must never be printed.
 const SENTINEL: &str = "ghp_SENTINELtoken0123456789abcdefABCDEF";
 
-fn docker_auth(sandbox: &Sandbox, host: &str, user: &str, password: &str) {
+fn docker_auth(sandbox: &FixtureSandbox, host: &str, user: &str, password: &str) {
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let path = std::path::Path::new(sandbox.env("DOCKER_CONFIG")).join("config.json");
     std::fs::write(
@@ -22,7 +23,7 @@ fn docker_auth(sandbox: &Sandbox, host: &str, user: &str, password: &str) {
     .unwrap();
 }
 
-fn mirror_env(sandbox: &mut Sandbox, registry: &TestRegistry) {
+fn mirror_env(sandbox: &mut FixtureSandbox, registry: &TestRegistry) {
     sandbox.set_env(
         "STACKCTL_REGISTRY_MIRRORS",
         format!(
@@ -35,7 +36,7 @@ fn mirror_env(sandbox: &mut Sandbox, registry: &TestRegistry) {
 
 /// Publish the service charts with docker-config credentials from a separate sandbox.
 fn publish_with_auth(registry: &TestRegistry) {
-    let publisher = Sandbox::new("deps/repo");
+    let publisher = FixtureSandbox::new("deps/repo");
     docker_auth(&publisher, &registry.host, USER, SENTINEL);
     for chart in ["charts/backend", "charts/frontend"] {
         let run = publisher.run(&[
@@ -61,7 +62,7 @@ fn assert_no_secret(output: &str) {
 fn no_credentials_says_none_were_found_and_how_to_add_them() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     mirror_env(&mut sandbox, &registry);
     let run = sandbox.run(&["deps", "build"]);
     run.expect(3);
@@ -86,7 +87,7 @@ fn no_credentials_says_none_were_found_and_how_to_add_them() {
 #[test]
 fn wrong_credentials_are_rejected_without_being_printed() {
     let registry = TestRegistry::start_with_auth(USER, "the-right-password-42");
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     mirror_env(&mut sandbox, &registry);
     docker_auth(&sandbox, &registry.host, USER, SENTINEL);
     let run = sandbox.run(&["-vv", "deps", "build"]);
@@ -109,7 +110,7 @@ fn wrong_credentials_are_rejected_without_being_printed() {
 fn helm_registry_login_credentials_are_used() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     mirror_env(&mut sandbox, &registry);
     // A real `helm registry login` writes the file stackctl reads.
     let login = std::process::Command::new(helm4())
@@ -159,7 +160,7 @@ fn helm_registry_login_credentials_are_used() {
 fn github_token_from_dotenv_with_the_login_looked_up() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     let github = GitHubStub::start(SENTINEL, USER);
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     // The test registry stands in for ghcr.io: stackctl.toml marks it as a GitHub registry.
     let config = sandbox.read("stackctl.toml")
         + &format!("\n[registries]\ngithub = [\"{}\"]\n", registry.host);
@@ -204,7 +205,7 @@ fn a_mirror_of_ghcr_gets_the_mirrors_credentials_not_the_github_token() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
     let github = GitHubStub::start(SENTINEL, USER);
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     mirror_env(&mut sandbox, &registry);
     sandbox.set_env("GITHUB_TOKEN", SENTINEL);
     sandbox.set_env("GITHUB_API_URL", github.url.clone());
@@ -230,7 +231,7 @@ fn a_mirror_of_ghcr_gets_the_mirrors_credentials_not_the_github_token() {
 fn a_rejected_github_token_fails_the_login_lookup_without_leaking_it() {
     let registry = TestRegistry::start_with_auth(USER, "irrelevant-password");
     let github = GitHubStub::start("ghp_theOnlyValidToken0000000000", USER);
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     let config = sandbox.read("stackctl.toml")
         + &format!("\n[registries]\ngithub = [\"{}\"]\n", registry.host);
     sandbox.write("stackctl.toml", &config);

@@ -1,13 +1,13 @@
 //! `stackctl deps check`: every rule from a table of broken Chart.yaml / Chart.lock pairs,
 //! located at the right file and line, through the binary's JSON and human output.
 
-use crate::support::Sandbox;
+use crate::support::fixture::FixtureSandbox;
 
 const CHART: &str = "charts/jetscale/Chart.yaml";
 const LOCK: &str = "charts/jetscale/Chart.lock";
 
 /// (rule, file, line) of every finding in `deps check --format json`.
-fn findings(sandbox: &Sandbox) -> (i32, Vec<(String, String, u64)>, serde_json::Value) {
+fn findings(sandbox: &FixtureSandbox) -> (i32, Vec<(String, String, u64)>, serde_json::Value) {
     let run = sandbox.run(&["deps", "check", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
@@ -26,25 +26,32 @@ fn findings(sandbox: &Sandbox) -> (i32, Vec<(String, String, u64)>, serde_json::
     (run.code, list, doc)
 }
 
+/// The expected findings in report order (by file, then line).
 fn expected(items: &[(&str, &str, u64)]) -> Vec<(String, String, u64)> {
-    items
+    let mut items: Vec<_> = items
         .iter()
         .map(|(r, f, l)| (r.to_string(), f.to_string(), *l))
-        .collect()
+        .collect();
+    items.sort_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
+    items
 }
 
 #[test]
 fn the_fixture_passes_and_check_exits_0() {
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     let run = sandbox.run(&["deps", "check"]);
     run.success();
-    assert!(run.stdout.contains("dependencies ok"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("0 errors, 0 warnings"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// Each broken pair yields exactly its rule at the line to fix, and exit code 1.
 #[test]
 fn each_rule_is_caught_at_its_line() {
-    type Edit = fn(&Sandbox);
+    type Edit = fn(&FixtureSandbox);
     type Case = (&'static str, Edit, Vec<(&'static str, &'static str, u64)>);
     let cases: Vec<Case> = vec![
         (
@@ -122,7 +129,7 @@ fn each_rule_is_caught_at_its_line() {
         ),
     ];
     for (name, edit, want) in cases {
-        let sandbox = Sandbox::new("deps/repo");
+        let sandbox = FixtureSandbox::new("deps/repo");
         edit(&sandbox);
         let before = sandbox.snapshot();
         let (code, got, doc) = findings(&sandbox);
@@ -132,22 +139,20 @@ fn each_rule_is_caught_at_its_line() {
         // A check never writes a file, not even to "fix" the lock.
         assert!(sandbox.snapshot() == before, "case {name:?} wrote files");
 
-        // The human output names the same places, file:line first, then the rule.
+        // The human output names the same rules and places, rustc style.
         let human = sandbox.run(&["deps", "check"]);
         human.expect(1);
         for (rule, file, line) in &want {
-            let needle = format!("{file}:{line}:");
-            let line_text = human
-                .stdout
-                .lines()
-                .find(|l| l.starts_with(&needle) && l.contains(&format!("[{rule}]")))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "case {name:?}: no `{needle} … [{rule}]` in\n{}",
-                        human.stdout
-                    )
-                });
-            assert!(line_text.contains("error["), "{line_text}");
+            assert!(
+                human.stdout.contains(&format!("error[{rule}]")),
+                "case {name:?}: no error[{rule}] in\n{}",
+                human.stdout
+            );
+            assert!(
+                human.stdout.contains(&format!("--> {file}:{line}:")),
+                "case {name:?}: no --> {file}:{line} in\n{}",
+                human.stdout
+            );
         }
         assert!(human.stdout.contains("hint: "), "{}", human.stdout);
     }
@@ -155,7 +160,7 @@ fn each_rule_is_caught_at_its_line() {
 
 #[test]
 fn rule_levels_from_stackctl_toml_apply() {
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     let lock = sandbox
         .read(LOCK)
         .replace("digest: sha256:e", "digest: sha256:f");
@@ -170,7 +175,7 @@ fn rule_levels_from_stackctl_toml_apply() {
 
 #[test]
 fn an_invalid_chart_yaml_is_a_configuration_error() {
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     sandbox.write(CHART, "name: jetscale\ndependencies: [unclosed\n");
     let run = sandbox.run(&["deps", "check"]);
     run.expect(2);

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::{Sandbox, helm4};
+use crate::support::fixture::FixtureSandbox;
+use crate::support::helm4;
 
 const CHART: &str = "charts/jetscale/Chart.yaml";
 const LOCK: &str = "charts/jetscale/Chart.lock";
 
 /// An environment that makes any network attempt fail loudly: proxies on a closed port.
-fn no_network(sandbox: &mut Sandbox) {
+fn no_network(sandbox: &mut FixtureSandbox) {
     for var in [
         "HTTPS_PROXY",
         "HTTP_PROXY",
@@ -21,7 +22,7 @@ fn no_network(sandbox: &mut Sandbox) {
     }
 }
 
-fn chart_yaml_in_archive(sandbox: &Sandbox, file: &str) -> String {
+fn chart_yaml_in_archive(sandbox: &FixtureSandbox, file: &str) -> String {
     let bytes = std::fs::read(sandbox.path(&format!("charts/jetscale/charts/{file}"))).unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
     for entry in archive.entries().unwrap() {
@@ -38,7 +39,7 @@ fn chart_yaml_in_archive(sandbox: &Sandbox, file: &str) -> String {
 
 #[test]
 fn offline_build_packages_local_sources_that_helm_renders() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     let run = sandbox.run(&["deps", "build", "--offline"]);
     run.success();
@@ -87,7 +88,7 @@ fn offline_build_packages_local_sources_that_helm_renders() {
 
 #[test]
 fn offline_update_writes_helms_lock_and_only_when_content_changes() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     let committed = sandbox.read(LOCK);
 
@@ -125,7 +126,7 @@ fn offline_update_writes_helms_lock_and_only_when_content_changes() {
 
 #[test]
 fn offline_build_without_a_local_source_says_what_to_add() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     sandbox.write("stackctl.toml", "[dependencies]\nsources = {}\n");
     let run = sandbox.run(&["deps", "build", "--offline"]);
@@ -139,7 +140,7 @@ fn offline_build_without_a_local_source_says_what_to_add() {
 
 #[test]
 fn a_local_source_with_another_version_is_refused_naming_both() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     let backend = sandbox
         .read("charts/backend/Chart.yaml")
@@ -161,7 +162,7 @@ fn a_local_source_with_another_version_is_refused_naming_both() {
 
 #[test]
 fn build_removes_stale_archives_and_leftovers_of_interrupted_builds() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     sandbox.write("charts/jetscale/charts/backend-4.6.11.tgz", "old");
     sandbox.write(
@@ -179,7 +180,7 @@ fn build_removes_stale_archives_and_leftovers_of_interrupted_builds() {
 
 #[test]
 fn a_build_from_an_out_of_sync_lock_is_a_configuration_error() {
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     let chart = sandbox.read(CHART).replace("\"2.7.1\"", "\"2.7.2\"");
     sandbox.write(CHART, &chart);
     let run = sandbox.run(&["deps", "build", "--offline"]);
@@ -194,11 +195,11 @@ fn a_build_from_an_out_of_sync_lock_is_a_configuration_error() {
 
 #[test]
 fn link_mode_uses_the_directory_announces_itself_and_fails_ci_checks() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     // A developer's checkout of the backend chart with an unreleased version.
     let work = sandbox.root().join("work/backend-chart");
-    crate::support::copy_dir(&sandbox.path("charts/backend"), &work);
+    crate::support::fixture::copy_dir(&sandbox.path("charts/backend"), &work);
     let chart = std::fs::read_to_string(work.join("Chart.yaml"))
         .unwrap()
         .replace("version: 4.6.12", "version: 4.7.0-dev");
@@ -257,7 +258,7 @@ fn link_mode_uses_the_directory_announces_itself_and_fails_ci_checks() {
 /// The exact lines a bump of backend 4.6.12 → 4.6.13 must change, and nothing else.
 #[test]
 fn bump_changes_exactly_the_expected_lines() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     // The new version exists as the local source (offline confirmation).
     let backend = sandbox
@@ -371,7 +372,7 @@ fn bump_changes_exactly_the_expected_lines() {
 
 #[test]
 fn bump_dry_run_and_failed_bumps_touch_no_file() {
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     no_network(&mut sandbox);
     let before = sandbox.snapshot();
 
@@ -405,7 +406,7 @@ fn bump_dry_run_and_failed_bumps_touch_no_file() {
 
 #[test]
 fn findings_config_and_usage_errors_have_their_exit_codes() {
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     // Findings: 1.
     let chart = sandbox.read(CHART).replace("\"2.7.1\"", "\"2.7.x\"");
     sandbox.write(CHART, &chart);
@@ -416,7 +417,7 @@ fn findings_config_and_usage_errors_have_their_exit_codes() {
     assert!(update.stdout.contains("deps/pinned"), "{}", update.stdout);
 
     // Configuration: 2.
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     sandbox.write("stackctl.toml", "[dependencies]\nsorces = {}\n");
     let config = sandbox.run(&["deps", "build", "--offline"]);
     config.expect(2);

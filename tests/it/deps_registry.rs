@@ -5,13 +5,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::fixture::{FixtureSandbox, sha256_file};
 use crate::support::registry::TestRegistry;
-use crate::support::{Sandbox, helm3, helm4, sha256_file};
+use crate::support::{helm3, helm4};
 
 const LOCK: &str = "charts/jetscale/Chart.lock";
 
 /// Publish the fixture's two service charts to `repository` with stackctl.
-fn publish_service_charts(sandbox: &Sandbox, registry: &TestRegistry, repository: &str) {
+fn publish_service_charts(sandbox: &FixtureSandbox, registry: &TestRegistry, repository: &str) {
     for chart in ["charts/backend", "charts/frontend"] {
         let run = sandbox.run(&[
             "chart",
@@ -39,8 +40,8 @@ fn without_generated(lock: &str) -> String {
 fn lock_matches_helm(helm: &Path) {
     let registry = TestRegistry::start();
     let repository = registry.oci("jetscale-ai/charts");
-    let with_helm = Sandbox::new("deps/repo");
-    let with_stackctl = Sandbox::new("deps/repo");
+    let with_helm = FixtureSandbox::new("deps/repo");
+    let with_stackctl = FixtureSandbox::new("deps/repo");
     publish_service_charts(&with_stackctl, &registry, &repository);
     for sandbox in [&with_helm, &with_stackctl] {
         sandbox.set_dependency_repository(&repository);
@@ -101,7 +102,7 @@ fn update_writes_the_lock_helm_3_writes() {
 #[test]
 fn build_fills_charts_and_a_second_build_needs_no_network() {
     let mut registry = TestRegistry::start();
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     publish_service_charts(
         &sandbox,
         &registry,
@@ -186,7 +187,7 @@ fn build_fills_charts_and_a_second_build_needs_no_network() {
 #[test]
 fn a_tampered_cache_entry_is_detected() {
     let mut registry = TestRegistry::start();
-    let mut sandbox = Sandbox::new("deps/repo");
+    let mut sandbox = FixtureSandbox::new("deps/repo");
     let repository = registry.oci("jetscale-ai/charts");
     publish_service_charts(&sandbox, &registry, &repository);
     sandbox.set_env(
@@ -249,7 +250,7 @@ fn an_unreachable_registry_is_reported_within_seconds() {
     let mut registry = TestRegistry::start();
     let host = registry.host.clone();
     registry.stop();
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     let started = Instant::now();
     let run = sandbox.run(&[
         "deps",
@@ -283,7 +284,7 @@ fn an_unreachable_registry_is_reported_within_seconds() {
 #[test]
 fn a_version_missing_from_the_registry_says_so() {
     let registry = TestRegistry::start();
-    let sandbox = Sandbox::new("deps/repo");
+    let sandbox = FixtureSandbox::new("deps/repo");
     let repository = registry.oci("jetscale-ai/charts");
     publish_service_charts(&sandbox, &registry, &repository);
     sandbox.set_dependency_repository(&repository);

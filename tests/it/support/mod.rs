@@ -1,272 +1,173 @@
-//! Shared helpers of the integration tests: the real tools they run against, a sandbox that
-//! isolates every home directory stackctl and helm read, and the stackctl binary itself.
+//! Shared test support: locating the real tools, sandboxed copies of the repository, and a
+//! `stackctl` command isolated from the developer's machine (homes, caches, credentials).
 
+#![allow(dead_code)] // Each test module uses a different part of the support.
+
+pub mod fixture;
 pub mod github;
 pub mod registry;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use assert_cmd::Command;
+/// The repository this test suite belongs to.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
 
-/// The message when a required tool is not configured. Under CI this is a failure like any
-/// other: a test that silently skips proves nothing.
-fn missing_tool(var: &str, what: &str) -> ! {
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if ci {
-        panic!("{var} is not set and CI=true: {what} is required; scripts/test installs it");
+/// A tool the tests need, from the environment variable `scripts/toolchain.sh --print-env`
+/// exports. A missing tool fails the test: tests never skip silently, in CI or anywhere.
+pub fn required_tool(var: &str, what: &str) -> PathBuf {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            assert!(
+                path.is_file(),
+                "{var} points at {}, which does not exist",
+                path.display()
+            );
+            path
+        }
+        None => panic!(
+            "{what} is required: {var} is not set. Run `eval \"$(scripts/toolchain.sh --print-env)\"` \
+             (or use scripts/test, which does it)"
+        ),
     }
-    panic!(
-        "{var} is not set: {what} is required. Run `eval \"$(scripts/toolchain.sh --print-env)\"` first"
-    );
 }
 
-/// A tool given by an environment variable that must point at an executable.
-fn tool_from_env(var: &str, what: &str) -> Option<PathBuf> {
-    let value = std::env::var_os(var).filter(|v| !v.is_empty())?;
-    let path = PathBuf::from(value);
-    assert!(
-        path.is_file(),
-        "{var}={} does not exist: {what} is required",
-        path.display()
-    );
-    Some(path)
-}
-
-/// helm 4 (`STACKCTL_TEST_HELM4`).
 pub fn helm4() -> PathBuf {
-    tool_from_env("STACKCTL_TEST_HELM4", "helm 4.3.1")
-        .unwrap_or_else(|| missing_tool("STACKCTL_TEST_HELM4", "helm 4.3.1"))
+    required_tool("STACKCTL_TEST_HELM4", "helm 4.3.1")
 }
 
-/// helm 3 (`STACKCTL_TEST_HELM3`).
 pub fn helm3() -> PathBuf {
-    tool_from_env("STACKCTL_TEST_HELM3", "helm 3.17.2")
-        .unwrap_or_else(|| missing_tool("STACKCTL_TEST_HELM3", "helm 3.17.2"))
+    required_tool("STACKCTL_TEST_HELM3", "helm 3.17.2")
 }
 
-/// The registry binary: `STACKCTL_TEST_REGISTRY`, else `docker-registry` on PATH.
-pub fn registry_binary() -> PathBuf {
-    if let Some(path) = tool_from_env("STACKCTL_TEST_REGISTRY", "docker-registry") {
-        return path;
-    }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("docker-registry"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            missing_tool(
-                "STACKCTL_TEST_REGISTRY",
-                "docker-registry (CNCF distribution 2.8) on PATH or in",
-            )
-        })
+/// Both supported helm majors, for tests that must hold with each.
+pub fn helms() -> Vec<(&'static str, PathBuf)> {
+    vec![("helm4", helm4()), ("helm3", helm3())]
 }
 
-/// The fixture repository shared by the dependency tests.
-pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// A temporary copy of a fixture repository with its own, empty home directories: HOME, the
-/// XDG dirs, helm's three homes and registry config, docker's config and stackctl's cache.
-/// Nothing of the developer's machine (tokens, logins, caches) leaks into a test.
+/// A temporary directory holding a repository for one test, with its own HOME, helm homes,
+/// docker config and stackctl cache, so nothing leaks in from (or out to) the machine.
 pub struct Sandbox {
-    pub dir: tempfile::TempDir,
-    pub repo: PathBuf,
-    env: BTreeMap<String, String>,
+    dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    pub fn new(fixture_name: &str) -> Sandbox {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let repo = dir.path().join("repo");
-        copy_dir(&fixture(fixture_name), &repo);
-        let root = dir.path();
-        let path = |p: &str| root.join(p).display().to_string();
-        let mut env = BTreeMap::new();
-        for (key, value) in [
-            ("HOME", path("home")),
-            ("XDG_CONFIG_HOME", path("home/.config")),
-            ("XDG_CACHE_HOME", path("home/.cache")),
-            ("XDG_DATA_HOME", path("home/.local/share")),
-            ("HELM_CACHE_HOME", path("helm/cache")),
-            ("HELM_CONFIG_HOME", path("helm/config")),
-            ("HELM_DATA_HOME", path("helm/data")),
-            (
-                "HELM_REGISTRY_CONFIG",
-                path("helm/config/registry/config.json"),
-            ),
-            ("DOCKER_CONFIG", path("docker")),
-            ("STACKCTL_CACHE_DIR", path("stackctl-cache")),
+    /// An empty repository root (tests write the files they need).
+    pub fn empty() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("stackctl-test-")
+            .tempdir()
+            .expect("create temp dir");
+        let sandbox = Sandbox { dir };
+        for sub in [
+            "repo",
+            "home",
+            "cache",
+            "helm/cache",
+            "helm/config",
+            "helm/data",
+            "docker",
         ] {
-            std::fs::create_dir_all(&value).ok();
-            env.insert(key.to_string(), value);
+            std::fs::create_dir_all(sandbox.path().join(sub)).expect("create sandbox dirs");
         }
-        // The registry config is a file; only its directory must exist.
-        std::fs::remove_dir_all(root.join("helm/config/registry/config.json")).ok();
-        env.insert("NO_COLOR".into(), "1".into());
-        env.insert(
-            "PATH".into(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        );
-        Sandbox {
-            dir,
-            repo: repo.canonicalize().expect("repo path"),
-            env,
-        }
+        sandbox
     }
 
-    pub fn root(&self) -> &Path {
+    /// A copy of this repository's stack: charts (without built dependencies), envs, kind
+    /// configs and stackctl.toml.
+    pub fn with_repo() -> Sandbox {
+        let sandbox = Sandbox::empty();
+        let src = repo_root();
+        for entry in ["charts", "envs", "kind", "stackctl.toml"] {
+            let from = src.join(entry);
+            if from.exists() {
+                copy_tree(&from, &sandbox.root().join(entry));
+            }
+        }
+        sandbox
+    }
+
+    fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    /// Set an environment variable for every command of this sandbox.
-    pub fn set_env(&mut self, key: &str, value: impl Into<String>) {
-        self.env.insert(key.to_string(), value.into());
-    }
-
-    pub fn env(&self, key: &str) -> &str {
-        &self.env[key]
+    /// The repository root inside the sandbox.
+    pub fn root(&self) -> PathBuf {
+        self.path().join("repo")
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        PathBuf::from(&self.env["STACKCTL_CACHE_DIR"])
+        self.path().join("cache")
     }
 
-    /// `stackctl ARGS` in the repository, with only the sandbox's environment.
-    pub fn stackctl(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackctl"));
-        cmd.env_clear()
-            .envs(&self.env)
-            .current_dir(&self.repo)
-            .args(args);
-        cmd
-    }
-
-    /// Run stackctl and return its output, whatever the exit status.
-    pub fn run(&self, args: &[&str]) -> Run {
-        let output = self.stackctl(args).output().expect("run stackctl");
-        Run::from(output)
-    }
-
-    /// A helm command with the sandbox's isolated helm homes.
-    pub fn helm(&self, helm: &Path, args: &[&str]) -> Run {
-        let output = std::process::Command::new(helm)
-            .env_clear()
-            .envs(&self.env)
-            .current_dir(&self.repo)
-            .args(args)
-            .output()
-            .expect("run helm");
-        Run::from(output)
-    }
-
-    pub fn path(&self, relative: &str) -> PathBuf {
-        self.repo.join(relative)
+    pub fn write(&self, relative: &str, contents: &str) {
+        let path = self.root().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
     }
 
     pub fn read(&self, relative: &str) -> String {
-        std::fs::read_to_string(self.path(relative))
-            .unwrap_or_else(|e| panic!("read {relative}: {e}"))
+        std::fs::read_to_string(self.root().join(relative)).unwrap()
     }
 
-    pub fn write(&self, relative: &str, text: &str) {
-        let path = self.path(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-
-    /// Every file of the repository with its content, for before/after comparisons.
-    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
-        walkdir::WalkDir::new(&self.repo)
-            .into_iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| {
-                let relative = e
-                    .path()
-                    .strip_prefix(&self.repo)
-                    .unwrap()
-                    .display()
-                    .to_string();
-                (relative, std::fs::read(e.path()).unwrap())
-            })
-            .collect()
-    }
-
-    /// Names of the files in the umbrella chart's charts/ directory.
-    pub fn chart_archives(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.path("charts/jetscale/charts"))
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
-    }
-
-    /// Point the umbrella chart at another repository, as a developer would by hand.
-    pub fn set_dependency_repository(&self, repository: &str) {
-        let chart = self
-            .read("charts/jetscale/Chart.yaml")
-            .replace("oci://ghcr.io/jetscale-ai/charts", repository);
-        self.write("charts/jetscale/Chart.yaml", &chart);
-    }
-}
-
-/// The outcome of one command.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(output: Output) -> Run {
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    /// `stackctl` run in the sandbox's repository with an isolated environment.
+    pub fn stackctl(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_stackctl"));
+        cmd.current_dir(self.root());
+        for var in [
+            "CI",
+            "GITHUB_ACTIONS",
+            "GITHUB_TOKEN",
+            "GH_TOKEN",
+            "GITHUB_USER",
+            "GITHUB_API_URL",
+            "STACKCTL_HELM",
+            "STACKCTL_LOG",
+            "STACKCTL_REGISTRY_MIRRORS",
+            "STACKCTL_INSECURE_REGISTRIES",
+            "HELM_REGISTRY_CONFIG",
+            "XDG_CACHE_HOME",
+            "XDG_CONFIG_HOME",
+            "NO_COLOR",
+            "CLICOLOR_FORCE",
+        ] {
+            cmd.env_remove(var);
         }
+        cmd.env("HOME", self.path().join("home"))
+            .env("STACKCTL_CACHE_DIR", self.cache_dir())
+            .env("HELM_CACHE_HOME", self.path().join("helm/cache"))
+            .env("HELM_CONFIG_HOME", self.path().join("helm/config"))
+            .env("HELM_DATA_HOME", self.path().join("helm/data"))
+            .env("DOCKER_CONFIG", self.path().join("docker"));
+        cmd
+    }
+
+    /// `stackctl --helm <helm>` in the sandbox.
+    pub fn stackctl_with(&self, helm: &Path) -> assert_cmd::Command {
+        let mut cmd = self.stackctl();
+        cmd.arg("--helm").arg(helm);
+        cmd
     }
 }
 
-impl Run {
-    /// Assert the exit code, showing everything the command said when it differs.
-    #[track_caller]
-    pub fn expect(&self, code: i32) -> &Run {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        );
-        self
+/// Copy a file or a directory tree, leaving out built dependency archives.
+pub fn copy_tree(from: &Path, to: &Path) {
+    if from.is_file() {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+        return;
     }
-
-    #[track_caller]
-    pub fn success(&self) -> &Run {
-        self.expect(0)
-    }
-
-    /// stdout and stderr together.
-    pub fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-pub fn copy_dir(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.expect("walk fixture");
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        let entry = entry.unwrap();
+        let relative = entry.path().strip_prefix(from).unwrap();
+        // charts/<chart>/charts/ holds archives stackctl builds; tests start without them.
+        let parts: Vec<_> = relative.components().collect();
+        if parts.len() >= 2 && parts[1].as_os_str() == "charts" && from.ends_with("charts") {
+            continue;
+        }
+        let target = to.join(relative);
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&target).unwrap();
         } else {
@@ -275,7 +176,11 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-pub fn sha256_file(path: &Path) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(std::fs::read(path).unwrap()))
+/// stdout of a finished command as text.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

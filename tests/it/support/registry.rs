@@ -51,7 +51,7 @@ impl TestRegistry {
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
-        let child = Command::new(super::registry_binary())
+        let child = Command::new(registry_binary())
             .arg("serve")
             .arg(&config_path)
             .stdin(Stdio::null())
@@ -105,6 +105,21 @@ impl Drop for TestRegistry {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The registry binary: `STACKCTL_TEST_REGISTRY`, else `docker-registry` on PATH. Missing, it
+/// fails the test (never skips it).
+pub fn registry_binary() -> std::path::PathBuf {
+    if std::env::var_os("STACKCTL_TEST_REGISTRY").is_some_and(|v| !v.is_empty()) {
+        return super::required_tool("STACKCTL_TEST_REGISTRY", "docker-registry");
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("docker-registry"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| super::required_tool("STACKCTL_TEST_REGISTRY", "docker-registry"))
 }
 
 fn free_port() -> u16 {

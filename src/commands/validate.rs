@@ -1,0 +1,340 @@
+//! `stackctl validate`, `render` and `values`: resolve dependencies, load the workspace, check
+//! or render targets, print.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::output;
+use crate::chart::build::{self, DepsOptions};
+use crate::chart::{check, links};
+use crate::cli::{CheckArgs, Format, GlobalArgs, ValidateScope};
+use crate::envs::{self, Target};
+use crate::error::{Error, ExitCode, Result};
+use crate::helm::Helm;
+use crate::lint;
+use crate::repo::Repo;
+use crate::report::Diagnostic;
+use crate::secrets::{self, Environment};
+use crate::validate::{self, Workspace, display_path};
+use crate::values::escape_key;
+
+/// The repository, its environment, helm, and a runtime: what every rendering command needs.
+struct Session {
+    repo: Repo,
+    env: Environment,
+    helm: Helm,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Session {
+    fn open(global: &GlobalArgs) -> Result<Session> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
+        let repo = Repo::discover(&cwd)?;
+        let env = Environment::load(&repo.root)?;
+        let helm = Helm::discover(global.helm.as_deref())?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::environment(format!("cannot start the async runtime: {e}")))?;
+        Ok(Session {
+            repo,
+            env,
+            helm,
+            runtime,
+        })
+    }
+
+    /// Make `charts/` match the lock (a no-op when it already does) and load the workspace.
+    fn workspace(&self, args: &CheckArgs, quiet: bool) -> Result<Workspace> {
+        let active = links::load(&self.repo)?;
+        if let Some(banner) = links::banner(&active)
+            && !quiet
+        {
+            eprintln!("{banner}");
+        }
+        let options = DepsOptions::new(
+            &self.repo,
+            self.env.clone(),
+            args.offline,
+            &args.registry.mirrors,
+            &args.registry.insecure,
+        )?;
+        let outcome = self
+            .runtime
+            .block_on(build::ensure_built(&self.repo, &options))?;
+        let archives: BTreeMap<(String, String), PathBuf> = outcome
+            .dependencies
+            .iter()
+            .map(|d| {
+                (
+                    (d.name.clone(), d.version.clone()),
+                    outcome.charts_dir.join(&d.file),
+                )
+            })
+            .collect();
+        Workspace::load(self.repo.clone(), self.helm.clone(), &archives)
+    }
+}
+
+fn jobs(args: &CheckArgs) -> usize {
+    args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    })
+}
+
+pub fn run_validate(
+    global: &GlobalArgs,
+    scope: Option<ValidateScope>,
+    args: CheckArgs,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let session = Session::open(global)?;
+    let repo = &session.repo;
+    // The lock is checked as committed, before anything could touch it.
+    let mut general: Vec<Diagnostic> = check::check(repo, &session.env)?;
+    let (targets, lint_charts) = match &scope {
+        Some(ValidateScope::Envs { cloud }) => (envs::env_targets(repo, cloud)?, false),
+        Some(ValidateScope::Chart) => (envs::variant_targets(repo), true),
+        None => {
+            let mut targets = Vec::new();
+            for cloud in envs::clouds(repo)? {
+                targets.extend(envs::env_targets(repo, &cloud)?);
+            }
+            targets.extend(envs::variant_targets(repo));
+            (targets, true)
+        }
+    };
+    let workspace = Arc::new(session.workspace(&args, global.quiet)?);
+    if lint_charts {
+        general.extend(
+            session
+                .runtime
+                .block_on(lint::lint_charts(&workspace, &envs::variant_targets(repo)))?,
+        );
+    }
+    let outcomes = session.runtime.block_on(validate::check_all(
+        Arc::clone(&workspace),
+        targets,
+        jobs(&args),
+    ));
+    let report = validate::assemble(repo, &outcomes, general, started);
+    let command = match scope {
+        Some(ValidateScope::Envs { cloud }) => format!("validate envs {cloud}"),
+        Some(ValidateScope::Chart) => "validate chart".to_string(),
+        None => "validate".to_string(),
+    };
+    output::emit(&report, global, &repo.root, &command)
+}
+
+pub fn run_render(
+    global: &GlobalArgs,
+    target: &str,
+    cloud: Option<&str>,
+    args: CheckArgs,
+) -> Result<ExitCode> {
+    let started = Instant::now();
+    let session = Session::open(global)?;
+    let target = envs::resolve_target(&session.repo, target, cloud)?;
+    let workspace = Arc::new(session.workspace(&args, global.quiet)?);
+    if !global.quiet {
+        eprintln!("{}: {}", target.name, layer_chain(&workspace, &target));
+    }
+    let outcome = session
+        .runtime
+        .block_on(validate::check_all(Arc::clone(&workspace), vec![target], 1))
+        .remove(0);
+    match &outcome.rendered {
+        Some(rendered) if global.format == Format::Human => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(secrets::redact(&rendered.manifest).as_bytes())
+                .map_err(|e| Error::environment(format!("cannot write to stdout: {e}")))?;
+            // Findings still matter, but the manifest owns stdout: they go to stderr.
+            let report = validate::assemble(
+                &session.repo,
+                std::slice::from_ref(&outcome),
+                Vec::new(),
+                started,
+            );
+            for d in &report.diagnostics {
+                eprintln!(
+                    "{}: {} [{}]",
+                    d.severity.as_str(),
+                    secrets::redact(&d.message),
+                    d.rule
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
+        _ => {
+            let report = validate::assemble(
+                &session.repo,
+                std::slice::from_ref(&outcome),
+                Vec::new(),
+                started,
+            );
+            output::emit(&report, global, &session.repo.root, "render")
+        }
+    }
+}
+
+fn layer_chain(workspace: &Workspace, target: &Target) -> String {
+    let chart = workspace.repo.display_path(&workspace.chart_dir);
+    std::iter::once(format!("{chart}/values.yaml"))
+        .chain(target.layers.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
+pub fn run_values(
+    global: &GlobalArgs,
+    target: &str,
+    path: Option<&str>,
+    cloud: Option<&str>,
+) -> Result<ExitCode> {
+    let session = Session::open(global)?;
+    let target = envs::resolve_target(&session.repo, target, cloud)?;
+    let args = CheckArgs {
+        jobs: Some(1),
+        offline: true,
+        registry: Default::default(),
+    };
+    let workspace = session.workspace(&args, global.quiet)?;
+    let merged = validate::merged_values(&workspace, &target)?;
+    let mut out = String::new();
+    match path {
+        None => {
+            if global.format == Format::Json {
+                out = serde_json::to_string_pretty(&merged.value).expect("serialisable") + "\n";
+            } else {
+                out.push_str(&format!("# {}\n", layer_chain(&workspace, &target)));
+                write_annotated(&merged, &merged.value, "", 0, &mut out);
+            }
+        }
+        Some(path) => {
+            let pointer: String = path
+                .split('.')
+                .map(|k| format!("/{}", escape_key(k)))
+                .collect();
+            let history = merged.history(&pointer);
+            if global.format == Format::Json {
+                let layers: Vec<Value> = history
+                    .layers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| {
+                        serde_json::json!({
+                            "file": l.file,
+                            "line": l.span.map(|s| s.primary().line),
+                            "value": l.value,
+                            "winner": history.winner == Some(i),
+                        })
+                    })
+                    .collect();
+                let doc =
+                    serde_json::json!({"path": path, "value": history.value, "layers": layers});
+                out = serde_json::to_string_pretty(&doc).expect("serialisable") + "\n";
+            } else {
+                out.push_str(&format!("{}\n", display_path(&pointer)));
+                for (i, l) in history.layers.iter().enumerate() {
+                    let at = match l.span {
+                        Some(span) => format!("{}:{}", l.file, span.primary().line),
+                        None => l.file.to_string(),
+                    };
+                    let value = l
+                        .value
+                        .map(scalar)
+                        .unwrap_or_else(|| "(not set)".to_string());
+                    let mark = if history.winner == Some(i) {
+                        "  <- wins"
+                    } else {
+                        ""
+                    };
+                    out.push_str(&format!("  {at:<48} {value}{mark}\n"));
+                }
+                let result = history
+                    .value
+                    .map(scalar)
+                    .unwrap_or_else(|| "(absent)".to_string());
+                out.push_str(&format!("  = {result}\n"));
+            }
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(secrets::redact(&out).as_bytes())
+        .map_err(|e| Error::environment(format!("cannot write to stdout: {e}")))?;
+    Ok(ExitCode::Ok)
+}
+
+/// One-line rendering of a value (JSON is valid YAML for scalars and small collections).
+fn scalar(value: &Value) -> String {
+    serde_json::to_string(value).expect("serialisable")
+}
+
+/// The merged values as YAML, each leaf followed by `# file:line` of the layer that set it.
+fn write_annotated(
+    merged: &crate::values::Merged,
+    value: &Value,
+    pointer: &str,
+    indent: usize,
+    out: &mut String,
+) {
+    let pad = " ".repeat(indent);
+    let origin = |p: &str| {
+        merged
+            .provenance
+            .locate(p)
+            .map(|o| format!("  # {}:{}", o.file, o.line))
+            .unwrap_or_default()
+    };
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                let child_pointer = format!("{pointer}/{}", escape_key(key));
+                let shown_key = scalar_key(key);
+                match child {
+                    Value::Object(m) if !m.is_empty() => {
+                        out.push_str(&format!("{pad}{shown_key}:\n"));
+                        write_annotated(merged, child, &child_pointer, indent + 2, out);
+                    }
+                    Value::Array(items) if !items.is_empty() => {
+                        out.push_str(&format!("{pad}{shown_key}:{}\n", origin(&child_pointer)));
+                        write_annotated(merged, child, &child_pointer, indent + 2, out);
+                    }
+                    _ => out.push_str(&format!(
+                        "{pad}{shown_key}: {}{}\n",
+                        scalar(child),
+                        origin(&child_pointer)
+                    )),
+                }
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                out.push_str(&format!("{pad}- {}\n", scalar(item)));
+            }
+        }
+        other => out.push_str(&format!("{pad}{}{}\n", scalar(other), origin(pointer))),
+    }
+}
+
+fn scalar_key(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if plain {
+        key.to_string()
+    } else {
+        scalar(&Value::String(key.to_string()))
+    }
+}

@@ -1,0 +1,389 @@
+//! Targets: the env files to validate, and the chain of values layers each one applies.
+//!
+//! For `envs/<dir>/<file>.yaml` the chain is: `envs/<cloud>.yaml`, then `envs/<dir>/default.yaml`
+//! (or `default.yml`) if present, then the file itself; the chart's own `values.yaml` sits
+//! beneath them all. Files directly in `envs/` are cloud files, not targets, and files named
+//! `default.yaml`/`default.yml` are layers, not targets. Targets come in lexical path order.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::repo::Repo;
+
+/// One thing to validate and render: an env file with its layer chain, or a chart variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The name used in reports: the env file's repository-relative path, or the variant's name.
+    pub name: String,
+    /// Values files applied over the chart's defaults, in order, repository-relative.
+    pub layers: Vec<String>,
+    pub release: String,
+    pub namespace: String,
+    /// Secret and ConfigMap names provided outside the chart (release placeholder expanded).
+    pub external_refs: Vec<String>,
+    pub kind: TargetKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// An env file under `envs/`.
+    Env,
+    /// A lifecycle variant of the chart declared in `stackctl.toml`.
+    Variant,
+}
+
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml")
+    )
+}
+
+fn is_default_layer(path: &Path) -> bool {
+    matches!(
+        path.file_name().and_then(|n| n.to_str()),
+        Some("default.yaml") | Some("default.yml")
+    )
+}
+
+/// The clouds this repository has: the YAML files directly in `envs/`.
+pub fn clouds(repo: &Repo) -> Result<Vec<String>> {
+    let dir = repo.envs_dir();
+    let entries = std::fs::read_dir(&dir).map_err(|e| {
+        Error::config(format!(
+            "cannot read the envs directory {}: {e}",
+            repo.display_path(&dir)
+        ))
+        .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere")
+    })?;
+    let mut clouds: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && is_yaml(p))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+        .collect();
+    clouds.sort();
+    clouds.dedup();
+    Ok(clouds)
+}
+
+/// The cloud file of `cloud`, or an error that lists the clouds that exist.
+pub fn cloud_file(repo: &Repo, cloud: &str) -> Result<PathBuf> {
+    let dir = repo.envs_dir();
+    for ext in ["yaml", "yml"] {
+        let candidate = dir.join(format!("{cloud}.{ext}"));
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    let known = clouds(repo)?;
+    let expected = repo.display_path(&dir.join(format!("{cloud}.yaml")));
+    let hint = if known.is_empty() {
+        format!("create {expected} with the values every environment on {cloud} shares")
+    } else {
+        format!("clouds in this repository: {}", known.join(", "))
+    };
+    Err(Error::usage(format!(
+        "no cloud values file for {cloud:?}: expected {expected}"
+    ))
+    .with_hint(hint))
+}
+
+/// Every env target for `cloud`, with its layer chain, release and namespace.
+pub fn env_targets(repo: &Repo, cloud: &str) -> Result<Vec<Target>> {
+    let cloud_file = cloud_file(repo, cloud)?;
+    let dir = repo.envs_dir();
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&dir).min_depth(2).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            Error::environment(format!("cannot walk {}: {e}", repo.display_path(&dir)))
+        })?;
+        let path = entry.path();
+        if entry.file_type().is_file() && is_yaml(path) && !is_default_layer(path) {
+            files.push(path.to_path_buf());
+        }
+    }
+    if files.is_empty() {
+        return Err(Error::usage(format!(
+            "no environments found: {} has no .yaml or .yml files in its subdirectories",
+            repo.display_path(&dir)
+        ))
+        .with_hint("add an env file such as envs/prod/console.yaml; files directly in envs/ are cloud layers"));
+    }
+    Ok(files
+        .into_iter()
+        .map(|file| env_target(repo, &cloud_file, &file))
+        .collect())
+}
+
+fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Target {
+    let mut layers = vec![repo.display_path(cloud_file)];
+    let parent = file.parent().expect("env files live in a directory");
+    if let Some(default) = ["default.yaml", "default.yml"]
+        .iter()
+        .map(|name| parent.join(name))
+        .find(|p| p.is_file())
+    {
+        layers.push(repo.display_path(&default));
+    }
+    let name = repo.display_path(file);
+    layers.push(name.clone());
+    let settings = repo.config.targets.get(&name);
+    let release = settings
+        .and_then(|t| t.release.clone())
+        .unwrap_or_else(|| repo.config.render.release.clone());
+    let namespace = settings
+        .and_then(|t| t.namespace.clone())
+        .unwrap_or_else(|| repo.config.render.namespace.clone());
+    let external_refs = settings
+        .map(|t| expand_refs(&t.external_refs, &release))
+        .unwrap_or_default();
+    Target {
+        name,
+        layers,
+        release,
+        namespace,
+        external_refs,
+        kind: TargetKind::Env,
+    }
+}
+
+/// The lifecycle variants declared in `stackctl.toml`, in name order.
+pub fn variant_targets(repo: &Repo) -> Vec<Target> {
+    let chart = repo.config.chart.path.clone();
+    repo.config
+        .variants
+        .iter()
+        .map(|(name, variant)| Target {
+            name: name.clone(),
+            layers: variant
+                .layers
+                .iter()
+                .map(|layer| repo.display_path(&repo.path(chart.join(layer))))
+                .collect(),
+            release: variant.release.clone(),
+            namespace: variant
+                .namespace
+                .clone()
+                .unwrap_or_else(|| repo.config.render.namespace.clone()),
+            external_refs: expand_refs(&variant.external_refs, &variant.release),
+            kind: TargetKind::Variant,
+        })
+        .collect()
+}
+
+fn expand_refs(refs: &[String], release: &str) -> Vec<String> {
+    refs.iter()
+        .map(|r| r.replace("{release}", release))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_with(files: &[&str], config: &str) -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        for file in files {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "{}\n").unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("charts")).unwrap();
+        std::fs::write(dir.path().join("stackctl.toml"), config).unwrap();
+        let repo = Repo::open(dir.path().to_path_buf()).unwrap();
+        (dir, repo)
+    }
+
+    #[test]
+    fn discovers_targets_and_chains_like_the_layering_rules() {
+        let (_dir, repo) = repo_with(
+            &[
+                "envs/aws.yaml",
+                "envs/README.md",
+                "envs/prod/default.yaml",
+                "envs/prod/console.yaml",
+                "envs/prod/demo.yml",
+                "envs/preview/preview.yaml",
+                "envs/staging/default.yml",
+                "envs/staging/link4.yaml",
+                "envs/staging/nested/deep.yaml",
+            ],
+            "[targets.\"envs/prod/console.yaml\"]\nrelease = \"jetscale-console\"\nnamespace = \"jetscale-console\"\nexternal-refs = [\"{release}-aws-client-secret\"]\n",
+        );
+        let targets = env_targets(&repo, "aws").unwrap();
+        let summary: Vec<(&str, Vec<&str>)> = targets
+            .iter()
+            .map(|t| {
+                (
+                    t.name.as_str(),
+                    t.layers.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (
+                    "envs/preview/preview.yaml",
+                    vec!["envs/aws.yaml", "envs/preview/preview.yaml"]
+                ),
+                (
+                    "envs/prod/console.yaml",
+                    vec![
+                        "envs/aws.yaml",
+                        "envs/prod/default.yaml",
+                        "envs/prod/console.yaml"
+                    ]
+                ),
+                (
+                    "envs/prod/demo.yml",
+                    vec![
+                        "envs/aws.yaml",
+                        "envs/prod/default.yaml",
+                        "envs/prod/demo.yml"
+                    ]
+                ),
+                (
+                    "envs/staging/link4.yaml",
+                    vec![
+                        "envs/aws.yaml",
+                        "envs/staging/default.yml",
+                        "envs/staging/link4.yaml"
+                    ]
+                ),
+                (
+                    "envs/staging/nested/deep.yaml",
+                    vec!["envs/aws.yaml", "envs/staging/nested/deep.yaml"]
+                ),
+            ]
+        );
+        let console = &targets[1];
+        assert_eq!(console.release, "jetscale-console");
+        assert_eq!(
+            console.external_refs,
+            vec!["jetscale-console-aws-client-secret"]
+        );
+        assert_eq!(targets[0].release, "jetscale");
+        assert_eq!(targets[0].namespace, "default");
+    }
+
+    #[test]
+    fn missing_cloud_file_lists_the_clouds_that_exist() {
+        let (_dir, repo) = repo_with(
+            &["envs/aws.yaml", "envs/azure.yaml", "envs/prod/a.yaml"],
+            "",
+        );
+        let err = env_targets(&repo, "gcp").unwrap_err();
+        assert!(err.message.contains("envs/gcp.yaml"), "{}", err.message);
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("clouds in this repository: aws, azure")
+        );
+    }
+
+    #[test]
+    fn empty_envs_dir_says_what_is_expected() {
+        let (_dir, repo) = repo_with(&["envs/aws.yaml"], "");
+        let err = env_targets(&repo, "aws").unwrap_err();
+        assert!(
+            err.message.contains("no environments found"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn variants_resolve_layers_in_the_chart_directory() {
+        let (_dir, repo) = repo_with(
+            &["envs/aws.yaml"],
+            "[variants.test-ci]\nlayers = [\"values.test.yaml\", \"values.test.ci.yaml\"]\nrelease = \"jetscale-ci\"\nnamespace = \"jetscale-ci\"\n",
+        );
+        let variants = variant_targets(&repo);
+        assert_eq!(variants.len(), 1);
+        assert_eq!(
+            variants[0].layers,
+            vec![
+                "charts/jetscale/values.test.yaml",
+                "charts/jetscale/values.test.ci.yaml"
+            ]
+        );
+        assert_eq!(variants[0].kind, TargetKind::Variant);
+    }
+}
+
+/// The target a user names on the command line: a variant name from `stackctl.toml`, an env
+/// file (its chain built on `cloud`, by default the only cloud or `aws`), or a values file of
+/// the chart (the variant ending with it, else that file alone).
+pub fn resolve_target(repo: &Repo, spec: &str, cloud: Option<&str>) -> Result<Target> {
+    let variants = variant_targets(repo);
+    if let Some(variant) = variants.iter().find(|v| v.name == spec) {
+        return Ok(variant.clone());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
+    let path = cwd.join(spec);
+    let path = path.canonicalize().map_err(|_| {
+        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+        Error::usage(format!(
+            "no target {spec:?}: not a variant of stackctl.toml, nor a file"
+        ))
+        .with_hint(if names.is_empty() {
+            "name an env file such as envs/prod/console.yaml".to_string()
+        } else {
+            format!(
+                "name an env file such as envs/prod/console.yaml, or a variant: {}",
+                names.join(", ")
+            )
+        })
+    })?;
+    let name = repo.display_path(&path);
+    let envs_dir = repo
+        .envs_dir()
+        .canonicalize()
+        .unwrap_or_else(|_| repo.envs_dir());
+    let in_env_subdir = path
+        .strip_prefix(&envs_dir)
+        .is_ok_and(|rest| rest.components().count() >= 2);
+    if in_env_subdir {
+        if is_default_layer(&path) {
+            return Err(
+                Error::usage(format!("{name} is a shared layer, not a target"))
+                    .with_hint("name one of the env files of its directory"),
+            );
+        }
+        let cloud = match cloud {
+            Some(cloud) => cloud.to_string(),
+            None => {
+                let known = clouds(repo)?;
+                match known.as_slice() {
+                    [only] => only.clone(),
+                    _ if known.iter().any(|c| c == "aws") => "aws".to_string(),
+                    _ => {
+                        return Err(Error::usage(format!("{name}: which cloud? pass --cloud"))
+                            .with_hint(format!(
+                                "clouds in this repository: {}",
+                                known.join(", ")
+                            )));
+                    }
+                }
+            }
+        };
+        let cloud_file = cloud_file(repo, &cloud)?;
+        return Ok(env_target(repo, &cloud_file, &path));
+    }
+    if let Some(variant) = variants
+        .into_iter()
+        .find(|v| v.layers.last() == Some(&name))
+    {
+        return Ok(variant);
+    }
+    Ok(Target {
+        name: name.clone(),
+        layers: vec![name],
+        release: repo.config.render.release.clone(),
+        namespace: repo.config.render.namespace.clone(),
+        external_refs: Vec::new(),
+        kind: TargetKind::Variant,
+    })
+}

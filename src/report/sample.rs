@@ -1,0 +1,93 @@
+//! Reports the renderers' tests share: one with every kind of finding, one clean.
+
+use std::path::Path;
+
+use super::{Diagnostic, Report, Status, TargetResult};
+
+pub const CONSOLE: &str = "envs/prod/console.yaml";
+
+/// The source of [`CONSOLE`]: line 3, column 13 is the value the schema error points at.
+pub const CONSOLE_SOURCE: &str = "console:\n  image: jetscale/console\n  replicas: \"three\"\n";
+
+fn target(name: &str, release: &str, status: Status, cached: bool, ms: u64) -> TargetResult {
+    TargetResult {
+        target: name.to_owned(),
+        layers: vec![
+            "envs/aws.yaml".to_owned(),
+            "envs/prod/default.yaml".to_owned(),
+            name.to_owned(),
+        ],
+        release: release.to_owned(),
+        status,
+        cached,
+        duration_ms: ms,
+    }
+}
+
+/// Three targets, one failed; a located schema error, a file-less helm error on the same
+/// target, and a warning tied to neither a file nor a target.
+pub fn failing() -> Report {
+    Report {
+        targets: vec![
+            target(
+                "envs/prod/api.yaml",
+                "jetscale-api",
+                Status::Passed,
+                true,
+                3,
+            ),
+            target(CONSOLE, "jetscale-console", Status::Failed, false, 120),
+            target(
+                "envs/prod/worker.yaml",
+                "jetscale-worker",
+                Status::Passed,
+                false,
+                98,
+            ),
+        ],
+        diagnostics: vec![
+            Diagnostic::warning(
+                "envs/parity",
+                "envs/staging has no counterpart of envs/prod/worker.yaml",
+            )
+            .with_hint("add envs/staging/worker.yaml, or list it under parity.exceptions"),
+            Diagnostic::error(
+                "helm/template",
+                "helm template failed: nil pointer evaluating .Values.ingress.host",
+            )
+            .with_target(CONSOLE)
+            .with_hint("set ingress.host in one of the target's layers"),
+            Diagnostic::error("values/schema", "\"three\" is not of type \"integer\"")
+                .at(CONSOLE, 3, 13)
+                .with_target(CONSOLE)
+                .with_path("/console/replicas")
+                .with_hint("replicas takes a whole number, e.g. 3"),
+        ],
+        duration_ms: 840,
+    }
+}
+
+/// Two targets, both passed, nothing found.
+pub fn clean() -> Report {
+    Report {
+        targets: vec![
+            target(
+                "envs/prod/api.yaml",
+                "jetscale-api",
+                Status::Passed,
+                false,
+                41,
+            ),
+            target(CONSOLE, "jetscale-console", Status::Passed, true, 2),
+        ],
+        diagnostics: vec![],
+        duration_ms: 57,
+    }
+}
+
+/// Writes [`CONSOLE`] under `root`, so snippets can be shown.
+pub fn write_sources(root: &Path) {
+    let file = root.join(CONSOLE);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, CONSOLE_SOURCE).unwrap();
+}

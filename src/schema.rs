@@ -1,0 +1,176 @@
+//! JSON Schema: compile a chart's `values.schema.json` once, validate merged values against it,
+//! and report each violation at the JSON pointer of the offending value (so the caller can
+//! locate it in the layer that set it).
+//!
+//! Schemas are draft-07 (Helm 3 and Helm 4 both accept it). No remote `$ref` is ever fetched.
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// A compiled schema of one chart.
+pub struct Schema {
+    validator: jsonschema::Validator,
+    /// The schema file, repository-relative, for messages.
+    pub file: String,
+}
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schema").field("file", &self.file).finish()
+    }
+}
+
+/// One way the values break the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer of the offending value (for an unknown key: the key itself).
+    pub pointer: String,
+    /// The schema keyword that failed (`type`, `enum`, `additionalProperties`, …).
+    pub keyword: String,
+    pub message: String,
+    /// Set for unknown keys: the key's name.
+    pub unknown_key: Option<String>,
+}
+
+impl Schema {
+    /// Compile a schema from its text. A broken schema is a configuration error.
+    pub fn compile(text: &str, file: &str) -> Result<Schema> {
+        let json: Value = serde_json::from_str(text).map_err(|e| {
+            Error::config(format!("{file} is not valid JSON: {e}"))
+                .at(file, Some(e.line()))
+                .with_hint("fix the chart's values.schema.json")
+        })?;
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft7)
+            .should_validate_formats(false)
+            .build(&json)
+            .map_err(|e| {
+                Error::config(format!("{file} is not a valid JSON Schema: {e}"))
+                    .at(file, None)
+                    .with_hint("the schema must be draft-07 and self-contained (no remote $ref)")
+            })?;
+        Ok(Schema {
+            validator,
+            file: file.to_string(),
+        })
+    }
+
+    /// Every violation of the schema by `values`, in a stable order.
+    pub fn violations(&self, values: &Value) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for error in self.validator.iter_errors(values) {
+            let pointer = error.instance_path().to_string();
+            let keyword = error.kind().keyword().to_string();
+            match error.kind() {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    for key in unexpected {
+                        out.push(Violation {
+                            pointer: format!("{pointer}/{}", escape_pointer_token(key)),
+                            keyword: keyword.clone(),
+                            message: format!("unknown key {key:?}: the chart does not define it"),
+                            unknown_key: Some(key.clone()),
+                        });
+                    }
+                }
+                _ => out.push(Violation {
+                    pointer,
+                    keyword,
+                    message: describe(&error),
+                    unknown_key: None,
+                }),
+            }
+        }
+        out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));
+        out.dedup();
+        out
+    }
+}
+
+/// jsonschema's messages quote the whole offending value, which for a map can be long:
+/// keep messages to one readable line.
+fn describe(error: &jsonschema::ValidationError<'_>) -> String {
+    let text = error.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > 200 {
+        let cut: String = line.chars().take(197).collect();
+        format!("{cut}...")
+    } else {
+        line.to_string()
+    }
+}
+
+/// Escape a key for use in a JSON pointer (RFC 6901).
+pub fn escape_pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Schema {
+        let text = json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "global": {"type": "object"},
+                "externalSecret": {
+                    "type": "object",
+                    "properties": {
+                        "redis": {"type": "object", "properties": {"db": {"type": "integer"}}}
+                    }
+                },
+                "appConfigMap": {
+                    "type": "object",
+                    "properties": {"environment": {"enum": ["DEBUG", "RELEASE", "DEBUG_RELEASE"]}}
+                },
+                "ingress": {"type": "object", "properties": {"hosts": {"type": "object"}}}
+            }
+        })
+        .to_string();
+        Schema::compile(&text, "charts/jetscale/values.schema.json").unwrap()
+    }
+
+    #[test]
+    fn reports_each_violation_at_its_pointer() {
+        let values = json!({
+            "backend": {"image": "x"},
+            "a/b": 1,
+            "externalSecret": {"redis": {"db": "one"}},
+            "appConfigMap": {"environment": "PROD"},
+            "ingress": {"hosts": ["a.example.com"]},
+        });
+        let found: Vec<(String, String)> = schema()
+            .violations(&values)
+            .into_iter()
+            .map(|v| (v.pointer, v.keyword))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("/appConfigMap/environment".to_string(), "enum".to_string()),
+                ("/a~1b".to_string(), "additionalProperties".to_string()),
+                ("/backend".to_string(), "additionalProperties".to_string()),
+                ("/externalSecret/redis/db".to_string(), "type".to_string()),
+                ("/ingress/hosts".to_string(), "type".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn valid_values_have_no_violations() {
+        let values = json!({"global": {}, "externalSecret": {"redis": {"db": 0}}});
+        assert!(schema().violations(&values).is_empty());
+    }
+
+    #[test]
+    fn a_broken_schema_is_a_configuration_error() {
+        let err = Schema::compile("{\"type\": 12}", "x/values.schema.json").unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Config);
+        let err = Schema::compile("{\n  \"type\": \n", "x/values.schema.json").unwrap_err();
+        assert_eq!(err.location.unwrap().1, Some(3));
+    }
+}

@@ -1,0 +1,207 @@
+//! The command line itself: help that teaches, completions, doctor, exit codes.
+
+use clap::CommandFactory;
+
+use crate::support::{self, Sandbox};
+
+/// Every command path (`["deps", "build"]`, …) of the CLI, from clap's own definition, so a
+/// new command is covered by these tests without touching them.
+fn command_paths() -> Vec<Vec<String>> {
+    fn walk(cmd: &clap::Command, prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            let mut path = prefix.to_vec();
+            path.push(sub.get_name().to_string());
+            out.push(path.clone());
+            walk(sub, &path, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&stackctl::cli::Cli::command(), &[], &mut out);
+    out
+}
+
+#[test]
+fn every_command_has_a_summary_a_description_and_examples() {
+    let root = stackctl::cli::Cli::command();
+    for path in command_paths() {
+        let mut cmd = &root;
+        for name in &path {
+            cmd = cmd.find_subcommand(name).unwrap();
+        }
+        let name = path.join(" ");
+        assert!(
+            cmd.get_about().is_some(),
+            "`{name}` has no one-line summary"
+        );
+        // Commands that only group others teach through their subcommands.
+        if cmd.has_subcommands() {
+            continue;
+        }
+        assert!(
+            cmd.get_long_about().is_some(),
+            "`{name}` has no long description"
+        );
+        let after = cmd
+            .get_after_help()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        assert!(
+            after.contains("Examples:"),
+            "`{name}` --help shows no examples"
+        );
+        assert!(
+            after.contains(&format!("stackctl {name}")),
+            "`{name}` examples do not show the command"
+        );
+    }
+}
+
+#[test]
+fn help_output_snapshots() {
+    let sandbox = Sandbox::empty();
+    let mut paths = vec![vec![]];
+    paths.extend(command_paths());
+    for path in paths {
+        let output = sandbox
+            .stackctl()
+            .args(&path)
+            .arg("--help")
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{path:?} --help failed");
+        let name = if path.is_empty() {
+            "help".to_string()
+        } else {
+            format!("help-{}", path.join("-"))
+        };
+        insta::assert_snapshot!(name, support::stdout(&output));
+    }
+}
+
+#[test]
+fn version_flag_prints_the_crate_version() {
+    let output = Sandbox::empty()
+        .stackctl()
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        support::stdout(&output).trim(),
+        format!("stackctl {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let sandbox = Sandbox::empty();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef stackctl"),
+        ("fish", "complete -c stackctl"),
+    ] {
+        let output = sandbox
+            .stackctl()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{shell}");
+        let text = support::stdout(&output);
+        assert!(text.contains(marker), "{shell} completion lacks {marker:?}");
+        assert!(
+            text.contains("doctor"),
+            "{shell} completion does not know the commands"
+        );
+    }
+}
+
+#[test]
+fn doctor_reports_each_supported_helm() {
+    let sandbox = Sandbox::empty();
+    for (label, helm) in support::helms() {
+        let output = sandbox
+            .stackctl_with(&helm)
+            .args(["--format", "json", "doctor"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{label}: {}",
+            support::stderr(&output)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(doc["ok"], true);
+        let helm_status = &doc["tools"][0];
+        assert_eq!(helm_status["name"], "helm");
+        let expected = if label == "helm4" { "4.3.1" } else { "3.17.2" };
+        assert_eq!(helm_status["version"], expected, "{label}");
+        assert_eq!(helm_status["problem"], serde_json::Value::Null);
+    }
+}
+
+#[test]
+fn exit_code_0_when_all_is_well() {
+    let sandbox = Sandbox::empty();
+    sandbox
+        .stackctl_with(&support::helm4())
+        .arg("doctor")
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn exit_code_2_for_usage_errors() {
+    let sandbox = Sandbox::empty();
+    sandbox.stackctl().arg("--no-such-flag").assert().code(2);
+    sandbox.stackctl().arg("no-such-command").assert().code(2);
+}
+
+#[test]
+fn exit_code_2_for_a_broken_stackctl_toml_naming_the_line() {
+    let sandbox = Sandbox::empty();
+    sandbox.write(
+        "stackctl.toml",
+        "[chart]\npath = \"charts/jetscale\"\nunknown-key = 1\n",
+    );
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = support::stderr(&output);
+    assert!(stderr.contains("stackctl.toml:3:"), "{stderr}");
+    assert!(stderr.contains("unknown-key"), "{stderr}");
+}
+
+#[test]
+fn exit_code_3_when_helm_is_missing() {
+    let sandbox = Sandbox::empty();
+    let output = sandbox
+        .stackctl()
+        .env("PATH", "/nonexistent")
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = support::stderr(&output);
+    assert!(stderr.contains("helm"), "{stderr}");
+    assert!(stderr.contains("hint"), "{stderr}");
+}
+
+#[test]
+fn exit_code_3_when_helm_is_too_old() {
+    let sandbox = Sandbox::empty();
+    // A stand-in that claims to be Helm 3.16, labelled as such: version gating is what is tested.
+    let fake = sandbox.root().join("old-helm");
+    std::fs::write(&fake, "#!/bin/sh\necho v3.16.4\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = sandbox.stackctl_with(&fake).arg("doctor").output().unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(support::stdout(&output).contains("3.16.4 is not supported"));
+}
