@@ -137,17 +137,11 @@ fn print_build(global: &GlobalArgs, repo: &Repo, outcome: &BuildOutcome) -> Resu
     }
     let mut out = stdout();
     if global.format == Format::Json {
+        let doc = build_json(repo, outcome);
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "version": 1,
-                "charts_dir": repo.display_path(&outcome.charts_dir),
-                "dependencies": outcome.dependencies,
-                "removed": outcome.removed,
-                "warnings": outcome.warnings,
-            }))
-            .expect("serialisable")
+            serde_json::to_string_pretty(&doc).expect("serialisable")
         )
         .map_err(write_error)?;
         return Ok(());
@@ -190,6 +184,17 @@ fn print_build(global: &GlobalArgs, repo: &Repo, outcome: &BuildOutcome) -> Resu
     Ok(())
 }
 
+/// The JSON document of a build (`--format json`).
+fn build_json(repo: &Repo, outcome: &BuildOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "version": 1,
+        "charts_dir": repo.display_path(&outcome.charts_dir),
+        "dependencies": outcome.dependencies,
+        "removed": outcome.removed,
+        "warnings": outcome.warnings,
+    })
+}
+
 fn run_update(
     global: &GlobalArgs,
     repo: &Repo,
@@ -207,7 +212,18 @@ fn run_update(
     let options = options(repo, env, offline, registry)?;
     print_banner(repo)?;
     let outcome = block_on(update::update(repo, &options))?;
-    if !global.quiet && global.format != Format::Json {
+    if global.format == Format::Json {
+        let mut doc = build_json(repo, &outcome.build);
+        doc["lock_written"] = outcome.lock_written.into();
+        writeln!(
+            stdout(),
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serialisable")
+        )
+        .map_err(write_error)?;
+        return Ok(ExitCode::Ok);
+    }
+    if !global.quiet {
         let lock = repo.display_path(&repo.chart_dir().join(crate::chart::chartfile::LOCK_FILE));
         let what = if outcome.lock_written {
             "written"
