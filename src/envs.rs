@@ -178,6 +178,82 @@ fn expand_refs(refs: &[String], release: &str) -> Vec<String> {
         .collect()
 }
 
+/// The target a user names on the command line: a variant name from `stackctl.toml`, an env
+/// file (its chain built on `cloud`, by default the only cloud or `aws`), or a values file of
+/// the chart (the variant ending with it, else that file alone).
+pub fn resolve_target(repo: &Repo, spec: &str, cloud: Option<&str>) -> Result<Target> {
+    let variants = variant_targets(repo);
+    if let Some(variant) = variants.iter().find(|v| v.name == spec) {
+        return Ok(variant.clone());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
+    let path = cwd.join(spec);
+    let path = path.canonicalize().map_err(|_| {
+        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
+        Error::usage(format!(
+            "no target {spec:?}: not a variant of stackctl.toml, nor a file"
+        ))
+        .with_hint(if names.is_empty() {
+            "name an env file such as envs/prod/console.yaml".to_string()
+        } else {
+            format!(
+                "name an env file such as envs/prod/console.yaml, or a variant: {}",
+                names.join(", ")
+            )
+        })
+    })?;
+    let name = repo.display_path(&path);
+    let envs_dir = repo
+        .envs_dir()
+        .canonicalize()
+        .unwrap_or_else(|_| repo.envs_dir());
+    let in_env_subdir = path
+        .strip_prefix(&envs_dir)
+        .is_ok_and(|rest| rest.components().count() >= 2);
+    if in_env_subdir {
+        if is_default_layer(&path) {
+            return Err(
+                Error::usage(format!("{name} is a shared layer, not a target"))
+                    .with_hint("name one of the env files of its directory"),
+            );
+        }
+        let cloud = match cloud {
+            Some(cloud) => cloud.to_string(),
+            None => {
+                let known = clouds(repo)?;
+                match known.as_slice() {
+                    [only] => only.clone(),
+                    _ if known.iter().any(|c| c == "aws") => "aws".to_string(),
+                    _ => {
+                        return Err(Error::usage(format!("{name}: which cloud? pass --cloud"))
+                            .with_hint(format!(
+                                "clouds in this repository: {}",
+                                known.join(", ")
+                            )));
+                    }
+                }
+            }
+        };
+        let cloud_file = cloud_file(repo, &cloud)?;
+        return Ok(env_target(repo, &cloud_file, &path));
+    }
+    if let Some(variant) = variants
+        .into_iter()
+        .find(|v| v.layers.last() == Some(&name))
+    {
+        return Ok(variant);
+    }
+    Ok(Target {
+        name: name.clone(),
+        layers: vec![name],
+        release: repo.config.render.release.clone(),
+        namespace: repo.config.render.namespace.clone(),
+        external_refs: Vec::new(),
+        kind: TargetKind::Variant,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,80 +386,4 @@ mod tests {
         );
         assert_eq!(variants[0].kind, TargetKind::Variant);
     }
-}
-
-/// The target a user names on the command line: a variant name from `stackctl.toml`, an env
-/// file (its chain built on `cloud`, by default the only cloud or `aws`), or a values file of
-/// the chart (the variant ending with it, else that file alone).
-pub fn resolve_target(repo: &Repo, spec: &str, cloud: Option<&str>) -> Result<Target> {
-    let variants = variant_targets(repo);
-    if let Some(variant) = variants.iter().find(|v| v.name == spec) {
-        return Ok(variant.clone());
-    }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
-    let path = cwd.join(spec);
-    let path = path.canonicalize().map_err(|_| {
-        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-        Error::usage(format!(
-            "no target {spec:?}: not a variant of stackctl.toml, nor a file"
-        ))
-        .with_hint(if names.is_empty() {
-            "name an env file such as envs/prod/console.yaml".to_string()
-        } else {
-            format!(
-                "name an env file such as envs/prod/console.yaml, or a variant: {}",
-                names.join(", ")
-            )
-        })
-    })?;
-    let name = repo.display_path(&path);
-    let envs_dir = repo
-        .envs_dir()
-        .canonicalize()
-        .unwrap_or_else(|_| repo.envs_dir());
-    let in_env_subdir = path
-        .strip_prefix(&envs_dir)
-        .is_ok_and(|rest| rest.components().count() >= 2);
-    if in_env_subdir {
-        if is_default_layer(&path) {
-            return Err(
-                Error::usage(format!("{name} is a shared layer, not a target"))
-                    .with_hint("name one of the env files of its directory"),
-            );
-        }
-        let cloud = match cloud {
-            Some(cloud) => cloud.to_string(),
-            None => {
-                let known = clouds(repo)?;
-                match known.as_slice() {
-                    [only] => only.clone(),
-                    _ if known.iter().any(|c| c == "aws") => "aws".to_string(),
-                    _ => {
-                        return Err(Error::usage(format!("{name}: which cloud? pass --cloud"))
-                            .with_hint(format!(
-                                "clouds in this repository: {}",
-                                known.join(", ")
-                            )));
-                    }
-                }
-            }
-        };
-        let cloud_file = cloud_file(repo, &cloud)?;
-        return Ok(env_target(repo, &cloud_file, &path));
-    }
-    if let Some(variant) = variants
-        .into_iter()
-        .find(|v| v.layers.last() == Some(&name))
-    {
-        return Ok(variant);
-    }
-    Ok(Target {
-        name: name.clone(),
-        layers: vec![name],
-        release: repo.config.render.release.clone(),
-        namespace: repo.config.render.namespace.clone(),
-        external_refs: Vec::new(),
-        kind: TargetKind::Variant,
-    })
 }

@@ -520,10 +520,10 @@ pub fn assemble(
             .first()
             .map(|i| i.file.clone())
             .or_else(|| s.problems.first().map(|p| p.file.clone()));
-        if let Some(file) = file {
-            if files.insert(file) {
-                suppressions.push((**s).clone());
-            }
+        if let Some(file) = file
+            && files.insert(file)
+        {
+            suppressions.push((**s).clone());
         }
     }
     let diagnostics = rules::finalize(diagnostics, &repo.config, &suppressions);
@@ -556,25 +556,6 @@ pub fn assemble(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pointers_display_as_values_paths() {
-        assert_eq!(
-            display_path("/backend-api/cronJobs/pull-ce/suspend"),
-            "backend-api.cronJobs.pull-ce.suspend"
-        );
-        assert_eq!(
-            display_path("/ingress/annotations/alb.ingress.kubernetes.io~1scheme"),
-            "ingress.annotations.alb.ingress.kubernetes.io/scheme"
-        );
-        assert_eq!(display_path("/ingress/tls/0/hosts"), "ingress.tls[0].hosts");
-        assert_eq!(display_path(""), "(root)");
-    }
-}
-
 /// The values helm renders a target with: the merge of its chain with every enabled
 /// dependency's scoped values embedded under its key.
 pub fn merged_values(ws: &Workspace, target: &Target) -> Result<Merged> {
@@ -599,4 +580,23 @@ pub fn merged_values(ws: &Workspace, target: &Target) -> Result<Merged> {
         }
     }
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_display_as_values_paths() {
+        assert_eq!(
+            display_path("/backend-api/cronJobs/pull-ce/suspend"),
+            "backend-api.cronJobs.pull-ce.suspend"
+        );
+        assert_eq!(
+            display_path("/ingress/annotations/alb.ingress.kubernetes.io~1scheme"),
+            "ingress.annotations.alb.ingress.kubernetes.io/scheme"
+        );
+        assert_eq!(display_path("/ingress/tls/0/hosts"), "ingress.tls[0].hosts");
+        assert_eq!(display_path(""), "(root)");
+    }
 }

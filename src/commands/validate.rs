@@ -18,7 +18,7 @@ use crate::error::{Error, ExitCode, Result};
 use crate::helm::Helm;
 use crate::lint;
 use crate::repo::Repo;
-use crate::report::Diagnostic;
+use crate::report::{Diagnostic, Severity};
 use crate::secrets::{self, Environment};
 use crate::validate::{self, Workspace, display_path};
 use crate::values::escape_key;
@@ -112,7 +112,21 @@ pub fn run_validate(
             (targets, true)
         }
     };
-    let workspace = Arc::new(session.workspace(&args, global.quiet)?);
+    let command = match &scope {
+        Some(ValidateScope::Envs { cloud }) => format!("validate envs {cloud}"),
+        Some(ValidateScope::Chart) => "validate chart".to_string(),
+        None => "validate".to_string(),
+    };
+    let workspace = match session.workspace(&args, global.quiet) {
+        Ok(workspace) => Arc::new(workspace),
+        // A dependency finding (a file:// leak, a lock out of sync) can make the chart
+        // unbuildable; those findings are the report, not an error of the run.
+        Err(_) if general.iter().any(|d| d.severity == Severity::Error) => {
+            let report = validate::assemble(repo, &[], general, started);
+            return output::emit(&report, global, &repo.root, &command);
+        }
+        Err(e) => return Err(e),
+    };
     if lint_charts {
         general.extend(
             session
@@ -126,11 +140,6 @@ pub fn run_validate(
         jobs(&args),
     ));
     let report = validate::assemble(repo, &outcomes, general, started);
-    let command = match scope {
-        Some(ValidateScope::Envs { cloud }) => format!("validate envs {cloud}"),
-        Some(ValidateScope::Chart) => "validate chart".to_string(),
-        None => "validate".to_string(),
-    };
     output::emit(&report, global, &repo.root, &command)
 }
 

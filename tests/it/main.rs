@@ -11,3 +11,4 @@ mod deps_check;
 mod deps_offline;
 mod deps_registry;
 mod support;
+mod validate;

@@ -1,0 +1,386 @@
+//! `stackctl validate`: this repository passes; broken copies of it fail with the right rule
+//! at the right file and line; every target is checked whatever fails.
+
+use serde_json::Value;
+
+use crate::support::{self, Sandbox};
+
+/// Run `validate envs aws --offline --format json` (or other args) with helm 4 and parse it.
+fn validate_json(sandbox: &Sandbox, args: &[&str]) -> (i32, Value, String) {
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["--format", "json", "validate"])
+        .args(args)
+        .arg("--offline")
+        .output()
+        .unwrap();
+    let stderr = support::stderr(&output);
+    let doc = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{stderr}", support::stdout(&output)));
+    (output.status.code().unwrap_or(-1), doc, stderr)
+}
+
+#[test]
+fn this_repository_passes_with_each_helm() {
+    for (label, helm) in support::helms() {
+        let sandbox = Sandbox::with_repo();
+        let output = sandbox
+            .stackctl_with(&helm)
+            .args(["--format", "json", "validate", "--offline"])
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{label}: {}\n{}",
+            serde_json::to_string_pretty(&doc["diagnostics"]).unwrap(),
+            support::stderr(&output)
+        );
+        assert_eq!(doc["ok"], true);
+        assert_eq!(doc["diagnostics"], serde_json::json!([]), "{label}");
+        // 8 envs and 4 lifecycle variants.
+        assert_eq!(doc["summary"]["targets"], 12, "{label}");
+        assert_eq!(doc["summary"]["passed"], 12, "{label}");
+        let names: Vec<&str> = doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["target"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"envs/prod/console.yaml") && names.contains(&"test-ci"),
+            "{names:?}"
+        );
+    }
+}
+
+/// One mistake in a copy of the repository, and where stackctl must point.
+struct Case {
+    name: &'static str,
+    file: &'static str,
+    /// Replace the first occurrence of `old` by `new`; `old` empty means append `new`.
+    old: &'static str,
+    new: &'static str,
+    rule: &'static str,
+    /// Where the finding must be: `None` means the line of `file` holding the marker `#@`.
+    at: Option<(&'static str, Option<usize>)>,
+    /// Errors fail the run (exit 1); warnings alone do not (exit 0).
+    exit: i32,
+}
+
+const fn case(
+    name: &'static str,
+    file: &'static str,
+    old: &'static str,
+    new: &'static str,
+    rule: &'static str,
+) -> Case {
+    Case {
+        name,
+        file,
+        old,
+        new,
+        rule,
+        at: None,
+        exit: 1,
+    }
+}
+
+const CONSOLE: &str = "envs/prod/console.yaml";
+
+fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "umbrella schema: integer as string",
+            CONSOLE,
+            "    db: 0\n",
+            "    db: \"zero\" #@\n",
+            "values/schema",
+        ),
+        case(
+            "umbrella schema: enum",
+            CONSOLE,
+            "",
+            "\nappConfigMap:\n  environment: PROD #@\n",
+            "values/schema",
+        ),
+        case(
+            "umbrella schema: hosts as a list",
+            CONSOLE,
+            "  hosts:\n    console.jetscale.ai: []",
+            "  hosts: #@\n    - console.jetscale.ai",
+            "values/schema",
+        ),
+        case(
+            "nested unknown key",
+            CONSOLE,
+            "  awsRegion: us-east-1\n",
+            "  awsRegoin: us-east-1 #@\n",
+            "values/unknown-key",
+        ),
+        case(
+            "dead top-level backend key",
+            CONSOLE,
+            "",
+            "\nbackend: #@\n  replicaCount: 1\n",
+            "values/unknown-key",
+        ),
+        case(
+            "dead apiExternal key",
+            CONSOLE,
+            "",
+            "\napiExternal: #@\n  enabled: false\n",
+            "values/unknown-key",
+        ),
+        case(
+            "subchart schema: replicaCount",
+            CONSOLE,
+            "  replicaCount: 3\n",
+            "  replicaCount: \"three\" #@\n",
+            "values/schema",
+        ),
+        case(
+            "subchart schema: envFrom as a list",
+            CONSOLE,
+            "  envFrom:\n    config: configMapRef\n    db-secret: secretRef\n    common-secrets: secretRef\n    redis-secret: secretRef\n    aws-client-secret: secretRef\n    app-secrets: false\n",
+            "  envFrom: #@\n    - config\n",
+            "values/schema",
+        ),
+        case(
+            "subchart schema: frontend replicas",
+            CONSOLE,
+            "frontend:\n  replicaCount: 3\n",
+            "frontend:\n  replicaCount: -1 #@\n",
+            "values/schema",
+        ),
+        case(
+            "mis-keyed cronjob override",
+            CONSOLE,
+            "    discover-aws:\n      schedule: \"0 */4 * * *\"\n",
+            "    discover-aws-resources: #@\n      suspend: true\n",
+            "values/keyed-map-override",
+        ),
+        case(
+            "suspend-only cronjob where there are no defaults",
+            CONSOLE,
+            "  # 512Mi was not enough",
+            "  cronJobs:\n    pull-ce: #@\n      suspend: true\n  # 512Mi was not enough",
+            "values/keyed-map-override",
+        ),
+        case(
+            "image tag drift",
+            CONSOLE,
+            "    tag: \"4.6.12\"\n",
+            "    tag: \"4.6.11\" #@\n",
+            "images/tag-matches-chart",
+        ),
+        case(
+            "image without a tag",
+            CONSOLE,
+            "    repository: ghcr.io/jetscale-ai/frontend\n    tag: \"2.7.1\"\n",
+            "    repository: ghcr.io/jetscale-ai/frontend #@\n",
+            "images/tag-matches-chart",
+        ),
+        case(
+            "tag drift in preview",
+            "envs/preview/preview.yaml",
+            "    tag: \"2.7.1\"\n",
+            "    tag: \"2.6.0\" #@\n",
+            "images/tag-matches-chart",
+        ),
+        Case {
+            at: Some(("charts/jetscale/templates/ingress.yaml", None)),
+            ..case(
+                "template failure: no ingress host",
+                CONSOLE,
+                "  hosts:\n    console.jetscale.ai: []",
+                "  hosts: null",
+                "render/helm-error",
+            )
+        },
+        case(
+            "yaml syntax error",
+            "envs/prod/demo.yaml",
+            "  client_name: jetscale\n",
+            "  client_name: jetscale: demo #@\n",
+            "values/syntax",
+        ),
+        case(
+            "yaml syntax error in the cloud layer",
+            "envs/aws.yaml",
+            "ingress:\n",
+            "ingress: bad: value #@\n",
+            "values/syntax",
+        ),
+        case(
+            "duplicate key",
+            CONSOLE,
+            "",
+            "\npostgres: #@\n  enabled: false\n",
+            "values/duplicate-key",
+        ),
+        Case {
+            exit: 0,
+            ..case(
+                "empty map override",
+                CONSOLE,
+                "  envFrom:\n    config: configMapRef\n    db-secret: secretRef\n    common-secrets: secretRef\n    redis-secret: secretRef\n    aws-client-secret: secretRef\n    app-secrets: false\n",
+                "  envFrom: {} #@\n",
+                "values/noop-empty-map",
+            )
+        },
+        case(
+            "map default replaced by a list",
+            CONSOLE,
+            "  resources:\n    requests:\n      cpu: 250m\n      memory: 512Mi\n    limits:\n      cpu: 1000m\n      memory: 1Gi\n",
+            "  resources: [] #@\n",
+            "values/type-change",
+        ),
+        Case {
+            // The marker would read as the reason: the line is given instead.
+            at: Some((CONSOLE, Some(11))),
+            ..case(
+                "suppression without a reason",
+                CONSOLE,
+                "  awsRegion: us-east-1\n",
+                "  awsRegion: us-east-1 # stackctl:ignore values/schema\n",
+                "suppress/missing-reason",
+            )
+        },
+        Case {
+            exit: 0,
+            ..case(
+                "unused suppression",
+                CONSOLE,
+                "  awsRegion: us-east-1\n",
+                "  awsRegion: us-east-1 # stackctl:ignore values/schema nothing to hide #@\n",
+                "suppress/unused",
+            )
+        },
+        case(
+            "file:// dependency",
+            "charts/jetscale/Chart.yaml",
+            "    repository: oci://ghcr.io/jetscale-ai/charts\n",
+            "    repository: file://../backend #@\n",
+            "deps/oci-only",
+        ),
+    ]
+}
+
+fn apply(sandbox: &Sandbox, case: &Case) -> Option<usize> {
+    let text = sandbox.read(case.file);
+    let changed = if case.old.is_empty() {
+        format!("{text}{}", case.new)
+    } else {
+        assert!(
+            text.contains(case.old),
+            "{}: {} does not contain {:?}",
+            case.name,
+            case.file,
+            case.old
+        );
+        text.replacen(case.old, case.new, 1)
+    };
+    sandbox.write(case.file, &changed);
+    changed
+        .lines()
+        .position(|l| l.contains("#@"))
+        .map(|i| i + 1)
+}
+
+#[test]
+fn each_broken_repository_is_reported_at_its_line() {
+    let cases = cases();
+    assert!(cases.len() >= 20);
+    let mut failures = Vec::new();
+    for case in &cases {
+        let sandbox = Sandbox::with_repo();
+        let marker = apply(&sandbox, case);
+        let (file, line) = match case.at {
+            Some((file, line)) => (file, line),
+            None => (case.file, Some(marker.expect("marker line"))),
+        };
+        let (code, doc, stderr) = validate_json(&sandbox, &["envs", "aws"]);
+        let diagnostics = doc["diagnostics"].as_array().cloned().unwrap_or_default();
+        let hit = diagnostics.iter().any(|d| {
+            d["rule"] == case.rule && d["file"] == file && line.is_none_or(|l| d["line"] == l)
+        });
+        if !hit || code != case.exit {
+            failures.push(format!(
+                "{}: expected {} at {file}:{line:?} with exit {}, got exit {code}:\n{}\n{stderr}",
+                case.name,
+                case.rule,
+                case.exit,
+                serde_json::to_string_pretty(&diagnostics).unwrap()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn two_broken_envs_are_both_reported_and_the_others_still_pass() {
+    let sandbox = Sandbox::with_repo();
+    let demo = sandbox.read("envs/prod/demo.yaml").replacen(
+        "  client_name: jetscale\n",
+        "  client_name: [\n",
+        1,
+    );
+    sandbox.write("envs/prod/demo.yaml", &demo);
+    let link4 = sandbox.read("envs/staging/link4.yaml") + "\nbackend:\n  x: 1\n";
+    sandbox.write("envs/staging/link4.yaml", &link4);
+    let (code, doc, _) = validate_json(&sandbox, &["envs", "aws"]);
+    assert_eq!(code, 1);
+    let status = |name: &str| {
+        doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["target"] == name)
+            .map(|t| t["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status("envs/prod/demo.yaml"), "failed");
+    assert_eq!(status("envs/staging/link4.yaml"), "failed");
+    for passing in [
+        "envs/prod/console.yaml",
+        "envs/preview/preview.yaml",
+        "envs/staging/jetscale.yaml",
+    ] {
+        assert_eq!(status(passing), "passed", "{passing}");
+    }
+    assert_eq!(doc["summary"]["failed"], 2);
+    assert_eq!(doc["summary"]["passed"], 6);
+}
+
+#[test]
+fn a_missing_cloud_file_says_what_exists() {
+    let sandbox = Sandbox::with_repo();
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["validate", "envs", "gcp", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = support::stderr(&output);
+    assert!(stderr.contains("envs/gcp.yaml"), "{stderr}");
+    assert!(
+        stderr.contains("clouds in this repository: aws"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_empty_envs_dir_says_what_is_expected() {
+    let sandbox = Sandbox::with_repo();
+    std::fs::remove_dir_all(sandbox.root().join("envs")).unwrap();
+    sandbox.write("envs/aws.yaml", "{}\n");
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["validate", "envs", "aws", "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(support::stderr(&output).contains("no environments found"));
+}
