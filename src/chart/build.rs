@@ -314,28 +314,26 @@ impl Resolver<'_> {
     ) -> Result<BuiltDependency> {
         let target = charts_dir.join(locked.file_name());
         if let Some(link) = link {
-            return self.from_directory(locked, &link.dir, SourceKind::Link, &target);
+            return self.package_directory(locked, &link.dir, SourceKind::Link, &target);
         }
         if let Some(entry) = recorded.filter(|e| {
             e.source.is_published()
                 && e.name == locked.name
                 && e.version == locked.version
                 && e.repository == locked.repository
-        }) {
-            if let Ok(bytes) = std::fs::read(&target) {
-                if sha256_digest(&bytes) == entry.digest {
-                    return Ok(BuiltDependency {
-                        name: locked.name.clone(),
-                        version: locked.version.clone(),
-                        file: locked.file_name(),
-                        source: entry.source,
-                        origin: entry.origin.clone(),
-                        digest: entry.digest.clone(),
-                        archive_version: locked.version.clone(),
-                        written: false,
-                    });
-                }
-            }
+        }) && let Ok(bytes) = std::fs::read(&target)
+            && sha256_digest(&bytes) == entry.digest
+        {
+            return Ok(BuiltDependency {
+                name: locked.name.clone(),
+                version: locked.version.clone(),
+                file: locked.file_name(),
+                source: entry.source,
+                origin: entry.origin.clone(),
+                digest: entry.digest.clone(),
+                archive_version: locked.version.clone(),
+                written: false,
+            });
         }
         let cache = &self.options.cache;
         match cache.get(&locked.repository, &locked.name, &locked.version)? {
@@ -387,7 +385,7 @@ impl Resolver<'_> {
                 )));
             };
             let dir = self.repo.path(source);
-            return self.from_directory(locked, &dir, SourceKind::Local, &target);
+            return self.package_directory(locked, &dir, SourceKind::Local, &target);
         }
         let location = self.options.registries.locate(&locked.repository)?;
         let origin = format!(
@@ -416,7 +414,7 @@ impl Resolver<'_> {
     }
 
     /// Package a chart directory (a link or a local source) into `target`.
-    fn from_directory(
+    fn package_directory(
         &self,
         locked: &LockedChart,
         dir: &Path,

@@ -248,10 +248,11 @@ fn collect_tag_edits(
         saphyr::YamlData::Mapping(_) => {
             let repository = yaml::get(node, "repository").and_then(|n| source.scalar(n));
             let tag = yaml::get(node, "tag").and_then(|n| source.scalar(n));
-            if let (Some(repository), Some(tag)) = (repository, tag) {
-                if repository.value == image && tag.value != version {
-                    edits.push(replacement(path, &tag, version)?);
-                }
+            if let (Some(repository), Some(tag)) = (repository, tag)
+                && repository.value == image
+                && tag.value != version
+            {
+                edits.push(replacement(path, &tag, version)?);
             }
             for (_, _, value) in yaml::entries(node) {
                 collect_tag_edits(source, value, path, image, version, edits)?;
@@ -263,16 +264,15 @@ fn collect_tag_edits(
             }
         }
         _ => {
-            if let Some(scalar) = source.scalar(node) {
-                if let Some(tag) = scalar
+            if let Some(scalar) = source.scalar(node)
+                && let Some(tag) = scalar
                     .value
                     .strip_prefix(image)
                     .and_then(|rest| rest.strip_prefix(':'))
-                {
-                    if tag != version && !tag.contains('/') {
-                        edits.push(replacement(path, &scalar, &format!("{image}:{version}"))?);
-                    }
-                }
+                && tag != version
+                && !tag.contains('/')
+            {
+                edits.push(replacement(path, &scalar, &format!("{image}:{version}"))?);
             }
         }
     }

@@ -11,7 +11,8 @@ use crate::chart::links::{self, LINKS_FILE, Link};
 use crate::chart::lock::helm_digest;
 use crate::error::Result;
 use crate::repo::Repo;
-use crate::report::{Diagnostic, Severity};
+use crate::report::Diagnostic;
+use crate::rules;
 use crate::secrets::Environment;
 
 pub const OCI_ONLY: &str = "deps/oci-only";
@@ -21,44 +22,6 @@ pub const LINK_MODE: &str = "deps/link-mode";
 pub const LOCK_MISSING: &str = "lock/missing";
 pub const LOCK_IN_SYNC: &str = "lock/in-sync";
 pub const LOCK_DIGEST: &str = "lock/digest";
-
-/// A rule's ID and what it protects, for listings and documentation.
-#[derive(Debug, Clone, Copy)]
-pub struct RuleInfo {
-    pub id: &'static str,
-    pub summary: &'static str,
-}
-
-pub const RULES: &[RuleInfo] = &[
-    RuleInfo {
-        id: OCI_ONLY,
-        summary: "every dependency comes from an oci:// registry (file:// is a link-mode leak)",
-    },
-    RuleInfo {
-        id: PINNED,
-        summary: "every dependency version is an exact SemVer version, not a range",
-    },
-    RuleInfo {
-        id: ALIAS_VERSIONS,
-        summary: "aliases of one chart (backend-api, backend-ws) carry the same version",
-    },
-    RuleInfo {
-        id: LINK_MODE,
-        summary: "no local chart link is active in CI",
-    },
-    RuleInfo {
-        id: LOCK_MISSING,
-        summary: "Chart.lock exists when Chart.yaml has dependencies",
-    },
-    RuleInfo {
-        id: LOCK_IN_SYNC,
-        summary: "Chart.lock has the same entries as Chart.yaml: order, names, repositories, versions",
-    },
-    RuleInfo {
-        id: LOCK_DIGEST,
-        summary: "Chart.lock's digest is the one helm computes from Chart.yaml and the lock",
-    },
-];
 
 const UPDATE_HINT: &str =
     "run `stackctl deps update` to rewrite Chart.lock from Chart.yaml, then commit both files";
@@ -78,18 +41,10 @@ pub fn check(repo: &Repo, env: &Environment) -> Result<Vec<Diagnostic>> {
     Ok(apply_levels(repo, findings))
 }
 
-/// Drop findings of rules turned off and re-grade those given another level.
+/// Drop findings of rules turned off and re-grade those given another level (`[rules]` in
+/// stackctl.toml). Chart.yaml and Chart.lock carry no inline suppressions.
 pub fn apply_levels(repo: &Repo, findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    findings
-        .into_iter()
-        .filter_map(|mut d| match repo.config.rule_level(&d.rule) {
-            None => Some(d),
-            Some(level) => level.severity().map(|severity| {
-                d.severity = severity;
-                d
-            }),
-        })
-        .collect()
+    rules::finalize(findings, &repo.config, &[])
 }
 
 /// Active links are findings in CI: a CI run must test the locked, published charts.
@@ -97,7 +52,7 @@ pub fn check_links(active: &[Link]) -> Vec<Diagnostic> {
     active
         .iter()
         .map(|link| {
-            Diagnostic::error(
+            rules::finding(
                 LINK_MODE,
                 format!(
                     "dependency `{}` is linked to the local directory {} while CI=true",
@@ -130,7 +85,7 @@ pub fn check_files(
     }
     let Some(lock) = lock else {
         findings.push(
-            Diagnostic::error(
+            rules::finding(
                 LOCK_MISSING,
                 format!(
                     "Chart.yaml has {} dependencies but {lock_display} does not exist",
@@ -175,7 +130,7 @@ fn check_repositories(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnost
         }
         let (line, column) = dep.repository_line();
         let finding = if repository.starts_with("file://") {
-            Diagnostic::error(
+            rules::finding(
                 OCI_ONLY,
                 format!(
                     "dependency {} points at a local directory ({repository}): link mode was committed",
@@ -187,13 +142,13 @@ fn check_repositories(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnost
                 dep.fields.name
             ))
         } else if repository.is_empty() {
-            Diagnostic::error(
+            rules::finding(
                 OCI_ONLY,
                 format!("dependency {} has no repository", label(dep)),
             )
             .with_hint(format!("set `repository: {registry}`"))
         } else {
-            Diagnostic::error(
+            rules::finding(
                 OCI_ONLY,
                 format!(
                     "dependency {} comes from {repository}, which is not an OCI registry",
@@ -229,7 +184,7 @@ fn check_pins(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnostic>) {
             )
         };
         findings.push(
-            Diagnostic::error(PINNED, message)
+            rules::finding(PINNED, message)
                 .at(file, line, column)
                 .with_hint(format!(
                     "pin the exact version that was tested, e.g. `version: \"4.6.12\"` (`stackctl deps bump {} <version>` edits every alias)",
@@ -251,7 +206,7 @@ fn check_alias_versions(chart: &ChartFile, file: &str, findings: &mut Vec<Diagno
         }
         let (line, column) = dep.version_line();
         findings.push(
-            Diagnostic::error(
+            rules::finding(
                 ALIAS_VERSIONS,
                 format!(
                     "{} uses {} {} but {} (line {}) uses {}: every alias of a chart must carry the same version",
@@ -283,7 +238,7 @@ fn check_in_sync(
     let locked = &lock.dependencies;
     if requested.len() != locked.len() {
         findings.push(
-            Diagnostic::error(
+            rules::finding(
                 LOCK_IN_SYNC,
                 format!(
                     "{lock_file} lists {} dependencies but {chart_file} has {}",
@@ -300,7 +255,7 @@ fn check_in_sync(
         if want.fields.name != have.fields.name {
             let (line, column) = have.name_line();
             findings.push(
-                Diagnostic::error(
+                rules::finding(
                     LOCK_IN_SYNC,
                     format!(
                         "{lock_file} entry {position} is `{}` but {chart_file} entry {position} (line {}) is `{}`: the lock must list the same charts in the same order",
@@ -318,7 +273,7 @@ fn check_in_sync(
         if want.fields.repository != have.fields.repository {
             let (line, column) = have.repository_line();
             findings.push(
-                Diagnostic::error(
+                rules::finding(
                     LOCK_IN_SYNC,
                     format!(
                         "{lock_file} locks {} from {} but {chart_file} (line {}) asks for {}",
@@ -336,7 +291,7 @@ fn check_in_sync(
         if is_exact_version(&want.fields.version) && want.fields.version != have.fields.version {
             let (line, column) = have.version_line();
             findings.push(
-                Diagnostic::error(
+                rules::finding(
                     LOCK_IN_SYNC,
                     format!(
                         "{lock_file} locks {} {} but {chart_file} (line {}) asks for {}",
@@ -377,7 +332,7 @@ fn check_digest(
         )
     };
     findings.push(
-        Diagnostic::new(LOCK_DIGEST, Severity::Error, message)
+        rules::finding(LOCK_DIGEST, message)
             .at(lock_file, line, column)
             .with_hint(UPDATE_HINT),
     );
@@ -443,7 +398,13 @@ dependencies:
             "version: \"2.7.1\"\n    repository: oci://ghcr.io/jetscale-ai/charts",
             "version: \"2.7.1\"\n    repository: file://../../../frontend/chart",
         );
-        let cases: Vec<(&str, String, Option<String>, Vec<(&str, &str, usize)>)> = vec![
+        type Case<'a> = (
+            &'a str,
+            String,
+            Option<String>,
+            Vec<(&'a str, &'a str, usize)>,
+        );
+        let cases: Vec<Case> = vec![
             ("in sync", CHART.into(), Some(good_lock.clone()), vec![]),
             (
                 "Chart.yaml bumped, lock unchanged",
@@ -545,6 +506,37 @@ dependencies:
         let hint = oci.hint.as_deref().unwrap();
         assert!(hint.contains("stackctl deps link frontend"), "{hint}");
         assert!(hint.contains("oci://ghcr.io/jetscale-ai/charts"), "{hint}");
+    }
+
+    /// Every dependency rule's section in docs/rules.md says what it catches, the incident
+    /// it prevents and the fix, and shows an example finding.
+    #[test]
+    fn dependency_rules_are_documented_with_examples() {
+        let docs = include_str!("../../docs/rules.md");
+        for id in [
+            OCI_ONLY,
+            PINNED,
+            ALIAS_VERSIONS,
+            LINK_MODE,
+            LOCK_MISSING,
+            LOCK_IN_SYNC,
+            LOCK_DIGEST,
+        ] {
+            assert!(rules::lookup(id).is_some(), "{id} is not registered");
+            let heading = format!("## `{id}`\n");
+            let start = docs
+                .find(&heading)
+                .unwrap_or_else(|| panic!("docs/rules.md has no section for {id}"));
+            let rest = &docs[start + heading.len()..];
+            let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+            for part in ["**Catches:**", "**Incident:**", "**Fix:**"] {
+                assert!(section.contains(part), "{id}: no {part}");
+            }
+            assert!(
+                section.contains(&format!("[{id}]")),
+                "{id}: no example finding"
+            );
+        }
     }
 
     #[test]

@@ -173,10 +173,10 @@ fn require_built_dependencies(chart: &ChartFile, chart_dir: &Path) -> Result<()>
                 {
                     present.insert(meta.name);
                 }
-            } else if path.join(CHART_FILE).is_file() {
-                if let Ok(sub) = ChartFile::load(&path) {
-                    present.insert(sub.name().to_string());
-                }
+            } else if path.join(CHART_FILE).is_file()
+                && let Ok(sub) = ChartFile::load(&path)
+            {
+                present.insert(sub.name().to_string());
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::chart::{bump, publish};
 use crate::cli::{ChartCommand, Format, GlobalArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::RegistrySettings;
-use crate::repo::{RegistriesConfig, Repo};
+use crate::repo::Repo;
 use crate::secrets::{Environment, RedactingWriter};
 
 pub fn run(global: &GlobalArgs, command: ChartCommand) -> Result<ExitCode> {
@@ -37,7 +37,7 @@ pub fn run(global: &GlobalArgs, command: ChartCommand) -> Result<ExitCode> {
             let registries_config = repo
                 .as_ref()
                 .map(|r| r.config.registries.clone())
-                .unwrap_or_else(RegistriesConfig::default);
+                .unwrap_or_default();
             let settings = RegistrySettings::resolve(
                 &registries_config,
                 &env,

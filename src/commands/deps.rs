@@ -2,12 +2,13 @@
 
 use std::io::Write;
 
+use super::output;
 use crate::chart::build::{self, BuildOutcome, DepsOptions, Presence};
 use crate::chart::{bump, check, links, update};
 use crate::cli::{DepsCommand, Format, GlobalArgs, RegistryArgs};
 use crate::error::{Error, ExitCode, Result};
 use crate::repo::Repo;
-use crate::report::{Diagnostic, Severity};
+use crate::report::{Diagnostic, Report};
 use crate::secrets::{Environment, RedactingWriter};
 
 pub fn run(global: &GlobalArgs, command: DepsCommand) -> Result<ExitCode> {
@@ -107,82 +108,26 @@ fn print_banner(repo: &Repo) -> Result<()> {
 }
 
 fn run_check(global: &GlobalArgs, repo: &Repo, env: &Environment) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     print_banner(repo)?;
     let findings = check::check(repo, env)?;
-    print_findings(global, &findings)?;
-    Ok(if findings.iter().any(|d| d.severity == Severity::Error) {
-        ExitCode::Findings
-    } else {
-        ExitCode::Ok
-    })
+    emit_findings(global, repo, findings, started, "deps check")
 }
 
-/// Findings on stdout: `file:line:col: severity[rule]: message` plus a hint, or one JSON
-/// document with `--format json`.
-fn print_findings(global: &GlobalArgs, findings: &[Diagnostic]) -> Result<()> {
-    let mut out = stdout();
-    if global.format == Format::Json {
-        let doc = serde_json::json!({
-            "version": 1,
-            "ok": !findings.iter().any(|d| d.severity == Severity::Error),
-            "diagnostics": findings,
-        });
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("serialisable")
-        )
-        .map_err(write_error)?;
-        return Ok(());
-    }
-    let red = anstyle::Style::new()
-        .bold()
-        .fg_color(Some(anstyle::AnsiColor::Red.into()));
-    let yellow = anstyle::Style::new()
-        .bold()
-        .fg_color(Some(anstyle::AnsiColor::Yellow.into()));
-    let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
-    for d in findings {
-        let location = match (&d.file, d.line, d.column) {
-            (Some(f), Some(l), Some(c)) => format!("{f}:{l}:{c}: "),
-            (Some(f), Some(l), None) => format!("{f}:{l}: "),
-            (Some(f), None, _) => format!("{f}: "),
-            _ => String::new(),
-        };
-        let style = if d.severity == Severity::Error {
-            red
-        } else {
-            yellow
-        };
-        writeln!(
-            out,
-            "{location}{style}{}[{}]{style:#}: {}",
-            d.severity.as_str(),
-            d.rule,
-            d.message
-        )
-        .map_err(write_error)?;
-        if let Some(hint) = &d.hint {
-            writeln!(out, "  {cyan}hint{cyan:#}: {hint}").map_err(write_error)?;
-        }
-    }
-    if !global.quiet {
-        let errors = findings
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
-        let warnings = findings.len() - errors;
-        if findings.is_empty() {
-            writeln!(
-                out,
-                "dependencies ok: Chart.yaml and Chart.lock pass every rule"
-            )
-            .map_err(write_error)?;
-        } else {
-            writeln!(out, "{errors} error(s), {warnings} warning(s)").map_err(write_error)?;
-        }
-    }
-    Ok(())
+/// Findings through the shared renderers (every `--format`), exit 1 on errors.
+fn emit_findings(
+    global: &GlobalArgs,
+    repo: &Repo,
+    findings: Vec<Diagnostic>,
+    started: std::time::Instant,
+    command: &str,
+) -> Result<ExitCode> {
+    let report = Report {
+        targets: Vec::new(),
+        diagnostics: findings,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    output::emit(&report, global, &repo.root, command)
 }
 
 fn print_build(global: &GlobalArgs, repo: &Repo, outcome: &BuildOutcome) -> Result<()> {
@@ -192,17 +137,11 @@ fn print_build(global: &GlobalArgs, repo: &Repo, outcome: &BuildOutcome) -> Resu
     }
     let mut out = stdout();
     if global.format == Format::Json {
+        let doc = build_json(repo, outcome);
         writeln!(
             out,
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "version": 1,
-                "charts_dir": repo.display_path(&outcome.charts_dir),
-                "dependencies": outcome.dependencies,
-                "removed": outcome.removed,
-                "warnings": outcome.warnings,
-            }))
-            .expect("serialisable")
+            serde_json::to_string_pretty(&doc).expect("serialisable")
         )
         .map_err(write_error)?;
         return Ok(());
@@ -245,6 +184,17 @@ fn print_build(global: &GlobalArgs, repo: &Repo, outcome: &BuildOutcome) -> Resu
     Ok(())
 }
 
+/// The JSON document of a build (`--format json`).
+fn build_json(repo: &Repo, outcome: &BuildOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "version": 1,
+        "charts_dir": repo.display_path(&outcome.charts_dir),
+        "dependencies": outcome.dependencies,
+        "removed": outcome.removed,
+        "warnings": outcome.warnings,
+    })
+}
+
 fn run_update(
     global: &GlobalArgs,
     repo: &Repo,
@@ -252,16 +202,28 @@ fn run_update(
     offline: bool,
     registry: &RegistryArgs,
 ) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let chart = crate::chart::chartfile::ChartFile::load(&repo.chart_dir())?;
     let blockers = update::blockers(repo, &chart);
     if !blockers.is_empty() {
-        print_findings(global, &blockers)?;
-        return Ok(ExitCode::Findings);
+        // Nothing can be locked until these are fixed: show them like `deps check` does.
+        return emit_findings(global, repo, blockers, started, "deps update");
     }
     let options = options(repo, env, offline, registry)?;
     print_banner(repo)?;
     let outcome = block_on(update::update(repo, &options))?;
-    if !global.quiet && global.format != Format::Json {
+    if global.format == Format::Json {
+        let mut doc = build_json(repo, &outcome.build);
+        doc["lock_written"] = outcome.lock_written.into();
+        writeln!(
+            stdout(),
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("serialisable")
+        )
+        .map_err(write_error)?;
+        return Ok(ExitCode::Ok);
+    }
+    if !global.quiet {
         let lock = repo.display_path(&repo.chart_dir().join(crate::chart::chartfile::LOCK_FILE));
         let what = if outcome.lock_written {
             "written"

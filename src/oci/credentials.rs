@@ -107,10 +107,8 @@ impl CredentialChain {
     }
 
     async fn find(&self, host: &str, github: bool) -> Result<Option<Credential>> {
-        if github {
-            if let Some(credential) = self.github_token().await? {
-                return Ok(Some(credential));
-            }
+        if github && let Some(credential) = self.github_token().await? {
+            return Ok(Some(credential));
         }
         let helm_config = helm_registry_config_path(&self.env);
         if let Some(credential) =

@@ -47,6 +47,8 @@ impl RegistrySettings {
         settings
             .insecure
             .extend(config.insecure.iter().map(|h| normalize_host(h)));
+        // ghcr.io is GitHub's registry whatever the file lists; the file adds hosts.
+        settings.github_hosts.insert("ghcr.io".to_string());
         settings
             .github_hosts
             .extend(config.github.iter().map(|h| normalize_host(h)));
@@ -229,6 +231,7 @@ mod tests {
         );
 
         let other = settings.locate("oci://ghcr.io/other").unwrap();
+        assert!(settings.is_github_host("ghcr.io"));
         assert_eq!(
             (other.host.as_str(), other.path.as_str()),
             ("mirror.local", "other")
@@ -245,8 +248,12 @@ mod tests {
     #[test]
     fn command_line_wins_and_bad_pairs_are_usage_errors() {
         let env = Environment::from_pairs([(MIRRORS_VAR, "oci://a/x=oci://b/x")]);
+        let config = RegistriesConfig {
+            github: vec!["github.example".into()],
+            ..RegistriesConfig::default()
+        };
         let settings = RegistrySettings::resolve(
-            &RegistriesConfig::default(),
+            &config,
             &env,
             &["oci://a/x=oci://c/x".to_string()],
             &["c".to_string()],
@@ -254,6 +261,8 @@ mod tests {
         .unwrap();
         let loc = settings.locate("oci://a/x").unwrap();
         assert_eq!(loc.host, "c");
+        // ghcr.io takes a GitHub token even when stackctl.toml lists other GitHub hosts.
+        assert!(settings.is_github_host("ghcr.io"));
         assert!(loc.plain_http);
         let err = RegistrySettings::resolve(
             &RegistriesConfig::default(),

@@ -97,6 +97,11 @@ pub const RULES: &[Rule] = &[
         "an image of a dependency chart carries the dependency's version as its tag",
     ),
     rule(
+        "chart/lint",
+        Error,
+        "helm lint --strict passes for each chart and lifecycle variant",
+    ),
+    rule(
         "render/helm-error",
         Error,
         "helm template renders the target",

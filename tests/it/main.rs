@@ -1,6 +1,14 @@
-//! Integration tests: the real `stackctl` binary, run in temporary copies of the repository,
-//! against real helm binaries and a real OCI registry (see `support`).
+//! Integration tests: the real `stackctl` binary, run in temporary copies of the repository or
+//! of fixture repositories, against real helm binaries and a real OCI registry (see `support`).
+//!
+//! Tools come from the environment (`eval "$(scripts/toolchain.sh --print-env)"`): a test that
+//! needs one fails when it is missing, it never skips.
 
+mod chart_publish;
 mod cli;
+mod deps_auth;
+mod deps_check;
+mod deps_offline;
+mod deps_registry;
 mod support;
 mod validate;

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // Each test module uses a different part of the support.
 
+pub mod fixture;
+pub mod github;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 
 /// The repository this test suite belongs to.
