@@ -159,7 +159,7 @@ pub fn variant_targets(repo: &Repo) -> Vec<Target> {
             layers: variant
                 .layers
                 .iter()
-                .map(|layer| repo.display_path(&repo.path(chart.join(layer))))
+                .map(|layer| repo.display_path(&normalize(&repo.path(chart.join(layer)))))
                 .collect(),
             release: variant.release.clone(),
             namespace: variant
@@ -170,6 +170,22 @@ pub fn variant_targets(repo: &Repo) -> Vec<Target> {
             kind: TargetKind::Variant,
         })
         .collect()
+}
+
+/// Resolve `.` and `..` without touching the file system, so a variant layer written
+/// `../../envs/aws.yaml` is reported as `envs/aws.yaml`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn expand_refs(refs: &[String], release: &str) -> Vec<String> {

@@ -60,30 +60,51 @@ impl Schema {
     pub fn violations(&self, values: &Value) -> Vec<Violation> {
         let mut out = Vec::new();
         for error in self.validator.iter_errors(values) {
-            let pointer = error.instance_path().to_string();
-            let keyword = error.kind().keyword().to_string();
-            match error.kind() {
-                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    for key in unexpected {
-                        out.push(Violation {
-                            pointer: format!("{pointer}/{}", escape_pointer_token(key)),
-                            keyword: keyword.clone(),
-                            message: format!("unknown key {key:?}: the chart does not define it"),
-                            unknown_key: Some(key.clone()),
-                        });
-                    }
-                }
-                _ => out.push(Violation {
-                    pointer,
-                    keyword,
-                    message: describe(&error),
-                    unknown_key: None,
-                }),
-            }
+            collect(&error, &mut out);
         }
         out.sort_by(|a, b| a.pointer.cmp(&b.pointer).then(a.message.cmp(&b.message)));
         out.dedup();
         out
+    }
+}
+
+/// One error as violations. An `anyOf`/`oneOf` that failed is reported through the branch
+/// that came closest (the one whose errors lie deepest in the value, i.e. whose type
+/// matched), so a wrong leaf inside an object is reported at the leaf, not at the object.
+fn collect(error: &jsonschema::ValidationError<'_>, out: &mut Vec<Violation>) {
+    use jsonschema::error::ValidationErrorKind as Kind;
+    let pointer = error.instance_path().to_string();
+    if let Kind::AnyOf { context } | Kind::OneOfNotValid { context } = error.kind() {
+        let depth = |e: &jsonschema::ValidationError<'_>| e.instance_path().to_string().len();
+        let closest = context
+            .iter()
+            .filter(|branch| !branch.is_empty() && branch.iter().all(|e| depth(e) > pointer.len()))
+            .min_by_key(|branch| branch.len());
+        if let Some(branch) = closest {
+            for inner in branch {
+                collect(inner, out);
+            }
+            return;
+        }
+    }
+    let keyword = error.kind().keyword().to_string();
+    match error.kind() {
+        Kind::AdditionalProperties { unexpected } => {
+            for key in unexpected {
+                out.push(Violation {
+                    pointer: format!("{pointer}/{}", escape_pointer_token(key)),
+                    keyword: keyword.clone(),
+                    message: format!("unknown key {key:?}: the chart does not define it"),
+                    unknown_key: Some(key.clone()),
+                });
+            }
+        }
+        _ => out.push(Violation {
+            pointer,
+            keyword,
+            message: describe(error),
+            unknown_key: None,
+        }),
     }
 }
 

@@ -10,5 +10,6 @@ mod deps_auth;
 mod deps_check;
 mod deps_offline;
 mod deps_registry;
+mod stack;
 mod support;
 mod validate;

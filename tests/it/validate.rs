@@ -5,10 +5,14 @@ use serde_json::Value;
 
 use crate::support::{self, Sandbox};
 
-/// Run `validate envs aws --offline --format json` (or other args) with helm 4 and parse it.
-fn validate_json(sandbox: &Sandbox, args: &[&str]) -> (i32, Value, String) {
+/// Run `validate … --offline --format json` with `helm` and parse it.
+fn validate_json_with(
+    sandbox: &Sandbox,
+    helm: &std::path::Path,
+    args: &[&str],
+) -> (i32, Value, String) {
     let output = sandbox
-        .stackctl_with(&support::helm4())
+        .stackctl_with(helm)
         .args(["--format", "json", "validate"])
         .args(args)
         .arg("--offline")
@@ -18,6 +22,10 @@ fn validate_json(sandbox: &Sandbox, args: &[&str]) -> (i32, Value, String) {
     let doc = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{stderr}", support::stdout(&output)));
     (output.status.code().unwrap_or(-1), doc, stderr)
+}
+
+fn validate_json(sandbox: &Sandbox, args: &[&str]) -> (i32, Value, String) {
+    validate_json_with(sandbox, &support::helm4(), args)
 }
 
 #[test]
@@ -294,26 +302,28 @@ fn each_broken_repository_is_reported_at_its_line() {
     let cases = cases();
     assert!(cases.len() >= 20);
     let mut failures = Vec::new();
-    for case in &cases {
-        let sandbox = Sandbox::with_repo();
-        let marker = apply(&sandbox, case);
-        let (file, line) = match case.at {
-            Some((file, line)) => (file, line),
-            None => (case.file, Some(marker.expect("marker line"))),
-        };
-        let (code, doc, stderr) = validate_json(&sandbox, &["envs", "aws"]);
-        let diagnostics = doc["diagnostics"].as_array().cloned().unwrap_or_default();
-        let hit = diagnostics.iter().any(|d| {
-            d["rule"] == case.rule && d["file"] == file && line.is_none_or(|l| d["line"] == l)
-        });
-        if !hit || code != case.exit {
-            failures.push(format!(
-                "{}: expected {} at {file}:{line:?} with exit {}, got exit {code}:\n{}\n{stderr}",
+    for (label, helm) in support::helms() {
+        for case in &cases {
+            let sandbox = Sandbox::with_repo();
+            let marker = apply(&sandbox, case);
+            let (file, line) = match case.at {
+                Some((file, line)) => (file, line),
+                None => (case.file, Some(marker.expect("marker line"))),
+            };
+            let (code, doc, stderr) = validate_json_with(&sandbox, &helm, &["envs", "aws"]);
+            let diagnostics = doc["diagnostics"].as_array().cloned().unwrap_or_default();
+            let hit = diagnostics.iter().any(|d| {
+                d["rule"] == case.rule && d["file"] == file && line.is_none_or(|l| d["line"] == l)
+            });
+            if !hit || code != case.exit {
+                failures.push(format!(
+                "{label} {}: expected {} at {file}:{line:?} with exit {}, got exit {code}:\n{}\n{stderr}",
                 case.name,
                 case.rule,
                 case.exit,
                 serde_json::to_string_pretty(&diagnostics).unwrap()
             ));
+            }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

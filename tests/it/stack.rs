@@ -1,0 +1,262 @@
+//! The stack itself: every env chain and lifecycle variant renders with both helm majors into
+//! the objects the platform expects, the schema rejects the known mistakes, and secrets never
+//! reach the output.
+
+use serde_json::Value;
+
+use crate::support::{self, Sandbox};
+use stackctl::helm::RenderedObject;
+
+/// `stackctl render TARGET` with `helm`, parsed into objects.
+fn render(sandbox: &Sandbox, helm: &std::path::Path, target: &str) -> Vec<RenderedObject> {
+    let output = sandbox
+        .stackctl_with(helm)
+        .args(["render", target, "--offline"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{target}: {}",
+        support::stderr(&output)
+    );
+    stackctl::helm::split_manifest(&support::stdout(&output)).unwrap()
+}
+
+fn find<'a>(objects: &'a [RenderedObject], kind: &str, name: &str) -> &'a Value {
+    &objects
+        .iter()
+        .find(|o| o.kind() == kind && o.name() == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+        .value
+}
+
+fn names(objects: &[RenderedObject], kind: &str) -> Vec<String> {
+    let mut names: Vec<String> = objects
+        .iter()
+        .filter(|o| o.kind() == kind)
+        .map(|o| o.name().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_env_and_variant_renders_the_expected_objects_with_each_helm() {
+    for (label, helm) in support::helms() {
+        let sandbox = Sandbox::with_repo();
+
+        // Prod: the TLS parity annotations, the wildcard certificate, IRSA, 1Gi websocket limit.
+        let console = render(&sandbox, &helm, "envs/prod/console.yaml");
+        let ingress = find(&console, "Ingress", "jetscale-console");
+        let annotations = &ingress["metadata"]["annotations"];
+        assert_eq!(ingress["spec"]["ingressClassName"], "alb", "{label}");
+        assert_eq!(annotations["alb.ingress.kubernetes.io/ssl-redirect"], "443");
+        assert!(
+            annotations["alb.ingress.kubernetes.io/listen-ports"]
+                .as_str()
+                .unwrap()
+                .contains("443")
+        );
+        assert_eq!(
+            annotations["alb.ingress.kubernetes.io/certificate-arn"],
+            "arn:aws:acm:us-east-1:134051052096:certificate/6e3e7f72-af8e-457d-a397-8f13728dd06c"
+        );
+        assert_eq!(ingress["spec"]["rules"][0]["host"], "console.jetscale.ai");
+        let ws = find(&console, "Deployment", "jetscale-console-backend-ws");
+        assert_eq!(ws["spec"]["replicas"], 3);
+        assert_eq!(
+            ws["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+            "1Gi"
+        );
+        assert_eq!(
+            names(&console, "CronJob"),
+            vec![
+                "jetscale-console-backend-api-discover-aws",
+                "jetscale-console-backend-api-generate-from-coh",
+                "jetscale-console-backend-api-generate-from-discovery",
+                "jetscale-console-backend-api-pull-ce",
+                "jetscale-console-backend-api-pull-co",
+                "jetscale-console-backend-api-pull-coh",
+            ]
+        );
+        let discover = find(
+            &console,
+            "CronJob",
+            "jetscale-console-backend-api-discover-aws",
+        );
+        assert_eq!(discover["spec"]["schedule"], "0 */4 * * *");
+        let db = find(&console, "ExternalSecret", "jetscale-console-db-secret");
+        let key = db["spec"]["data"][0]["remoteRef"]["key"].as_str().unwrap();
+        assert_eq!(key, "jetscale-prod/database/console", "{label}");
+
+        // The websocket Service targets a port its pods declare.
+        let service = find(&console, "Service", "jetscale-console-backend-ws");
+        let target_port = service["spec"]["ports"][0]["targetPort"].clone();
+        let ports = &ws["spec"]["template"]["spec"]["containers"][0]["ports"];
+        assert!(
+            ports
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == target_port || p["containerPort"] == target_port),
+            "{label}: {target_port} not in {ports}"
+        );
+
+        // Preview: every CronJob suspended, the same certificate as prod.
+        let preview = render(&sandbox, &helm, "envs/preview/preview.yaml");
+        let cronjobs: Vec<&RenderedObject> =
+            preview.iter().filter(|o| o.kind() == "CronJob").collect();
+        assert_eq!(cronjobs.len(), 6, "{label}");
+        for cronjob in cronjobs {
+            assert_eq!(
+                cronjob.value["spec"]["suspend"],
+                true,
+                "{label}: {} runs in preview",
+                cronjob.name()
+            );
+        }
+        let preview_ingress = find(&preview, "Ingress", "pr-1-jetscale");
+        assert_eq!(
+            preview_ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"],
+            annotations["alb.ingress.kubernetes.io/certificate-arn"]
+        );
+
+        // Every other env and variant renders, with release-named objects.
+        for (target, release) in [
+            ("envs/prod/demo.yaml", "jetscale-demo"),
+            ("envs/staging/bridgit.yaml", "bridgit-staging"),
+            ("envs/staging/dialogue-5624.yaml", "dialogue-5624"),
+            ("envs/staging/jetscale-demo.yaml", "jetscale-demo"),
+            ("envs/staging/jetscale.yaml", "jetscale-staging"),
+            ("envs/staging/link4.yaml", "link4-staging"),
+            ("local-dev", "jetscale-local"),
+            ("local-live", "jetscale-local"),
+            ("test-local", "jetscale-test"),
+            ("test-ci", "jetscale-ci"),
+        ] {
+            let objects = render(&sandbox, &helm, target);
+            find(&objects, "Deployment", &format!("{release}-backend-api"));
+            find(&objects, "Service", &format!("{release}-frontend"));
+            for object in &objects {
+                let name = object.name();
+                assert!(
+                    name.len() <= 63 && !name.is_empty(),
+                    "{label} {target}: {name}"
+                );
+            }
+        }
+
+        // Kind variants run their own database and cache, named for their release.
+        let test_ci = render(&sandbox, &helm, "test-ci");
+        find(&test_ci, "StatefulSet", "jetscale-ci-postgres");
+        find(&test_ci, "Service", "jetscale-ci-redis-master");
+        assert!(
+            test_ci.iter().all(|o| o.kind() != "ExternalSecret"),
+            "{label}: no ESO in Kind"
+        );
+    }
+}
+
+#[test]
+fn the_schema_rejects_each_known_mistake_at_its_path() {
+    let cases: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("tests/fixtures/schema-cases.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(cases.len() >= 15);
+    let sandbox = Sandbox::with_repo();
+    // One variant per case: the console chain plus the case's layer.
+    let mut config = sandbox.read("stackctl.toml");
+    for (index, case) in cases.iter().enumerate() {
+        sandbox.write(
+            &format!("cases/{index:02}.yaml"),
+            case["yaml"].as_str().unwrap(),
+        );
+        config.push_str(&format!(
+            "\n[variants.case-{index:02}]\nlayers = [\"../../envs/aws.yaml\", \"../../envs/prod/default.yaml\", \"../../envs/prod/console.yaml\", \"../../cases/{index:02}.yaml\"]\nrelease = \"jetscale-console\"\n"
+        ));
+    }
+    sandbox.write("stackctl.toml", &config);
+    let output = sandbox
+        .stackctl_with(&support::helm4())
+        .args(["--format", "json", "validate", "chart", "--offline"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let diagnostics = doc["diagnostics"].as_array().unwrap();
+    let mut missing = Vec::new();
+    for (index, case) in cases.iter().enumerate() {
+        let file = format!("cases/{index:02}.yaml");
+        let hit = diagnostics.iter().any(|d| {
+            matches!(
+                d["rule"].as_str(),
+                Some("values/schema" | "values/unknown-key")
+            ) && d["path"] == case["path"]
+                && d["file"] == file.as_str()
+        });
+        if !hit {
+            missing.push(format!("{}: {} at {}", case["name"], case["path"], file));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not rejected where expected:\n{}\n\n{}",
+        missing.join("\n"),
+        serde_json::to_string_pretty(diagnostics).unwrap()
+    );
+    // The unmodified variants still pass.
+    let passed: Vec<&str> = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "passed")
+        .map(|t| t["target"].as_str().unwrap())
+        .collect();
+    for variant in ["local-dev", "local-live", "test-ci", "test-local"] {
+        assert!(passed.contains(&variant), "{variant} failed");
+    }
+}
+
+#[test]
+fn secrets_never_reach_the_output_even_through_helm() {
+    let sentinel = "ghp_SENTINELsentinel0123456789abcdefABCD";
+    let sandbox = Sandbox::with_repo();
+    sandbox.write(".env", &format!("GITHUB_TOKEN={sentinel}\n"));
+    // The sentinel flows into helm's own error (annotations are templates) and into a schema
+    // message; neither may print it.
+    let console = sandbox.read("envs/prod/console.yaml").replacen(
+        "    external-dns.alpha.kubernetes.io/hostname: console.jetscale.ai\n",
+        &format!(
+            "    external-dns.alpha.kubernetes.io/hostname: '{{{{ fail \"{sentinel}\" }}}}'\n"
+        ),
+        1,
+    ) + &format!("\nappConfigMap:\n  environment: {sentinel}\n");
+    sandbox.write("envs/prod/console.yaml", &console);
+    for format in ["human", "json", "sarif", "junit", "github"] {
+        let output = sandbox
+            .stackctl_with(&support::helm4())
+            .args([
+                "--format",
+                format,
+                "-vv",
+                "validate",
+                "envs",
+                "aws",
+                "--offline",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{format}");
+        let all = support::stdout(&output) + &support::stderr(&output);
+        assert!(
+            !all.contains(sentinel),
+            "{format} printed the secret:\n{all}"
+        );
+        assert!(
+            all.contains("[REDACTED]"),
+            "{format}: the finding itself is gone:\n{all}"
+        );
+    }
+}
