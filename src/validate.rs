@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::helm::{Helm, RenderError, Rendered, TemplateRequest};
 use crate::repo::Repo;
 use crate::report::{Diagnostic, Report, Severity, Status, TargetResult};
+use crate::rules::render as render_rules;
 use crate::rules::values::{DependencyView, image_tags, keyed_map_overrides, locate};
 use crate::rules::{self, finding};
 use crate::schema::{Schema, Violation};
@@ -273,6 +274,29 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
         let merged = check_values(ws, &layers, &mut diagnostics);
         match render(ws, &outcome.target).await {
             Ok(rendered) => {
+                let chart_dir = ws.repo.display_path(&ws.chart_dir);
+                let chart_name = ws
+                    .chart_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let sources = render_rules::Sources {
+                    chart_name: &chart_name,
+                    chart_dir: &chart_dir,
+                };
+                let target = &outcome.target;
+                diagnostics.extend(render_rules::duplicate_objects(
+                    &rendered.objects,
+                    &target.namespace,
+                    &sources,
+                ));
+                diagnostics.extend(render_rules::dangling_references(
+                    &rendered.objects,
+                    &target.release,
+                    &target.external_refs,
+                    Some(&merged),
+                    &sources,
+                ));
                 diagnostics.extend(rendered.warnings.iter().map(|w| {
                     finding("render/helm-warning", w.clone()).with_hint(
                         "helm warns when values are dropped or overridden with another type",

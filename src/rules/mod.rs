@@ -3,6 +3,7 @@
 //! then applies the user's severity overrides (`[rules]` in `stackctl.toml`) and inline
 //! suppressions (`# stackctl:ignore <rule> <reason>`).
 
+pub mod render;
 pub mod values;
 
 use crate::repo::Config;
@@ -110,6 +111,16 @@ pub const RULES: &[Rule] = &[
         "render/helm-warning",
         Warning,
         "helm prints no warning while rendering",
+    ),
+    rule(
+        "render/duplicate-object",
+        Error,
+        "no two rendered objects share group, kind, namespace and name",
+    ),
+    rule(
+        "render/dangling-reference",
+        Error,
+        "every Service, port, Secret and ConfigMap a rendered object references exists",
     ),
     rule(
         "suppress/unused",

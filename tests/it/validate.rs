@@ -229,7 +229,8 @@ fn cases() -> Vec<Case> {
             "values/duplicate-key",
         ),
         Case {
-            exit: 0,
+            // The app-secrets default it meant to drop stays, and nothing renders that Secret.
+            exit: 1,
             ..case(
                 "empty map override",
                 CONSOLE,
@@ -267,6 +268,23 @@ fn cases() -> Vec<Case> {
             )
         },
         case(
+            "envFrom secret nothing provides",
+            CONSOLE,
+            "    app-secrets: false\n",
+            "    app-secrets: false\n    extra-secret: secretRef #@\n",
+            "render/dangling-reference",
+        ),
+        Case {
+            at: Some(("charts/jetscale/templates/zz-extra.yaml", None)),
+            ..case(
+                "two objects with one name",
+                "charts/jetscale/templates/zz-extra.yaml",
+                "",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n",
+                "render/duplicate-object",
+            )
+        },
+        case(
             "file:// dependency",
             "charts/jetscale/Chart.yaml",
             "    repository: oci://ghcr.io/jetscale-ai/charts\n",
@@ -277,7 +295,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn apply(sandbox: &Sandbox, case: &Case) -> Option<usize> {
-    let text = sandbox.read(case.file);
+    let text = std::fs::read_to_string(sandbox.root().join(case.file)).unwrap_or_default();
     let changed = if case.old.is_empty() {
         format!("{text}{}", case.new)
     } else {

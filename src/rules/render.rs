@@ -1,0 +1,414 @@
+//! Rules on rendered objects: what the manifests helm produced for a target say together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::finding;
+use crate::helm::RenderedObject;
+use crate::report::Diagnostic;
+use crate::values::{Merged, escape_key};
+
+/// Where a finding about a rendered object points: the umbrella template that produced it
+/// (`jetscale/templates/ingress.yaml` → `charts/jetscale/templates/ingress.yaml`) when it is a
+/// file of this repository.
+pub struct Sources<'a> {
+    /// The umbrella chart's name, as helm prefixes sources.
+    pub chart_name: &'a str,
+    /// The umbrella chart's directory, repository-relative.
+    pub chart_dir: &'a str,
+}
+
+impl Sources<'_> {
+    fn locate(&self, diagnostic: Diagnostic, object: &RenderedObject) -> Diagnostic {
+        match object
+            .source
+            .strip_prefix(&format!("{}/templates/", self.chart_name))
+        {
+            Some(rest) => diagnostic.in_file(format!("{}/templates/{rest}", self.chart_dir)),
+            None => diagnostic,
+        }
+    }
+}
+
+fn describe(object: &RenderedObject) -> String {
+    format!("{} {}", object.kind(), object.name())
+}
+
+/// `render/duplicate-object`: two objects with the same group, kind, namespace and name.
+pub fn duplicate_objects(
+    objects: &[RenderedObject],
+    namespace: &str,
+    sources: &Sources<'_>,
+) -> Vec<Diagnostic> {
+    let mut seen: BTreeMap<(String, String, String, String), &RenderedObject> = BTreeMap::new();
+    let mut out = Vec::new();
+    for object in objects {
+        let key = (
+            object.group().to_string(),
+            object.kind().to_string(),
+            object.namespace(namespace).to_string(),
+            object.name().to_string(),
+        );
+        if let Some(first) = seen.get(&key) {
+            let d = finding(
+                "render/duplicate-object",
+                format!(
+                    "{} is rendered twice in namespace {} (by {} and {})",
+                    describe(object),
+                    key.2,
+                    first.source,
+                    object.source
+                ),
+            )
+            .with_hint(
+                "two templates or two map entries produce the same object: rename or remove one",
+            );
+            out.push(sources.locate(d, object));
+        } else {
+            seen.insert(key, object);
+        }
+    }
+    out
+}
+
+/// The pod template of a workload, if the object has one.
+fn pod_spec(object: &RenderedObject) -> Option<&Value> {
+    match object.kind() {
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            object.value.pointer("/spec/template/spec")
+        }
+        "CronJob" => object.value.pointer("/spec/jobTemplate/spec/template/spec"),
+        "Pod" => object.value.get("spec"),
+        _ => None,
+    }
+}
+
+fn pod_labels(object: &RenderedObject) -> Option<&serde_json::Map<String, Value>> {
+    let pointer = match object.kind() {
+        "CronJob" => "/spec/jobTemplate/spec/template/metadata/labels",
+        "Pod" => "/metadata/labels",
+        _ => "/spec/template/metadata/labels",
+    };
+    object.value.pointer(pointer).and_then(Value::as_object)
+}
+
+fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
+    ["containers", "initContainers"]
+        .into_iter()
+        .filter_map(|k| spec.get(k).and_then(Value::as_array))
+        .flatten()
+}
+
+/// `render/dangling-reference`: references to objects that are neither rendered nor declared
+/// as provided outside the chart: Ingress backends (Service and port), `envFrom` Secrets and
+/// ConfigMaps, and Service target ports no selected container declares.
+pub fn dangling_references(
+    objects: &[RenderedObject],
+    release: &str,
+    external_refs: &[String],
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let named = |kind: &str| -> BTreeSet<&str> {
+        objects
+            .iter()
+            .filter(|o| o.kind() == kind)
+            .map(|o| o.name())
+            .collect()
+    };
+    let services: BTreeMap<&str, &RenderedObject> = objects
+        .iter()
+        .filter(|o| o.kind() == "Service")
+        .map(|o| (o.name(), o))
+        .collect();
+    let mut secrets = named("Secret");
+    for es in objects.iter().filter(|o| o.kind() == "ExternalSecret") {
+        let target = es
+            .value
+            .pointer("/spec/target/name")
+            .and_then(Value::as_str)
+            .unwrap_or(es.name());
+        secrets.insert(target);
+    }
+    let config_maps = named("ConfigMap");
+    let external: BTreeSet<&str> = external_refs.iter().map(String::as_str).collect();
+
+    // Ingress backends.
+    for ingress in objects.iter().filter(|o| o.kind() == "Ingress") {
+        let rules = ingress
+            .value
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for rule in &rules {
+            let paths = rule
+                .pointer("/http/paths")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for path in &paths {
+                let Some(service) = path.pointer("/backend/service") else {
+                    continue;
+                };
+                let name = service.get("name").and_then(Value::as_str).unwrap_or("");
+                let port = service.get("port").cloned().unwrap_or(Value::Null);
+                if port.get("name").and_then(Value::as_str) == Some("use-annotation") {
+                    continue; // An ALB action named by annotation, not a Service.
+                }
+                let Some(svc) = services.get(name) else {
+                    let d = finding(
+                        "render/dangling-reference",
+                        format!("{} routes {} to Service {name}, which is not rendered", describe(ingress), path["path"]),
+                    )
+                    .with_hint("point the path at a rendered Service (serviceNameSuffix backend-api, backend-ws or frontend)");
+                    out.push(sources.locate(d, ingress));
+                    continue;
+                };
+                let ports = svc
+                    .value
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let matches =
+                    ports
+                        .iter()
+                        .any(|p| match (&port.get("number"), &port.get("name")) {
+                            (Some(n), _) => p.get("port") == Some(n),
+                            (_, Some(n)) => p.get("name") == Some(n),
+                            _ => false,
+                        });
+                if !matches {
+                    let d = finding(
+                        "render/dangling-reference",
+                        format!("{} routes {} to port {port} of Service {name}, which has no such port", describe(ingress), path["path"]),
+                    )
+                    .with_hint("use the port the Service exposes (backend-api 8000, backend-ws 8001, frontend 80)");
+                    out.push(sources.locate(d, ingress));
+                }
+            }
+        }
+    }
+
+    // envFrom Secrets and ConfigMaps of every workload.
+    for workload in objects {
+        let Some(spec) = pod_spec(workload) else {
+            continue;
+        };
+        for container in containers(spec) {
+            for source in container
+                .get("envFrom")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for (kind, known) in [("secretRef", &secrets), ("configMapRef", &config_maps)] {
+                    let Some(name) = source
+                        .pointer(&format!("/{kind}/name"))
+                        .and_then(Value::as_str)
+                    else {
+                        continue;
+                    };
+                    let optional =
+                        source.pointer(&format!("/{kind}/optional")) == Some(&Value::Bool(true));
+                    if known.contains(name) || external.contains(name) || optional {
+                        continue;
+                    }
+                    let what = if kind == "secretRef" {
+                        "Secret"
+                    } else {
+                        "ConfigMap"
+                    };
+                    let mut d = finding(
+                        "render/dangling-reference",
+                        format!("{} reads {what} {name} (envFrom), which is neither rendered nor provided outside the chart", describe(workload)),
+                    )
+                    .with_hint(format!(
+                        "enable the chart feature that renders it, drop the key (set it to false), or list \"{}\" in external-refs of stackctl.toml when the infrastructure provides it",
+                        name.replacen(release, "{release}", 1)
+                    ));
+                    // The values line of the envFrom key is where a user fixes it.
+                    let key = name.strip_prefix(&format!("{release}-")).unwrap_or(name);
+                    let app = workload
+                        .value
+                        .pointer("/metadata/labels/app.kubernetes.io~1name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let origin = merged.and_then(|m| {
+                        m.provenance.locate(&format!(
+                            "/{}/envFrom/{}",
+                            escape_key(app),
+                            escape_key(key)
+                        ))
+                    });
+                    d = match origin {
+                        Some(o) => d.at(o.file, o.line, o.column).with_path(format!(
+                            "/{}/envFrom/{}",
+                            escape_key(app),
+                            escape_key(key)
+                        )),
+                        None => sources.locate(d, workload),
+                    };
+                    out.push(d);
+                }
+            }
+        }
+    }
+
+    // Services whose named targetPort no selected container declares.
+    let workloads: Vec<(&RenderedObject, &serde_json::Map<String, Value>, &Value)> = objects
+        .iter()
+        .filter(|o| o.kind() != "CronJob" && o.kind() != "Job")
+        .filter_map(|o| Some((o, pod_labels(o)?, pod_spec(o)?)))
+        .collect();
+    for service in services.values() {
+        let Some(selector) = service
+            .value
+            .pointer("/spec/selector")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        let selected: Vec<&Value> = workloads
+            .iter()
+            .filter(|(_, labels, _)| selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
+            .map(|(_, _, spec)| *spec)
+            .collect();
+        if selected.is_empty() {
+            continue; // Pods from outside the chart may match; nothing to compare against.
+        }
+        for port in service
+            .value
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(target) = port.get("targetPort").and_then(Value::as_str) else {
+                continue;
+            };
+            let declared = selected.iter().any(|spec| {
+                containers(spec).any(|c| {
+                    c.get("ports")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .any(|p| p.get("name").and_then(Value::as_str) == Some(target))
+                })
+            });
+            if !declared {
+                let d = finding(
+                    "render/dangling-reference",
+                    format!("{} targets port {target:?}, which no selected container declares: the Service has no endpoints", describe(service)),
+                )
+                .with_hint("name the container port like the Service's targetPort, or target the port number");
+                out.push(sources.locate(d, service));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects(manifest: &str) -> Vec<RenderedObject> {
+        crate::helm::split_manifest(manifest).unwrap()
+    }
+
+    const SOURCES: Sources<'static> = Sources {
+        chart_name: "jetscale",
+        chart_dir: "charts/jetscale",
+    };
+
+    #[test]
+    fn duplicates_are_found_once_per_extra_copy() {
+        let objs = objects(
+            "---\n# Source: jetscale/templates/a.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: r-db-secret}\n---\n# Source: jetscale/templates/b.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: r-db-secret}\n---\n# Source: jetscale/templates/c.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: r-db-secret}\n",
+        );
+        let found = duplicate_objects(&objs, "ns", &SOURCES);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].file.as_deref(),
+            Some("charts/jetscale/templates/b.yaml")
+        );
+    }
+
+    #[test]
+    fn dangling_ingress_envfrom_and_target_port_are_found() {
+        let manifest = r#"---
+# Source: jetscale/templates/ingress.yaml
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: r}
+spec:
+  rules:
+    - http:
+        paths:
+          - {path: /api, backend: {service: {name: r-backend-api, port: {number: 8000}}}}
+          - {path: /ws, backend: {service: {name: r-backend-ws, port: {number: 8001}}}}
+          - {path: /, backend: {service: {name: r-frontend, port: {number: 80}}}}
+          - {path: /, backend: {service: {name: encrypted-root, port: {name: use-annotation}}}}
+---
+# Source: jetscale/charts/backend-api/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata: {name: r-backend-api}
+spec:
+  selector: {app: api}
+  ports: [{port: 8000, targetPort: http}]
+---
+# Source: jetscale/charts/frontend/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata: {name: r-frontend}
+spec:
+  selector: {app: web}
+  ports: [{port: 3000, targetPort: http}]
+---
+# Source: jetscale/charts/backend-api/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: r-backend-api, labels: {app.kubernetes.io/name: backend-api}}
+spec:
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers:
+        - name: api
+          ports: [{name: web, containerPort: 8000}]
+          envFrom:
+            - secretRef: {name: r-db-secret}
+            - secretRef: {name: r-aws-client-secret}
+            - configMapRef: {name: r-config}
+---
+# Source: jetscale/templates/ext-secret-db.yaml
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: r-db-secret}
+spec: {target: {name: r-db-secret}}
+"#;
+        let objs = objects(manifest);
+        let found = dangling_references(
+            &objs,
+            "r",
+            &["r-aws-client-secret".to_string()],
+            None,
+            &SOURCES,
+        );
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(found.len(), 4, "{messages:#?}");
+        assert!(messages[0].contains("r-backend-ws, which is not rendered"));
+        assert!(messages[1].contains("port {\"number\":80} of Service r-frontend"));
+        assert!(messages[2].contains("ConfigMap r-config"));
+        assert!(messages[3].contains("targets port \"http\""));
+        assert_eq!(
+            found[0].file.as_deref(),
+            Some("charts/jetscale/templates/ingress.yaml")
+        );
+    }
+}
