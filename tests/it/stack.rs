@@ -260,3 +260,100 @@ fn secrets_never_reach_the_output_even_through_helm() {
         );
     }
 }
+
+/// The committed Chart.lock is what `helm dependency update` writes for the committed
+/// Chart.yaml. helm cannot reach ghcr.io here, so the proof has two halves: (1) with the
+/// service charts of this repository in a local registry, real helm writes a lock whose
+/// entries and digest stackctl's digest reproduces exactly; (2) the committed lock has the
+/// same entries (bar the registry) and the digest that same computation gives.
+#[test]
+fn the_committed_lock_is_what_helm_writes() {
+    use stackctl::chart::chartfile::{ChartFile, LockFile};
+    use stackctl::chart::lock::helm_digest;
+
+    let chart_yaml = "charts/jetscale/Chart.yaml";
+    let lock = "charts/jetscale/Chart.lock";
+    for (label, helm) in support::helms() {
+        let registry = crate::support::registry::TestRegistry::start();
+        let repository = registry.oci("jetscale-ai/charts");
+        let sandbox = Sandbox::with_repo();
+        for chart in ["charts/backend", "charts/frontend"] {
+            let output = sandbox
+                .stackctl()
+                .args([
+                    "chart",
+                    "publish",
+                    chart,
+                    "--to",
+                    &repository,
+                    "--insecure-registry",
+                    &registry.host,
+                ])
+                .output()
+                .unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{}",
+                support::stderr(&output)
+            );
+        }
+        let committed_chart = sandbox.read(chart_yaml);
+        let committed_lock = sandbox.read(lock);
+        sandbox.write(
+            chart_yaml,
+            &committed_chart.replace("oci://ghcr.io/jetscale-ai/charts", &repository),
+        );
+        std::fs::remove_file(sandbox.root().join(lock)).unwrap();
+        let output = sandbox.helm(
+            &helm,
+            &["dependency", "update", "charts/jetscale", "--plain-http"],
+        );
+        assert!(
+            output.status.success(),
+            "{label}: {}",
+            support::stderr(&output)
+        );
+
+        let parse_chart = |text: &str| {
+            ChartFile::parse(std::path::Path::new(chart_yaml), text.to_string()).unwrap()
+        };
+        let parse_lock =
+            |text: &str| LockFile::parse(std::path::Path::new(lock), text.to_string()).unwrap();
+        let helm_lock = parse_lock(&sandbox.read(lock));
+        let local_chart = parse_chart(&sandbox.read(chart_yaml));
+        assert_eq!(
+            helm_digest(
+                &local_chart.helm_dependencies(),
+                &helm_lock.helm_dependencies()
+            ),
+            helm_lock.digest(),
+            "{label}: stackctl's digest differs from helm's"
+        );
+
+        let ours = parse_lock(&committed_lock);
+        let relocated: Vec<_> = helm_lock
+            .helm_dependencies()
+            .into_iter()
+            .map(|mut d| {
+                d.repository = d
+                    .repository
+                    .replace(&repository, "oci://ghcr.io/jetscale-ai/charts");
+                d
+            })
+            .collect();
+        assert_eq!(
+            ours.helm_dependencies(),
+            relocated,
+            "{label}: entries differ from helm's"
+        );
+        assert_eq!(
+            helm_digest(
+                &parse_chart(&committed_chart).helm_dependencies(),
+                &ours.helm_dependencies()
+            ),
+            ours.digest(),
+            "{label}: the committed digest is not helm's"
+        );
+    }
+}

@@ -184,3 +184,19 @@ pub fn stdout(output: &std::process::Output) -> String {
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+impl Sandbox {
+    /// Real `helm` run in the sandbox's repository with the sandbox's helm homes.
+    pub fn helm(&self, helm: &Path, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(helm)
+            .args(args)
+            .current_dir(self.root())
+            .env("HOME", self.path().join("home"))
+            .env("HELM_CACHE_HOME", self.path().join("helm/cache"))
+            .env("HELM_CONFIG_HOME", self.path().join("helm/config"))
+            .env("HELM_DATA_HOME", self.path().join("helm/data"))
+            .env("DOCKER_CONFIG", self.path().join("docker"))
+            .output()
+            .expect("run helm")
+    }
+}
