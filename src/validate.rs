@@ -483,19 +483,28 @@ fn render_error(ws: &Workspace, error: RenderError) -> Diagnostic {
 }
 
 /// Run every target (at most `jobs` helm processes at once) and assemble the report.
+/// Called with each target's name as it finishes (progress display).
+pub type OnDone = Arc<dyn Fn(&str) + Send + Sync>;
+
 pub async fn check_all(
     ws: Arc<Workspace>,
     targets: Vec<Target>,
     jobs: usize,
+    on_done: Option<OnDone>,
 ) -> Vec<TargetOutcome> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (index, target) in targets.into_iter().enumerate() {
         let ws = Arc::clone(&ws);
         let semaphore = Arc::clone(&semaphore);
+        let on_done = on_done.clone();
         set.spawn(async move {
             let _permit = semaphore.acquire_owned().await.expect("semaphore open");
-            (index, check_target(&ws, target).await)
+            let outcome = check_target(&ws, target).await;
+            if let Some(on_done) = on_done {
+                on_done(&outcome.target.name);
+            }
+            (index, outcome)
         });
     }
     let mut outcomes = Vec::new();

@@ -82,6 +82,21 @@ impl Session {
     }
 }
 
+/// A progress bar on stderr, only for people: a terminal, human output, not quiet.
+fn progress_bar(global: &GlobalArgs, targets: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if global.format != Format::Human || global.quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(targets as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} validating {pos}/{len} {wide_msg}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
+}
+
 fn jobs(args: &CheckArgs) -> usize {
     args.jobs.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -134,11 +149,22 @@ pub fn run_validate(
                 .block_on(lint::lint_charts(&workspace, &envs::variant_targets(repo)))?,
         );
     }
+    let progress = progress_bar(global, targets.len());
+    let on_done: Option<validate::OnDone> = progress.clone().map(|bar| {
+        Arc::new(move |name: &str| {
+            bar.set_message(name.to_string());
+            bar.inc(1);
+        }) as validate::OnDone
+    });
     let outcomes = session.runtime.block_on(validate::check_all(
         Arc::clone(&workspace),
         targets,
         jobs(&args),
+        on_done,
     ));
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     let report = validate::assemble(repo, &outcomes, general, started);
     output::emit(&report, global, &repo.root, &command)
 }
@@ -158,7 +184,12 @@ pub fn run_render(
     }
     let outcome = session
         .runtime
-        .block_on(validate::check_all(Arc::clone(&workspace), vec![target], 1))
+        .block_on(validate::check_all(
+            Arc::clone(&workspace),
+            vec![target],
+            1,
+            None,
+        ))
         .remove(0);
     match &outcome.rendered {
         Some(rendered) if global.format == Format::Human => {
