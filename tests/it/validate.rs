@@ -614,3 +614,21 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
         "{text}"
     );
 }
+
+#[test]
+fn validate_chart_reports_helm_lint_findings_in_the_chart() {
+    let sandbox = Sandbox::with_repo();
+    sandbox.write(
+        "charts/jetscale/templates/zz-broken.yaml",
+        "metadata:\n  name: x\n    labels: y\n",
+    );
+    let (code, doc, stderr) = validate_json(&sandbox, &["chart"]);
+    assert_eq!(code, 1, "{stderr}");
+    let diagnostics = doc["diagnostics"].as_array().unwrap();
+    assert!(
+        diagnostics.iter().any(|d| d["rule"] == "chart/lint"
+            && d["file"] == "charts/jetscale/templates/zz-broken.yaml"),
+        "{}",
+        serde_json::to_string_pretty(diagnostics).unwrap()
+    );
+}
