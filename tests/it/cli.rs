@@ -122,11 +122,7 @@ fn completions_are_generated_for_each_shell() {
 fn doctor_reports_each_supported_helm() {
     let sandbox = Sandbox::empty();
     for (label, helm) in support::helms() {
-        let output = sandbox
-            .stackctl_with(&helm)
-            .args(["--format", "json", "doctor"])
-            .output()
-            .unwrap();
+        let output = sandbox.run(&helm, &["--format", "json", "doctor"]);
         assert_eq!(
             output.status.code(),
             Some(0),

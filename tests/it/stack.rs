@@ -9,11 +9,7 @@ use stackctl::helm::RenderedObject;
 
 /// `stackctl render TARGET` with `helm`, parsed into objects.
 fn render(sandbox: &Sandbox, helm: &std::path::Path, target: &str) -> Vec<RenderedObject> {
-    let output = sandbox
-        .stackctl_with(helm)
-        .args(["render", target, "--offline"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(helm, &["render", target, "--offline"]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -179,11 +175,10 @@ fn the_schema_rejects_each_known_mistake_at_its_path() {
         ));
     }
     sandbox.write("stackctl.toml", &config);
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["--format", "json", "validate", "chart", "--offline"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(
+        &support::helm4(),
+        &["--format", "json", "validate", "chart", "--offline"],
+    );
     let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
     let diagnostics = doc["diagnostics"].as_array().unwrap();
     let mut missing = Vec::new();
@@ -235,9 +230,9 @@ fn secrets_never_reach_the_output_even_through_helm() {
     ) + &format!("\nappConfigMap:\n  environment: {sentinel}\n");
     sandbox.write("envs/prod/console.yaml", &console);
     for format in ["human", "json", "sarif", "junit", "github"] {
-        let output = sandbox
-            .stackctl_with(&support::helm4())
-            .args([
+        let output = sandbox.run(
+            &support::helm4(),
+            &[
                 "--format",
                 format,
                 "-vv",
@@ -245,9 +240,8 @@ fn secrets_never_reach_the_output_even_through_helm() {
                 "envs",
                 "aws",
                 "--offline",
-            ])
-            .output()
-            .unwrap();
+            ],
+        );
         assert_eq!(output.status.code(), Some(1), "{format}");
         let all = support::stdout(&output) + &support::stderr(&output);
         assert!(

@@ -32,11 +32,7 @@ fn validate_json(sandbox: &Sandbox, args: &[&str]) -> (i32, Value, String) {
 fn this_repository_passes_with_each_helm() {
     for (label, helm) in support::helms() {
         let sandbox = Sandbox::with_repo();
-        let output = sandbox
-            .stackctl_with(&helm)
-            .args(["--format", "json", "validate", "--offline"])
-            .output()
-            .unwrap();
+        let output = sandbox.run(&helm, &["--format", "json", "validate", "--offline"]);
         let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(
             output.status.code(),
@@ -385,11 +381,7 @@ fn two_broken_envs_are_both_reported_and_the_others_still_pass() {
 #[test]
 fn a_missing_cloud_file_says_what_exists() {
     let sandbox = Sandbox::with_repo();
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["validate", "envs", "gcp", "--offline"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(&support::helm4(), &["validate", "envs", "gcp", "--offline"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = support::stderr(&output);
     assert!(stderr.contains("envs/gcp.yaml"), "{stderr}");
@@ -404,11 +396,7 @@ fn an_empty_envs_dir_says_what_is_expected() {
     let sandbox = Sandbox::with_repo();
     std::fs::remove_dir_all(sandbox.root().join("envs")).unwrap();
     sandbox.write("envs/aws.yaml", "{}\n");
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["validate", "envs", "aws", "--offline"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(&support::helm4(), &["validate", "envs", "aws", "--offline"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(support::stderr(&output).contains("no environments found"));
 }
@@ -419,11 +407,10 @@ fn human_output(file: &str, old: &str, new: &str) -> String {
     let text = sandbox.read(file);
     assert!(text.contains(old), "{file} does not contain {old:?}");
     sandbox.write(file, &text.replacen(old, new, 1));
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["--color", "never", "validate", "envs", "aws", "--offline"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(
+        &support::helm4(),
+        &["--color", "never", "validate", "envs", "aws", "--offline"],
+    );
     assert_eq!(
         output.status.code(),
         Some(1),
@@ -483,11 +470,10 @@ fn human_output_of_a_yaml_syntax_error_shows_the_line() {
 #[test]
 fn render_prints_the_manifests_validate_renders() {
     let sandbox = Sandbox::with_repo();
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["render", "envs/prod/console.yaml", "--offline"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(
+        &support::helm4(),
+        &["render", "envs/prod/console.yaml", "--offline"],
+    );
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -522,11 +508,7 @@ fn render_prints_the_manifests_validate_renders() {
     );
 
     // A variant by name renders with its own release.
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["render", "test-ci", "--offline"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(&support::helm4(), &["render", "test-ci", "--offline"]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -539,11 +521,7 @@ fn render_prints_the_manifests_validate_renders() {
 #[test]
 fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
     let sandbox = Sandbox::with_repo();
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["values", "envs/prod/console.yaml"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(&support::helm4(), &["values", "envs/prod/console.yaml"]);
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -560,18 +538,17 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
         "{text}"
     );
 
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args([
+    let output = sandbox.run(
+        &support::helm4(),
+        &[
             "--format",
             "json",
             "values",
             "envs/prod/console.yaml",
             "--path",
             "global.env",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -603,11 +580,10 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
     assert_eq!(winners, vec![3]);
     assert_eq!(doc["value"], "prod");
 
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .args(["values", "envs/prod/console.yaml", "--path", "global.env"])
-        .output()
-        .unwrap();
+    let output = sandbox.run(
+        &support::helm4(),
+        &["values", "envs/prod/console.yaml", "--path", "global.env"],
+    );
     let text = support::stdout(&output);
     assert!(
         text.contains("envs/aws.yaml") && text.contains("(not set)") && text.contains("<- wins"),

@@ -200,3 +200,13 @@ impl Sandbox {
             .expect("run helm")
     }
 }
+
+impl Sandbox {
+    /// Run `stackctl --helm <helm> ARGS…` in the sandbox and wait for it.
+    pub fn run(&self, helm: &Path, args: &[&str]) -> std::process::Output {
+        self.stackctl_with(helm)
+            .args(args)
+            .output()
+            .expect("run stackctl")
+    }
+}
