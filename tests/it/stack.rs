@@ -156,102 +156,106 @@ fn every_env_and_variant_renders_the_expected_objects_with_each_helm() {
 
 #[test]
 fn the_schema_rejects_each_known_mistake_at_its_path() {
-    let cases: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(support::repo_root().join("tests/fixtures/schema-cases.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    assert!(cases.len() >= 15);
-    let sandbox = Sandbox::with_repo();
-    // One variant per case: the console chain plus the case's layer.
-    let mut config = sandbox.read("stackctl.toml");
-    for (index, case) in cases.iter().enumerate() {
-        sandbox.write(
-            &format!("cases/{index:02}.yaml"),
-            case["yaml"].as_str().unwrap(),
-        );
-        config.push_str(&format!(
-            "\n[variants.case-{index:02}]\nlayers = [\"../../envs/aws.yaml\", \"../../envs/prod/default.yaml\", \"../../envs/prod/console.yaml\", \"../../cases/{index:02}.yaml\"]\nrelease = \"jetscale-console\"\n"
-        ));
-    }
-    sandbox.write("stackctl.toml", &config);
-    let output = sandbox.run(
-        &support::helm4(),
-        &["--format", "json", "validate", "chart", "--offline"],
-    );
-    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let diagnostics = doc["diagnostics"].as_array().unwrap();
-    let mut missing = Vec::new();
-    for (index, case) in cases.iter().enumerate() {
-        let file = format!("cases/{index:02}.yaml");
-        let hit = diagnostics.iter().any(|d| {
-            matches!(
-                d["rule"].as_str(),
-                Some("values/schema" | "values/unknown-key")
-            ) && d["path"] == case["path"]
-                && d["file"] == file.as_str()
-        });
-        if !hit {
-            missing.push(format!("{}: {} at {}", case["name"], case["path"], file));
+    for (_label, helm) in support::helms() {
+        let cases: Vec<Value> = serde_json::from_str(
+            &std::fs::read_to_string(support::repo_root().join("tests/fixtures/schema-cases.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(cases.len() >= 15);
+        let sandbox = Sandbox::with_repo();
+        // One variant per case: the console chain plus the case's layer.
+        let mut config = sandbox.read("stackctl.toml");
+        for (index, case) in cases.iter().enumerate() {
+            sandbox.write(
+                &format!("cases/{index:02}.yaml"),
+                case["yaml"].as_str().unwrap(),
+            );
+            config.push_str(&format!(
+                "\n[variants.case-{index:02}]\nlayers = [\"../../envs/aws.yaml\", \"../../envs/prod/default.yaml\", \"../../envs/prod/console.yaml\", \"../../cases/{index:02}.yaml\"]\nrelease = \"jetscale-console\"\n"
+            ));
         }
-    }
-    assert!(
-        missing.is_empty(),
-        "not rejected where expected:\n{}\n\n{}",
-        missing.join("\n"),
-        serde_json::to_string_pretty(diagnostics).unwrap()
-    );
-    // The unmodified variants still pass.
-    let passed: Vec<&str> = doc["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["status"] == "passed")
-        .map(|t| t["target"].as_str().unwrap())
-        .collect();
-    for variant in ["local-dev", "local-live", "test-ci", "test-local"] {
-        assert!(passed.contains(&variant), "{variant} failed");
+        sandbox.write("stackctl.toml", &config);
+        let output = sandbox.run(
+            &helm,
+            &["--format", "json", "validate", "chart", "--offline"],
+        );
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let diagnostics = doc["diagnostics"].as_array().unwrap();
+        let mut missing = Vec::new();
+        for (index, case) in cases.iter().enumerate() {
+            let file = format!("cases/{index:02}.yaml");
+            let hit = diagnostics.iter().any(|d| {
+                matches!(
+                    d["rule"].as_str(),
+                    Some("values/schema" | "values/unknown-key")
+                ) && d["path"] == case["path"]
+                    && d["file"] == file.as_str()
+            });
+            if !hit {
+                missing.push(format!("{}: {} at {}", case["name"], case["path"], file));
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "not rejected where expected:\n{}\n\n{}",
+            missing.join("\n"),
+            serde_json::to_string_pretty(diagnostics).unwrap()
+        );
+        // The unmodified variants still pass.
+        let passed: Vec<&str> = doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["status"] == "passed")
+            .map(|t| t["target"].as_str().unwrap())
+            .collect();
+        for variant in ["local-dev", "local-live", "test-ci", "test-local"] {
+            assert!(passed.contains(&variant), "{variant} failed");
+        }
     }
 }
 
 #[test]
 fn secrets_never_reach_the_output_even_through_helm() {
-    let sentinel = "ghp_SENTINELsentinel0123456789abcdefABCD";
-    let sandbox = Sandbox::with_repo();
-    sandbox.write(".env", &format!("GITHUB_TOKEN={sentinel}\n"));
-    // The sentinel flows into helm's own error (annotations are templates) and into a schema
-    // message; neither may print it.
-    let console = sandbox.read("envs/prod/console.yaml").replacen(
-        "    external-dns.alpha.kubernetes.io/hostname: console.jetscale.ai\n",
-        &format!(
-            "    external-dns.alpha.kubernetes.io/hostname: '{{{{ fail \"{sentinel}\" }}}}'\n"
-        ),
-        1,
-    ) + &format!("\nappConfigMap:\n  environment: {sentinel}\n");
-    sandbox.write("envs/prod/console.yaml", &console);
-    for format in ["human", "json", "sarif", "junit", "github"] {
-        let output = sandbox.run(
-            &support::helm4(),
-            &[
-                "--format",
-                format,
-                "-vv",
-                "validate",
-                "envs",
-                "aws",
-                "--offline",
-            ],
-        );
-        assert_eq!(output.status.code(), Some(1), "{format}");
-        let all = support::stdout(&output) + &support::stderr(&output);
-        assert!(
-            !all.contains(sentinel),
-            "{format} printed the secret:\n{all}"
-        );
-        assert!(
-            all.contains("[REDACTED]"),
-            "{format}: the finding itself is gone:\n{all}"
-        );
+    for (_label, helm) in support::helms() {
+        let sentinel = "ghp_SENTINELsentinel0123456789abcdefABCD";
+        let sandbox = Sandbox::with_repo();
+        sandbox.write(".env", &format!("GITHUB_TOKEN={sentinel}\n"));
+        // The sentinel flows into helm's own error (annotations are templates) and into a schema
+        // message; neither may print it.
+        let console = sandbox.read("envs/prod/console.yaml").replacen(
+            "    external-dns.alpha.kubernetes.io/hostname: console.jetscale.ai\n",
+            &format!(
+                "    external-dns.alpha.kubernetes.io/hostname: '{{{{ fail \"{sentinel}\" }}}}'\n"
+            ),
+            1,
+        ) + &format!("\nappConfigMap:\n  environment: {sentinel}\n");
+        sandbox.write("envs/prod/console.yaml", &console);
+        for format in ["human", "json", "sarif", "junit", "github"] {
+            let output = sandbox.run(
+                &helm,
+                &[
+                    "--format",
+                    format,
+                    "-vv",
+                    "validate",
+                    "envs",
+                    "aws",
+                    "--offline",
+                ],
+            );
+            assert_eq!(output.status.code(), Some(1), "{format}");
+            let all = support::stdout(&output) + &support::stderr(&output);
+            assert!(
+                !all.contains(sentinel),
+                "{format} printed the secret:\n{all}"
+            );
+            assert!(
+                all.contains("[REDACTED]"),
+                "{format}: the finding itself is gone:\n{all}"
+            );
+        }
     }
 }
 

@@ -24,10 +24,6 @@ fn validate_json_with(
     (output.status.code().unwrap_or(-1), doc, stderr)
 }
 
-fn validate_json(sandbox: &Sandbox, args: &[&str]) -> (i32, Value, String) {
-    validate_json_with(sandbox, &support::helm4(), args)
-}
-
 #[test]
 fn this_repository_passes_with_each_helm() {
     for (label, helm) in support::helms() {
@@ -345,37 +341,39 @@ fn each_broken_repository_is_reported_at_its_line() {
 
 #[test]
 fn two_broken_envs_are_both_reported_and_the_others_still_pass() {
-    let sandbox = Sandbox::with_repo();
-    let demo = sandbox.read("envs/prod/demo.yaml").replacen(
-        "  client_name: jetscale\n",
-        "  client_name: [\n",
-        1,
-    );
-    sandbox.write("envs/prod/demo.yaml", &demo);
-    let link4 = sandbox.read("envs/staging/link4.yaml") + "\nbackend:\n  x: 1\n";
-    sandbox.write("envs/staging/link4.yaml", &link4);
-    let (code, doc, _) = validate_json(&sandbox, &["envs", "aws"]);
-    assert_eq!(code, 1);
-    let status = |name: &str| {
-        doc["targets"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["target"] == name)
-            .map(|t| t["status"].as_str().unwrap().to_string())
-            .unwrap()
-    };
-    assert_eq!(status("envs/prod/demo.yaml"), "failed");
-    assert_eq!(status("envs/staging/link4.yaml"), "failed");
-    for passing in [
-        "envs/prod/console.yaml",
-        "envs/preview/preview.yaml",
-        "envs/staging/jetscale.yaml",
-    ] {
-        assert_eq!(status(passing), "passed", "{passing}");
+    for (_label, helm) in support::helms() {
+        let sandbox = Sandbox::with_repo();
+        let demo = sandbox.read("envs/prod/demo.yaml").replacen(
+            "  client_name: jetscale\n",
+            "  client_name: [\n",
+            1,
+        );
+        sandbox.write("envs/prod/demo.yaml", &demo);
+        let link4 = sandbox.read("envs/staging/link4.yaml") + "\nbackend:\n  x: 1\n";
+        sandbox.write("envs/staging/link4.yaml", &link4);
+        let (code, doc, _) = validate_json_with(&sandbox, &helm, &["envs", "aws"]);
+        assert_eq!(code, 1);
+        let status = |name: &str| {
+            doc["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["target"] == name)
+                .map(|t| t["status"].as_str().unwrap().to_string())
+                .unwrap()
+        };
+        assert_eq!(status("envs/prod/demo.yaml"), "failed");
+        assert_eq!(status("envs/staging/link4.yaml"), "failed");
+        for passing in [
+            "envs/prod/console.yaml",
+            "envs/preview/preview.yaml",
+            "envs/staging/jetscale.yaml",
+        ] {
+            assert_eq!(status(passing), "passed", "{passing}");
+        }
+        assert_eq!(doc["summary"]["failed"], 2);
+        assert_eq!(doc["summary"]["passed"], 6);
     }
-    assert_eq!(doc["summary"]["failed"], 2);
-    assert_eq!(doc["summary"]["passed"], 6);
 }
 
 #[test]
@@ -469,142 +467,147 @@ fn human_output_of_a_yaml_syntax_error_shows_the_line() {
 
 #[test]
 fn render_prints_the_manifests_validate_renders() {
-    let sandbox = Sandbox::with_repo();
-    let output = sandbox.run(
-        &support::helm4(),
-        &["render", "envs/prod/console.yaml", "--offline"],
-    );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
-    let objects = stackctl::helm::split_manifest(&support::stdout(&output)).unwrap();
-    let names: Vec<(String, String)> = objects
-        .iter()
-        .map(|o| (o.kind().to_string(), o.name().to_string()))
-        .collect();
-    for expected in [
-        ("Deployment", "jetscale-console-backend-api"),
-        ("Deployment", "jetscale-console-backend-ws"),
-        ("Service", "jetscale-console-frontend"),
-        ("Ingress", "jetscale-console"),
-        ("ConfigMap", "jetscale-console-config"),
-        (
-            "CronJob",
-            "jetscale-console-backend-api-generate-from-discovery",
-        ),
-    ] {
-        assert!(
-            names.contains(&(expected.0.to_string(), expected.1.to_string())),
-            "{expected:?} not in {names:?}"
+    for (_label, helm) in support::helms() {
+        let sandbox = Sandbox::with_repo();
+        let output = sandbox.run(&helm, &["render", "envs/prod/console.yaml", "--offline"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            support::stderr(&output)
         );
-    }
-    // The layer chain goes to stderr so stdout stays a clean manifest.
-    assert!(
-        support::stderr(&output)
-            .contains("envs/aws.yaml → envs/prod/default.yaml → envs/prod/console.yaml")
-    );
+        let objects = stackctl::helm::split_manifest(&support::stdout(&output)).unwrap();
+        let names: Vec<(String, String)> = objects
+            .iter()
+            .map(|o| (o.kind().to_string(), o.name().to_string()))
+            .collect();
+        for expected in [
+            ("Deployment", "jetscale-console-backend-api"),
+            ("Deployment", "jetscale-console-backend-ws"),
+            ("Service", "jetscale-console-frontend"),
+            ("Ingress", "jetscale-console"),
+            ("ConfigMap", "jetscale-console-config"),
+            (
+                "CronJob",
+                "jetscale-console-backend-api-generate-from-discovery",
+            ),
+        ] {
+            assert!(
+                names.contains(&(expected.0.to_string(), expected.1.to_string())),
+                "{expected:?} not in {names:?}"
+            );
+        }
+        // The layer chain goes to stderr so stdout stays a clean manifest.
+        assert!(
+            support::stderr(&output)
+                .contains("envs/aws.yaml → envs/prod/default.yaml → envs/prod/console.yaml")
+        );
 
-    // A variant by name renders with its own release.
-    let output = sandbox.run(&support::helm4(), &["render", "test-ci", "--offline"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
-    assert!(support::stdout(&output).contains("name: jetscale-ci-backend-api"));
+        // A variant by name renders with its own release.
+        let output = sandbox.run(&helm, &["render", "test-ci", "--offline"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            support::stderr(&output)
+        );
+        assert!(support::stdout(&output).contains("name: jetscale-ci-backend-api"));
+    }
 }
 
 #[test]
 fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
-    let sandbox = Sandbox::with_repo();
-    let output = sandbox.run(&support::helm4(), &["values", "envs/prod/console.yaml"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
-    let text = support::stdout(&output);
-    assert!(
-        text.contains("awsSecretPrefix: \"jetscale-prod\"  # envs/prod/console.yaml:12"),
-        "{text}"
-    );
-    assert!(
-        text.contains("className: \"alb\"  # envs/aws.yaml:"),
-        "{text}"
-    );
+    for (_label, helm) in support::helms() {
+        let sandbox = Sandbox::with_repo();
+        let output = sandbox.run(&helm, &["values", "envs/prod/console.yaml"]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            support::stderr(&output)
+        );
+        let text = support::stdout(&output);
+        assert!(
+            text.contains("awsSecretPrefix: \"jetscale-prod\"  # envs/prod/console.yaml:12"),
+            "{text}"
+        );
+        assert!(
+            text.contains("className: \"alb\"  # envs/aws.yaml:"),
+            "{text}"
+        );
 
-    let output = sandbox.run(
-        &support::helm4(),
-        &[
-            "--format",
-            "json",
-            "values",
-            "envs/prod/console.yaml",
-            "--path",
-            "global.env",
-        ],
-    );
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
-    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let layers = doc["layers"].as_array().unwrap();
-    let files: Vec<&str> = layers.iter().map(|l| l["file"].as_str().unwrap()).collect();
-    assert_eq!(
-        files,
-        vec![
-            "charts/jetscale/values.yaml",
-            "envs/aws.yaml",
-            "envs/prod/default.yaml",
-            "envs/prod/console.yaml"
-        ]
-    );
-    // Every layer's say, set or not, and exactly one winner: the env file.
-    assert_eq!(layers[0]["value"], "prod");
-    assert_eq!(layers[1]["value"], Value::Null);
-    assert_eq!(layers[3]["value"], "prod");
-    let winners: Vec<usize> = layers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l["winner"] == true)
-        .map(|(i, _)| i)
-        .collect();
-    assert_eq!(winners, vec![3]);
-    assert_eq!(doc["value"], "prod");
+        let output = sandbox.run(
+            &helm,
+            &[
+                "--format",
+                "json",
+                "values",
+                "envs/prod/console.yaml",
+                "--path",
+                "global.env",
+            ],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            support::stderr(&output)
+        );
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let layers = doc["layers"].as_array().unwrap();
+        let files: Vec<&str> = layers.iter().map(|l| l["file"].as_str().unwrap()).collect();
+        assert_eq!(
+            files,
+            vec![
+                "charts/jetscale/values.yaml",
+                "envs/aws.yaml",
+                "envs/prod/default.yaml",
+                "envs/prod/console.yaml"
+            ]
+        );
+        // Every layer's say, set or not, and exactly one winner: the env file.
+        assert_eq!(layers[0]["value"], "prod");
+        assert_eq!(layers[1]["value"], Value::Null);
+        assert_eq!(layers[3]["value"], "prod");
+        let winners: Vec<usize> = layers
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l["winner"] == true)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(winners, vec![3]);
+        assert_eq!(doc["value"], "prod");
 
-    let output = sandbox.run(
-        &support::helm4(),
-        &["values", "envs/prod/console.yaml", "--path", "global.env"],
-    );
-    let text = support::stdout(&output);
-    assert!(
-        text.contains("envs/aws.yaml") && text.contains("(not set)") && text.contains("<- wins"),
-        "{text}"
-    );
+        let output = sandbox.run(
+            &helm,
+            &["values", "envs/prod/console.yaml", "--path", "global.env"],
+        );
+        let text = support::stdout(&output);
+        assert!(
+            text.contains("envs/aws.yaml")
+                && text.contains("(not set)")
+                && text.contains("<- wins"),
+            "{text}"
+        );
+    }
 }
 
 #[test]
 fn validate_chart_reports_helm_lint_findings_in_the_chart() {
-    let sandbox = Sandbox::with_repo();
-    sandbox.write(
-        "charts/jetscale/templates/zz-broken.yaml",
-        "metadata:\n  name: x\n    labels: y\n",
-    );
-    let (code, doc, stderr) = validate_json(&sandbox, &["chart"]);
-    assert_eq!(code, 1, "{stderr}");
-    let diagnostics = doc["diagnostics"].as_array().unwrap();
-    assert!(
-        diagnostics.iter().any(|d| d["rule"] == "chart/lint"
-            && d["file"] == "charts/jetscale/templates/zz-broken.yaml"),
-        "{}",
-        serde_json::to_string_pretty(diagnostics).unwrap()
-    );
+    for (_label, helm) in support::helms() {
+        let sandbox = Sandbox::with_repo();
+        sandbox.write(
+            "charts/jetscale/templates/zz-broken.yaml",
+            "metadata:\n  name: x\n    labels: y\n",
+        );
+        let (code, doc, stderr) = validate_json_with(&sandbox, &helm, &["chart"]);
+        assert_eq!(code, 1, "{stderr}");
+        let diagnostics = doc["diagnostics"].as_array().unwrap();
+        assert!(
+            diagnostics.iter().any(|d| d["rule"] == "chart/lint"
+                && d["file"] == "charts/jetscale/templates/zz-broken.yaml"),
+            "{}",
+            serde_json::to_string_pretty(diagnostics).unwrap()
+        );
+    }
 }
