@@ -290,6 +290,12 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     &target.namespace,
                     &sources,
                 ));
+                diagnostics.extend(render_rules::name_lengths(&rendered.objects, &sources));
+                diagnostics.extend(render_rules::external_secret_keys(
+                    &rendered.objects,
+                    &sources,
+                ));
+                diagnostics.extend(render_rules::cronjob_schedules(&rendered.objects, &sources));
                 diagnostics.extend(render_rules::dangling_references(
                     &rendered.objects,
                     &target.release,

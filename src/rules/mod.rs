@@ -123,6 +123,21 @@ pub const RULES: &[Rule] = &[
         "every Service, port, Secret and ConfigMap a rendered object references exists",
     ),
     rule(
+        "render/name-too-long",
+        Error,
+        "rendered names are DNS-1123 names within Kubernetes' length limits",
+    ),
+    rule(
+        "render/external-secret-key",
+        Error,
+        "every ExternalSecret remote key is a full path",
+    ),
+    rule(
+        "render/cronjob-schedule",
+        Error,
+        "every CronJob has a five-field schedule and a command",
+    ),
+    rule(
         "suppress/unused",
         Warning,
         "an inline suppression suppresses something",

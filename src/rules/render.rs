@@ -412,3 +412,177 @@ spec: {target: {name: r-db-secret}}
         );
     }
 }
+
+/// Kinds whose names Kubernetes limits to a DNS-1123 label (63 characters, no dots) rather
+/// than a subdomain (253).
+const LABEL_NAMED: &[&str] = &[
+    "Service",
+    "Namespace",
+    "CronJob",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+];
+
+/// `render/name-too-long`: names that Kubernetes will refuse. CronJob names are limited to 52
+/// characters because the controller appends an 11-character suffix to its Jobs.
+pub fn name_lengths(objects: &[RenderedObject], sources: &Sources<'_>) -> Vec<Diagnostic> {
+    let label = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("valid regex");
+    let subdomain = regex::Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$").expect("valid regex");
+    let mut out = Vec::new();
+    for object in objects {
+        let name = object.name();
+        let (limit, pattern) = match object.kind() {
+            "CronJob" => (52, &label),
+            kind if LABEL_NAMED.contains(&kind) => (63, &label),
+            _ => (253, &subdomain),
+        };
+        let problem = if name.chars().count() > limit {
+            Some(format!(
+                "{} is {} characters long; a {} name may have at most {limit}",
+                describe(object),
+                name.chars().count(),
+                object.kind()
+            ))
+        } else if !pattern.is_match(name) {
+            Some(format!(
+                "{} is not a valid DNS-1123 name (lowercase letters, digits and '-')",
+                describe(object)
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            let d = finding("render/name-too-long", message)
+                .with_hint("shorten the release name or the key the name is built from");
+            out.push(sources.locate(d, object));
+        }
+    }
+    out
+}
+
+/// `render/external-secret-key`: remote keys that cannot address a secret: empty, starting or
+/// ending with `/`, or holding `//` (an empty prefix or project name upstream).
+pub fn external_secret_keys(objects: &[RenderedObject], sources: &Sources<'_>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for es in objects.iter().filter(|o| o.kind() == "ExternalSecret") {
+        let mut keys = Vec::new();
+        for list in ["/spec/data", "/spec/dataFrom"] {
+            for item in es
+                .value
+                .pointer(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                for pointer in ["/remoteRef/key", "/extract/key"] {
+                    if let Some(key) = item.pointer(pointer) {
+                        keys.push(key.as_str().unwrap_or("").to_string());
+                    }
+                }
+            }
+        }
+        for key in keys {
+            if key.is_empty() || key.starts_with('/') || key.ends_with('/') || key.contains("//") {
+                let d = finding(
+                    "render/external-secret-key",
+                    format!("{} reads remote key {key:?}, which names no secret", describe(es)),
+                )
+                .with_hint("set externalSecret.awsSecretPrefix and global.project_name; an empty part leaves a stray '/'");
+                out.push(sources.locate(d, es));
+            }
+        }
+    }
+    out
+}
+
+/// `render/cronjob-schedule`: every CronJob has a five-field schedule and a command.
+pub fn cronjob_schedules(objects: &[RenderedObject], sources: &Sources<'_>) -> Vec<Diagnostic> {
+    let field = regex::Regex::new(r"^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*$")
+        .expect("valid regex");
+    let mut out = Vec::new();
+    for cronjob in objects.iter().filter(|o| o.kind() == "CronJob") {
+        let schedule = cronjob
+            .value
+            .pointer("/spec/schedule")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let macro_schedule = schedule.starts_with('@');
+        let fields: Vec<&str> = schedule.split_whitespace().collect();
+        if !macro_schedule && (fields.len() != 5 || !fields.iter().all(|f| field.is_match(f))) {
+            let d = finding(
+                "render/cronjob-schedule",
+                format!(
+                    "{} has schedule {schedule:?}, which is not a five-field cron expression",
+                    describe(cronjob)
+                ),
+            )
+            .with_hint("write minute hour day-of-month month day-of-week, e.g. \"30 2 * * *\"");
+            out.push(sources.locate(d, cronjob));
+        }
+        let has_command = pod_spec(cronjob)
+            .map(|spec| {
+                containers(spec).any(|c| c.get("command").is_some() || c.get("args").is_some())
+            })
+            .unwrap_or(false);
+        if !has_command {
+            let d = finding(
+                "render/cronjob-schedule",
+                format!("{} runs no command", describe(cronjob)),
+            )
+            .with_hint("give the job a command, or remove the entry");
+            out.push(sources.locate(d, cronjob));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod object_tests {
+    use super::*;
+
+    const SOURCES: Sources<'static> = Sources {
+        chart_name: "jetscale",
+        chart_dir: "charts/jetscale",
+    };
+
+    fn objects(manifest: &str) -> Vec<RenderedObject> {
+        crate::helm::split_manifest(manifest).unwrap()
+    }
+
+    #[test]
+    fn long_and_invalid_names_are_found() {
+        let objs = objects(
+            "---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: dialogue-5624-staging-backend-api-generate-from-discovery}\nspec: {schedule: '30 3 * * *', jobTemplate: {spec: {template: {spec: {containers: [{name: a, command: [x]}]}}}}}\n---\n# Source: jetscale/templates/cm-app.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n---\n# Source: jetscale/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: jetscale-console-backend-api}\n",
+        );
+        let found = name_lengths(&objs, &SOURCES);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].message.contains("57 characters"));
+        assert_eq!(
+            found[1].file.as_deref(),
+            Some("charts/jetscale/templates/cm-app.yaml")
+        );
+    }
+
+    #[test]
+    fn remote_keys_with_empty_parts_are_found() {
+        let objs = objects(
+            "---\n# Source: jetscale/templates/ext-secret-common.yaml\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: r-common-secrets}\nspec:\n  data:\n    - {secretKey: K, remoteRef: {key: /application/encryption_key}}\n    - {secretKey: L, remoteRef: {key: jetscale-prod/application/encryption_key}}\n  dataFrom:\n    - {extract: {key: jetscale-prod//config}}\n",
+        );
+        let found = external_secret_keys(&objs, &SOURCES);
+        assert_eq!(found.len(), 2);
+        assert!(found[0].message.contains("\"/application/encryption_key\""));
+    }
+
+    #[test]
+    fn schedules_and_commands_are_checked() {
+        let objs = objects(
+            "---\n# Source: x\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\nspec: {schedule: '*/5 1-3 * * MON-FRI', jobTemplate: {spec: {template: {spec: {containers: [{name: a, command: [x]}]}}}}}\n---\n# Source: x\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b}\nspec: {schedule: 'every day', jobTemplate: {spec: {template: {spec: {containers: [{name: a}]}}}}}\n---\n# Source: x\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: '@daily', jobTemplate: {spec: {template: {spec: {containers: [{name: a, args: [y]}]}}}}}\n",
+        );
+        let found = cronjob_schedules(&objs, &SOURCES);
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("CronJob b has schedule \"every day\""));
+        assert!(messages[1].contains("CronJob b runs no command"));
+    }
+}
