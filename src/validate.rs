@@ -296,6 +296,16 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     &sources,
                 ));
                 diagnostics.extend(render_rules::cronjob_schedules(&rendered.objects, &sources));
+                if is_preview(&ws.repo, target) {
+                    let keys: Vec<&str> = ws.dependencies.iter().map(|d| d.key.as_str()).collect();
+                    diagnostics.extend(render_rules::preview_cronjobs(
+                        &rendered.objects,
+                        &target.release,
+                        &keys,
+                        Some(&merged),
+                        &sources,
+                    ));
+                }
                 diagnostics.extend(render_rules::dangling_references(
                     &rendered.objects,
                     &target.release,
@@ -446,6 +456,75 @@ pub fn display_path(pointer: &str) -> String {
     } else {
         out
     }
+}
+
+/// Preview environments: the env files under `envs/preview/`.
+fn is_preview(repo: &Repo, target: &Target) -> bool {
+    let preview = format!("{}/preview/", repo.display_path(&repo.envs_dir()));
+    target.kind == crate::envs::TargetKind::Env && target.name.starts_with(&preview)
+}
+
+/// `envs/consistent-env`: within one directory of `envs/`, every target's merged `global.env`
+/// is the same; a target that differs from the directory's most common value is reported at
+/// the line that set its value.
+pub fn consistent_env(outcomes: &[TargetOutcome]) -> Vec<Diagnostic> {
+    let mut by_dir: BTreeMap<String, Vec<(&TargetOutcome, String)>> = BTreeMap::new();
+    for outcome in outcomes {
+        if outcome.target.kind != crate::envs::TargetKind::Env {
+            continue;
+        }
+        let Some(merged) = &outcome.merged else {
+            continue;
+        };
+        let env = merged
+            .get("/global/env")
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .unwrap_or_default();
+        let dir = outcome
+            .target
+            .name
+            .rsplit_once('/')
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default();
+        by_dir.entry(dir).or_default().push((outcome, env));
+    }
+    let mut out = Vec::new();
+    for (dir, members) in by_dir {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, env) in &members {
+            *counts.entry(env.as_str()).or_default() += 1;
+        }
+        if counts.len() < 2 {
+            continue;
+        }
+        let (common, _) = counts.iter().max_by_key(|(_, n)| **n).expect("non-empty");
+        for (outcome, env) in &members {
+            if env == common {
+                continue;
+            }
+            let d = finding(
+                "envs/consistent-env",
+                format!(
+                    "{} sets global.env {env:?}, but the other envs of {dir}/ use {common:?}",
+                    outcome.target.name
+                ),
+            )
+            .with_hint(format!(
+                "use global.env: {common} (set it once in {dir}/default.yaml)"
+            ))
+            .with_target(outcome.target.name.clone());
+            let merged = outcome
+                .merged
+                .as_ref()
+                .expect("grouped only with merged values");
+            out.push(locate(d, &merged.provenance, "/global/env"));
+        }
+    }
+    out
 }
 
 /// Render a target with helm.

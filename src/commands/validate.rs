@@ -165,6 +165,7 @@ pub fn run_validate(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    general.extend(validate::consistent_env(&outcomes));
     let report = validate::assemble(repo, &outcomes, general, started);
     output::emit(&report, global, &repo.root, &command)
 }

@@ -138,6 +138,16 @@ pub const RULES: &[Rule] = &[
         "every CronJob has a five-field schedule and a command",
     ),
     rule(
+        "preview/cronjobs-suspended",
+        Error,
+        "every CronJob of a preview environment is suspended",
+    ),
+    rule(
+        "envs/consistent-env",
+        Error,
+        "the envs of one directory share one global.env",
+    ),
+    rule(
         "suppress/unused",
         Warning,
         "an inline suppression suppresses something",

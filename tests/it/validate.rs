@@ -277,6 +277,20 @@ fn cases() -> Vec<Case> {
             )
         },
         case(
+            "a preview CronJob left running",
+            "envs/preview/preview.yaml",
+            "    pull-ce:\n      suspend: true\n",
+            "    pull-ce: #@\n      suspend: false\n",
+            "preview/cronjobs-suspended",
+        ),
+        case(
+            "one staging env with another global.env",
+            "envs/staging/link4.yaml",
+            "  client_name: link4\n",
+            "  client_name: link4\n  env: stage #@\n",
+            "envs/consistent-env",
+        ),
+        case(
             "file:// dependency",
             "charts/jetscale/Chart.yaml",
             "    repository: oci://ghcr.io/jetscale-ai/charts\n",
