@@ -238,6 +238,8 @@ pub struct TargetOutcome {
     pub suppressions: Vec<Arc<Suppressions>>,
     pub merged: Option<Merged>,
     pub rendered: Option<Rendered>,
+    /// What `ingress/parity` compares across targets (AWS env targets only).
+    pub ingress: Option<crate::rules::ingress::IngressFacts>,
     pub duration_ms: u64,
 }
 
@@ -268,6 +270,7 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
         suppressions,
         merged: None,
         rendered: None,
+        ingress: None,
         duration_ms: 0,
     };
     if !broken {
@@ -296,6 +299,22 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     &sources,
                 ));
                 diagnostics.extend(render_rules::cronjob_schedules(&rendered.objects, &sources));
+                if cloud_of(&ws.repo, target).as_deref() == Some("aws") {
+                    diagnostics.extend(crate::rules::ingress::ingress_tls(
+                        &rendered.objects,
+                        Some(&merged),
+                        &sources,
+                    ));
+                    let facts = crate::rules::ingress::ingress_facts(
+                        &target.name,
+                        &rendered.objects,
+                        Some(&merged),
+                        in_envs_dir(&ws.repo, target, "prod"),
+                        &sources,
+                    );
+                    diagnostics.extend(facts.findings.iter().cloned());
+                    outcome.ingress = Some(facts);
+                }
                 if is_preview(&ws.repo, target) {
                     let keys: Vec<&str> = ws.dependencies.iter().map(|d| d.key.as_str()).collect();
                     diagnostics.extend(render_rules::preview_cronjobs(
@@ -458,10 +477,41 @@ pub fn display_path(pointer: &str) -> String {
     }
 }
 
+/// Whether an env target lives in `envs/<dir>/`.
+fn in_envs_dir(repo: &Repo, target: &Target, dir: &str) -> bool {
+    let prefix = format!("{}/{dir}/", repo.display_path(&repo.envs_dir()));
+    target.kind == crate::envs::TargetKind::Env && target.name.starts_with(&prefix)
+}
+
 /// Preview environments: the env files under `envs/preview/`.
 fn is_preview(repo: &Repo, target: &Target) -> bool {
-    let preview = format!("{}/preview/", repo.display_path(&repo.envs_dir()));
-    target.kind == crate::envs::TargetKind::Env && target.name.starts_with(&preview)
+    in_envs_dir(repo, target, "preview")
+}
+
+/// The cloud of an env target: the name of its first layer, `envs/<cloud>.yaml`.
+fn cloud_of(repo: &Repo, target: &Target) -> Option<String> {
+    if target.kind != crate::envs::TargetKind::Env {
+        return None;
+    }
+    let envs = format!("{}/", repo.display_path(&repo.envs_dir()));
+    let first = target.layers.first()?.strip_prefix(&envs)?;
+    Some(
+        first
+            .rsplit_once('.')
+            .map(|(name, _)| name)
+            .unwrap_or(first)
+            .to_string(),
+    )
+}
+
+/// The cross-target half of `ingress/parity`: preview and prod share one certificate.
+pub fn ingress_parity(repo: &Repo, outcomes: &[TargetOutcome]) -> Vec<Diagnostic> {
+    let group: Vec<crate::rules::ingress::IngressFacts> = outcomes
+        .iter()
+        .filter(|o| in_envs_dir(repo, &o.target, "prod") || is_preview(repo, &o.target))
+        .filter_map(|o| o.ingress.clone())
+        .collect();
+    crate::rules::ingress::certificate_parity(&group)
 }
 
 /// `envs/consistent-env`: within one directory of `envs/`, every target's merged `global.env`

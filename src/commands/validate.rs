@@ -166,6 +166,7 @@ pub fn run_validate(
         bar.finish_and_clear();
     }
     general.extend(validate::consistent_env(&outcomes));
+    general.extend(validate::ingress_parity(repo, &outcomes));
     let report = validate::assemble(repo, &outcomes, general, started);
     output::emit(&report, global, &repo.root, &command)
 }

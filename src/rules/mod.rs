@@ -3,6 +3,7 @@
 //! then applies the user's severity overrides (`[rules]` in `stackctl.toml`) and inline
 //! suppressions (`# stackctl:ignore <rule> <reason>`).
 
+pub mod ingress;
 pub mod render;
 pub mod values;
 
@@ -136,6 +137,16 @@ pub const RULES: &[Rule] = &[
         "render/cronjob-schedule",
         Error,
         "every CronJob has a five-field schedule and a command",
+    ),
+    rule(
+        "ingress/tls",
+        Error,
+        "every AWS Ingress serves HTTPS: ports 80 and 443, redirect, pinned policy, certificate",
+    ),
+    rule(
+        "ingress/parity",
+        Error,
+        "preview and prod share a certificate; DNS and API URLs match the Ingress host",
     ),
     rule(
         "preview/cronjobs-suspended",

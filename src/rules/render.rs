@@ -20,7 +20,7 @@ pub struct Sources<'a> {
 }
 
 impl Sources<'_> {
-    fn locate(&self, diagnostic: Diagnostic, object: &RenderedObject) -> Diagnostic {
+    pub(crate) fn locate(&self, diagnostic: Diagnostic, object: &RenderedObject) -> Diagnostic {
         match object
             .source
             .strip_prefix(&format!("{}/templates/", self.chart_name))
@@ -31,7 +31,7 @@ impl Sources<'_> {
     }
 }
 
-fn describe(object: &RenderedObject) -> String {
+pub(crate) fn describe(object: &RenderedObject) -> String {
     format!("{} {}", object.kind(), object.name())
 }
 

@@ -1,0 +1,238 @@
+//! Ingress rules: HTTPS on AWS (`ingress/tls`) and preview/prod parity (`ingress/parity`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::finding;
+use super::render::{Sources, describe};
+use crate::helm::RenderedObject;
+use crate::report::Diagnostic;
+use crate::values::{Merged, escape_key};
+
+/// The pinned ALB TLS policy every AWS Ingress uses.
+pub const PINNED_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+const ALB: &str = "alb.ingress.kubernetes.io/";
+
+/// `ingress/tls`: on AWS, every Ingress listens on HTTP 80 and HTTPS 443, redirects to 443,
+/// pins the TLS policy and names a certificate. Green must mean reachable over HTTPS.
+pub fn ingress_tls(
+    objects: &[RenderedObject],
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for ingress in objects.iter().filter(|o| o.kind() == "Ingress") {
+        let annotations = ingress
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object);
+        let get = |key: &str| {
+            annotations
+                .and_then(|a| a.get(&format!("{ALB}{key}")))
+                .and_then(Value::as_str)
+        };
+        let mut problems = Vec::new();
+        let ports = get("listen-ports").unwrap_or("");
+        let listens = |proto: &str, port: u16| {
+            serde_json::from_str::<Vec<BTreeMap<String, u16>>>(ports)
+                .map(|list| list.iter().any(|m| m.get(proto) == Some(&port)))
+                .unwrap_or(false)
+        };
+        if !(listens("HTTP", 80) && listens("HTTPS", 443)) {
+            problems.push((
+                "listen-ports",
+                format!("listen-ports {ports:?} lacks HTTP 80 and HTTPS 443"),
+            ));
+        }
+        if get("ssl-redirect") != Some("443") {
+            problems.push((
+                "ssl-redirect",
+                format!("ssl-redirect is {:?}, not \"443\"", get("ssl-redirect")),
+            ));
+        }
+        if get("ssl-policy") != Some(PINNED_SSL_POLICY) {
+            problems.push((
+                "ssl-policy",
+                format!(
+                    "ssl-policy is {:?}, not the pinned {PINNED_SSL_POLICY}",
+                    get("ssl-policy")
+                ),
+            ));
+        }
+        if get("certificate-arn").is_none_or(str::is_empty) {
+            problems.push(("certificate-arn", "no certificate-arn".to_string()));
+        }
+        for (key, problem) in problems {
+            let d = finding(
+                "ingress/tls",
+                format!(
+                    "{}: {problem}; the load balancer would not serve HTTPS as expected",
+                    describe(ingress)
+                ),
+            )
+            .with_hint(
+                "shared ALB settings live in envs/aws.yaml; each env sets its certificate-arn",
+            );
+            out.push(locate_annotation(d, ingress, key, merged, sources));
+        }
+    }
+    out
+}
+
+/// At the values line of `ingress.annotations.<alb key>` when a layer sets it, else the template.
+fn locate_annotation(
+    d: Diagnostic,
+    object: &RenderedObject,
+    key: &str,
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Diagnostic {
+    let pointer = format!(
+        "/ingress/annotations/{}",
+        escape_key(&format!("{ALB}{key}"))
+    );
+    match merged.and_then(|m| m.provenance.origin(&pointer)) {
+        Some(o) => d.at(o.file, o.line, o.column).with_path(pointer),
+        None => sources.locate(d, object),
+    }
+}
+
+/// A file, line and column a finding can point at.
+pub type At = (String, usize, usize);
+
+/// What `ingress/parity` compares across targets: each Ingress's certificate and hosts.
+#[derive(Debug, Clone)]
+pub struct IngressFacts {
+    pub target: String,
+    /// The certificate ARN and where a values layer set it.
+    pub certificate: Option<(String, Option<At>)>,
+    pub findings: Vec<Diagnostic>,
+}
+
+/// The per-target half of `ingress/parity`: the ExternalDNS hostname equals the Ingress
+/// host, and (in prod) the frontend's API base URL is `https://<host>`. Returns the
+/// certificate for the cross-target half.
+pub fn ingress_facts(
+    target: &str,
+    objects: &[RenderedObject],
+    merged: Option<&Merged>,
+    check_api_url: bool,
+    sources: &Sources<'_>,
+) -> IngressFacts {
+    let mut facts = IngressFacts {
+        target: target.to_string(),
+        certificate: None,
+        findings: Vec::new(),
+    };
+    for ingress in objects.iter().filter(|o| o.kind() == "Ingress") {
+        let hosts: Vec<&str> = ingress
+            .value
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("host").and_then(Value::as_str))
+            .collect();
+        let annotations = ingress
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object);
+        if let Some(arn) = annotations
+            .and_then(|a| a.get(&format!("{ALB}certificate-arn")))
+            .and_then(Value::as_str)
+        {
+            let pointer = format!(
+                "/ingress/annotations/{}",
+                escape_key(&format!("{ALB}certificate-arn"))
+            );
+            let at = merged
+                .and_then(|m| m.provenance.origin(&pointer))
+                .map(|o| (o.file, o.line, o.column));
+            facts.certificate = Some((arn.to_string(), at));
+        }
+        if let Some(dns) = annotations
+            .and_then(|a| a.get("external-dns.alpha.kubernetes.io/hostname"))
+            .and_then(Value::as_str)
+            && hosts != [dns]
+        {
+            let d = finding(
+                "ingress/parity",
+                format!(
+                    "{}: the ExternalDNS hostname {dns:?} is not its host {hosts:?}",
+                    describe(ingress)
+                ),
+            )
+            .with_hint("publish exactly the host the Ingress serves");
+            let pointer = format!(
+                "/ingress/annotations/{}",
+                escape_key("external-dns.alpha.kubernetes.io/hostname")
+            );
+            facts
+                .findings
+                .push(match merged.and_then(|m| m.provenance.origin(&pointer)) {
+                    Some(o) => d.at(o.file, o.line, o.column).with_path(pointer),
+                    None => sources.locate(d, ingress),
+                });
+        }
+        if check_api_url && let [host] = hosts.as_slice() {
+            let pointer = "/frontend/env/VITE_API_BASE_URL";
+            let expected = format!("https://{host}");
+            let actual = merged.and_then(|m| m.get(pointer)).and_then(Value::as_str);
+            if actual != Some(expected.as_str()) {
+                let d = finding(
+                    "ingress/parity",
+                    format!("frontend.env.VITE_API_BASE_URL is {actual:?}, not {expected:?}"),
+                )
+                .with_hint(
+                    "the browser must call the API on the host it was served from, over HTTPS",
+                );
+                facts
+                    .findings
+                    .push(match merged.and_then(|m| m.provenance.locate(pointer)) {
+                        Some(o) => d.at(o.file, o.line, o.column).with_path(pointer),
+                        None => d,
+                    });
+            }
+        }
+    }
+    facts
+}
+
+/// The cross-target half of `ingress/parity`: one certificate across a parity group. The
+/// odd ones out (against the most common certificate) are reported where they set it.
+pub fn certificate_parity(group: &[IngressFacts]) -> Vec<Diagnostic> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for facts in group {
+        if let Some((arn, _)) = &facts.certificate {
+            *counts.entry(arn).or_default() += 1;
+        }
+    }
+    let Some((common, _)) = counts.iter().max_by_key(|(_, n)| **n) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for facts in group {
+        let Some((arn, at)) = &facts.certificate else {
+            continue;
+        };
+        if arn == common {
+            continue;
+        }
+        let mut d = finding(
+            "ingress/parity",
+            format!(
+                "{} uses certificate {arn}, but its parity group uses {common}",
+                facts.target
+            ),
+        )
+        .with_hint("preview and prod share the wildcard certificate: copy its ARN")
+        .with_target(facts.target.clone());
+        if let Some((file, line, column)) = at {
+            d = d.at(file.clone(), *line, *column);
+        }
+        out.push(d);
+    }
+    out
+}
