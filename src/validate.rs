@@ -299,6 +299,19 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     &sources,
                 ));
                 diagnostics.extend(render_rules::cronjob_schedules(&rendered.objects, &sources));
+                diagnostics.extend(render_rules::resources(
+                    &rendered.objects,
+                    Some(&merged),
+                    &sources,
+                ));
+                if target.kind == crate::envs::TargetKind::Variant {
+                    let keys: Vec<&str> = ws.dependencies.iter().map(|d| d.key.as_str()).collect();
+                    diagnostics.extend(crate::rules::values::release_hosts(
+                        &merged,
+                        &target.release,
+                        &keys,
+                    ));
+                }
                 if cloud_of(&ws.repo, target).as_deref() == Some("aws") {
                     diagnostics.extend(crate::rules::ingress::ingress_tls(
                         &rendered.objects,

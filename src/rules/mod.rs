@@ -139,6 +139,16 @@ pub const RULES: &[Rule] = &[
         "every CronJob has a five-field schedule and a command",
     ),
     rule(
+        "render/resources",
+        Error,
+        "no container requests more CPU or memory than its limit",
+    ),
+    rule(
+        "variants/release-hosts",
+        Error,
+        "a lifecycle variant's database, Redis and API hosts are its release's Services",
+    ),
+    rule(
         "ingress/tls",
         Error,
         "every AWS Ingress serves HTTPS: ports 80 and 443, redirect, pinned policy, certificate",

@@ -312,6 +312,82 @@ pub fn dangling_references(
     out
 }
 
+/// A CPU or memory quantity in base units (cores or bytes), as Kubernetes parses it.
+pub fn parse_quantity(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, suffix) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        "Ti" => 1024.0_f64.powi(4),
+        _ => return None,
+    };
+    Some(number * factor)
+}
+
+/// `render/resources`: no container requests more than its limit.
+pub fn resources(
+    objects: &[RenderedObject],
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for workload in objects {
+        let Some(spec) = pod_spec(workload) else {
+            continue;
+        };
+        for container in containers(spec) {
+            let name = container.get("name").and_then(Value::as_str).unwrap_or("?");
+            for resource in ["cpu", "memory"] {
+                let quantity = |kind: &str| {
+                    let v = container.pointer(&format!("/resources/{kind}/{resource}"))?;
+                    let text = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    Some((parse_quantity(&text)?, text))
+                };
+                if let (Some((request, r)), Some((limit, l))) =
+                    (quantity("requests"), quantity("limits"))
+                    && request > limit
+                {
+                    let d = finding(
+                        "render/resources",
+                        format!("{} container {name}: {resource} request {r} is above its limit {l}", describe(workload)),
+                    )
+                    .with_hint("Kubernetes refuses a request above the limit: raise the limit or lower the request");
+                    // The main container's resources come from `<dependency>.resources`.
+                    let app = workload
+                        .value
+                        .pointer("/metadata/labels/app.kubernetes.io~1name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let pointer = format!("/{}/resources/requests/{resource}", escape_key(app));
+                    let origin = (workload.kind() != "CronJob")
+                        .then(|| merged.and_then(|m| m.provenance.origin(&pointer)))
+                        .flatten();
+                    out.push(match origin {
+                        Some(o) => d.at(o.file, o.line, o.column).with_path(pointer),
+                        None => sources.locate(d, workload),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,4 +712,38 @@ pub fn preview_cronjobs(
         out.push(d);
     }
     out
+}
+
+#[cfg(test)]
+mod resource_tests {
+    use super::*;
+
+    #[test]
+    fn quantities_parse_like_kubernetes() {
+        assert_eq!(parse_quantity("250m"), Some(0.25));
+        assert_eq!(parse_quantity("2"), Some(2.0));
+        assert_eq!(parse_quantity("512Mi"), Some(512.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_quantity("1G"), Some(1e9));
+        assert_eq!(parse_quantity("lots"), None);
+    }
+
+    #[test]
+    fn requests_above_limits_are_found() {
+        let objs = crate::helm::split_manifest("---\n# Source: jetscale/templates/psql.yaml\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: r-postgres}\nspec:\n  template:\n    spec:\n      containers:\n        - name: db\n          resources: {requests: {cpu: 1500m, memory: 1Gi}, limits: {cpu: '1', memory: 2Gi}}\n").unwrap();
+        let sources = Sources {
+            chart_name: "jetscale",
+            chart_dir: "charts/jetscale",
+        };
+        let found = resources(&objs, None, &sources);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .contains("cpu request 1500m is above its limit 1")
+        );
+        assert_eq!(
+            found[0].file.as_deref(),
+            Some("charts/jetscale/templates/psql.yaml")
+        );
+    }
 }

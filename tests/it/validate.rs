@@ -326,6 +326,13 @@ fn cases() -> Vec<Case> {
             "ingress/parity",
         ),
         case(
+            "a request above its limit",
+            CONSOLE,
+            "    requests:\n      cpu: 250m\n",
+            "    requests:\n      cpu: 2500m #@\n",
+            "render/resources",
+        ),
+        case(
             "file:// dependency",
             "charts/jetscale/Chart.yaml",
             "    repository: oci://ghcr.io/jetscale-ai/charts\n",
@@ -655,6 +662,40 @@ fn validate_chart_reports_helm_lint_findings_in_the_chart() {
         assert!(
             diagnostics.iter().any(|d| d["rule"] == "chart/lint"
                 && d["file"] == "charts/jetscale/templates/zz-broken.yaml"),
+            "{}",
+            serde_json::to_string_pretty(diagnostics).unwrap()
+        );
+    }
+}
+
+#[test]
+fn variant_hosts_must_name_the_variants_release_services() {
+    for (_label, helm) in support::helms() {
+        let sandbox = Sandbox::with_repo();
+        let file = "charts/jetscale/values.test.ci.yaml";
+        let text = sandbox.read(file);
+        sandbox.write(
+            file,
+            &text.replacen(
+                "JETSCALE_DB_HOST: jetscale-ci-postgres",
+                "JETSCALE_DB_HOST: jetscale-test-postgres",
+                1,
+            ),
+        );
+        let line = text
+            .lines()
+            .position(|l| l.contains("JETSCALE_DB_HOST: jetscale-ci-postgres"))
+            .unwrap()
+            + 1;
+        let (code, doc, stderr) = validate_json_with(&sandbox, &helm, &["chart"]);
+        assert_eq!(code, 1, "{stderr}");
+        let diagnostics = doc["diagnostics"].as_array().unwrap();
+        assert!(
+            diagnostics
+                .iter()
+                .any(|d| d["rule"] == "variants/release-hosts"
+                    && d["file"] == file
+                    && d["line"] == line),
             "{}",
             serde_json::to_string_pretty(diagnostics).unwrap()
         );
