@@ -143,6 +143,10 @@ pub fn run_validate(
         Err(e) => return Err(e),
     };
     if lint_charts {
+        general.extend(crate::rules::agnostic::check_templates(
+            &workspace.chart_dir,
+            &repo.display_path(&workspace.chart_dir),
+        ));
         general.extend(
             session
                 .runtime

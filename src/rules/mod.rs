@@ -3,6 +3,7 @@
 //! then applies the user's severity overrides (`[rules]` in `stackctl.toml`) and inline
 //! suppressions (`# stackctl:ignore <rule> <reason>`).
 
+pub mod agnostic;
 pub mod ingress;
 pub mod render;
 pub mod values;
@@ -102,6 +103,11 @@ pub const RULES: &[Rule] = &[
         "chart/lint",
         Error,
         "helm lint --strict passes for each chart and lifecycle variant",
+    ),
+    rule(
+        "chart/agnostic",
+        Error,
+        "templates carry no cloud-specific annotations, identities or ARNs",
     ),
     rule(
         "render/helm-error",

@@ -701,3 +701,24 @@ fn variant_hosts_must_name_the_variants_release_services() {
         );
     }
 }
+
+#[test]
+fn validate_chart_finds_cloud_literals_in_templates() {
+    let sandbox = Sandbox::with_repo();
+    let file = "charts/jetscale/templates/zz-aws.yaml";
+    sandbox.write(
+        file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-aws\n  annotations:\n    eks.amazonaws.com/role-arn: x\n",
+    );
+    let (code, doc, stderr) = validate_json_with(&sandbox, &support::helm4(), &["chart"]);
+    assert_eq!(code, 1, "{stderr}");
+    let diagnostics = doc["diagnostics"].as_array().unwrap();
+    assert!(
+        diagnostics.iter().any(|d| d["rule"] == "chart/agnostic"
+            && d["file"] == file
+            && d["line"] == 6
+            && d["column"] == 5),
+        "{}",
+        serde_json::to_string_pretty(diagnostics).unwrap()
+    );
+}

@@ -1,0 +1,82 @@
+//! `chart/agnostic`: the umbrella chart declares intent; cloud specifics come from values.
+
+use std::path::Path;
+
+use super::finding;
+use crate::report::Diagnostic;
+
+/// Literals that tie a template to one cloud, with the cloud they belong to.
+const CLOUD_MARKERS: &[(&str, &str)] = &[
+    ("alb.ingress.kubernetes.io/", "AWS"),
+    ("service.beta.kubernetes.io/aws-", "AWS"),
+    ("eks.amazonaws.com/", "AWS"),
+    ("arn:aws:", "AWS"),
+    ("appgw.ingress.kubernetes.io/", "Azure"),
+    ("azure.workload.identity/", "Azure"),
+    ("iam.gke.io/", "Google Cloud"),
+    ("cloud.google.com/", "Google Cloud"),
+];
+
+/// Scan every template of the chart at `chart_dir` (shown as `chart_rel`) for cloud literals.
+pub fn check_templates(chart_dir: &Path, chart_rel: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let templates = chart_dir.join("templates");
+    for entry in walkdir::WalkDir::new(&templates)
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+    {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let relative = entry.path().strip_prefix(chart_dir).unwrap_or(entry.path());
+        let file = format!(
+            "{chart_rel}/{}",
+            relative.to_string_lossy().replace('\\', "/")
+        );
+        out.extend(check_text(&text, &file));
+    }
+    out
+}
+
+fn check_text(text: &str, file: &str) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        // Template comments may explain what values carry; only live text counts.
+        let live = line.split("{{/*").next().unwrap_or(line);
+        let live = live
+            .split_once('#')
+            .map(|(before, _)| before)
+            .unwrap_or(live);
+        for (marker, cloud) in CLOUD_MARKERS {
+            if let Some(column) = live.find(marker) {
+                out.push(
+                    finding(
+                        "chart/agnostic",
+                        format!("the template hard-codes {marker:?}, which only {cloud} understands"),
+                    )
+                    .with_hint("move it to values: envs/<cloud>.yaml supplies cloud-specific annotations and identities")
+                    .at(file, index + 1, line[..column].chars().count() + 1),
+                );
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_literals_are_found_at_their_column_and_comments_are_not() {
+        let text = "metadata:\n  annotations:\n    alb.ingress.kubernetes.io/scheme: internet-facing\n    # eks.amazonaws.com/role-arn comes from values\n    {{/* arn:aws: in a template comment */}}\n    role: arn:aws:iam::1:role/x\n";
+        let found = check_text(text, "charts/jetscale/templates/ingress.yaml");
+        let at: Vec<(Option<usize>, Option<usize>)> =
+            found.iter().map(|d| (d.line, d.column)).collect();
+        assert_eq!(at, vec![(Some(3), Some(5)), (Some(6), Some(11))]);
+    }
+}
