@@ -132,17 +132,25 @@ directly in envs/ is a cloud).\n\n\
 Each target is rendered with helm using its release name and namespace from stackctl.toml, \
 after its values are merged as Helm merges them and checked against the umbrella chart's and \
 each dependency's JSON schema and the repository's rules (docs/rules.md). Every target is \
-checked, whatever fails; each finding names the file and line to edit.",
+checked, whatever fails; each finding names the file and line to edit.\n\n\
+A target whose inputs have not changed since a previous run (its layers, every file of the \
+chart directory including the built dependencies, stackctl.toml, helm and stackctl \
+themselves) is reported from the result cache under $STACKCTL_CACHE_DIR/results without \
+running helm, marked \"cached\". --no-cache checks every target afresh.",
         after_help = "Examples:\n  stackctl validate envs aws          before every commit\n  \
 stackctl validate                   everything, as CI does\n  \
 stackctl validate chart             the charts and their lifecycle variants\n  \
-stackctl validate envs aws --offline --format json"
+stackctl validate envs aws --offline --format json\n  \
+stackctl validate envs aws --no-cache   render every target even if unchanged"
     )]
     Validate {
         #[command(subcommand)]
         scope: Option<ValidateScope>,
         #[command(flatten)]
         args: CheckArgs,
+        /// Check every target afresh: neither read nor write the result cache.
+        #[arg(long, global = true)]
+        no_cache: bool,
     },
 
     /// Print the manifests of one env file or variant, exactly as validate renders them.

@@ -22,7 +22,11 @@ pub fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Completions { shell } => completions::run(shell),
         Command::Deps { command } => deps::run(&cli.global, command),
         Command::Chart { command } => chart::run(&cli.global, command),
-        Command::Validate { scope, args } => validate::run_validate(&cli.global, scope, args),
+        Command::Validate {
+            scope,
+            args,
+            no_cache,
+        } => validate::run_validate(&cli.global, scope, args, !no_cache),
         Command::Render {
             target,
             cloud,

@@ -20,6 +20,7 @@ use crate::lint;
 use crate::repo::Repo;
 use crate::report::{Diagnostic, Severity};
 use crate::secrets::{self, Environment};
+use crate::validate::cache::ResultCache;
 use crate::validate::{self, Workspace, display_path};
 use crate::values::escape_key;
 
@@ -48,6 +49,13 @@ impl Session {
             helm,
             runtime,
         })
+    }
+
+    /// The result cache, beside the chart cache. Opened after dependencies are built: their
+    /// archives are inputs.
+    fn result_cache(&self) -> Result<ResultCache> {
+        let root = crate::oci::cache::ChartCache::default_dir(&self.env)?;
+        ResultCache::open(&root, &self.repo, &self.helm)
     }
 
     /// Make `charts/` match the lock (a no-op when it already does) and load the workspace.
@@ -109,6 +117,7 @@ pub fn run_validate(
     global: &GlobalArgs,
     scope: Option<ValidateScope>,
     args: CheckArgs,
+    use_cache: bool,
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let session = Session::open(global)?;
@@ -153,6 +162,11 @@ pub fn run_validate(
                 .block_on(lint::lint_charts(&workspace, &envs::variant_targets(repo)))?,
         );
     }
+    let cache = if use_cache {
+        Some(Arc::new(session.result_cache()?))
+    } else {
+        None
+    };
     let progress = progress_bar(global, targets.len());
     let on_done: Option<validate::OnDone> = progress.clone().map(|bar| {
         Arc::new(move |name: &str| {
@@ -164,6 +178,7 @@ pub fn run_validate(
         Arc::clone(&workspace),
         targets,
         jobs(&args),
+        cache,
         on_done,
     ));
     if let Some(bar) = progress {
@@ -194,6 +209,7 @@ pub fn run_render(
             Arc::clone(&workspace),
             vec![target],
             1,
+            None,
             None,
         ))
         .remove(0);

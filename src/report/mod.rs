@@ -7,7 +7,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::Format;
 
@@ -23,7 +23,7 @@ mod source;
 pub use source::SourceCache;
 
 /// How bad a finding is. Errors fail the run (exit 1); warnings are shown but do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
@@ -44,7 +44,7 @@ impl Severity {
 /// `file` is relative to the repository root, with `/` separators. `line` and `column` are
 /// 1-based. `path` is a JSON pointer into the merged values (or the rendered object) when the
 /// finding is about a value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub rule: String,
     pub severity: Severity,

@@ -103,7 +103,7 @@ fn locate_annotation(
 pub type At = (String, usize, usize);
 
 /// What `ingress/parity` compares across targets: each Ingress's certificate and hosts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IngressFacts {
     pub target: String,
     /// The certificate ARN and where a values layer set it.

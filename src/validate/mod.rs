@@ -3,7 +3,10 @@
 //!
 //! A [`Workspace`] holds what all targets share (the chart's defaults and schemas, each
 //! dependency's defaults and schema, parsed layers) and is loaded once per run; targets are
-//! then checked in parallel, each by [`check_target`]. Nothing here prints.
+//! then checked in parallel, each by [`check_target`], or found in the [`cache`] when nothing
+//! it depends on has changed. Nothing here prints.
+
+pub mod cache;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -27,6 +30,7 @@ use crate::values::{
     Layer, MergeOptions, Merged, ParsedLayer, Suppressions, merge_chain_with, scan_suppressions,
     scope_subchart,
 };
+use cache::{EnvFact, ResultCache};
 
 /// A dependency of the umbrella chart, as built into `charts/<chart>/charts/`.
 #[derive(Debug)]
@@ -240,6 +244,12 @@ pub struct TargetOutcome {
     pub rendered: Option<Rendered>,
     /// What `ingress/parity` compares across targets (AWS env targets only).
     pub ingress: Option<crate::rules::ingress::IngressFacts>,
+    /// What `envs/consistent-env` compares across targets.
+    pub env: Option<EnvFact>,
+    /// Reported from the result cache, without rendering.
+    pub cached: bool,
+    /// Whether the verdict depends only on the inputs (not on helm failing to run).
+    pub cacheable: bool,
     pub duration_ms: u64,
 }
 
@@ -271,10 +281,23 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
         merged: None,
         rendered: None,
         ingress: None,
+        env: None,
+        cached: false,
+        cacheable: true,
         duration_ms: 0,
     };
     if !broken {
         let merged = check_values(ws, &layers, &mut diagnostics);
+        outcome.env = merged.get("/global/env").map(|value| EnvFact {
+            value: value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string()),
+            at: merged
+                .provenance
+                .locate("/global/env")
+                .map(|o| (o.file.to_string(), o.line, o.column)),
+        });
         match render(ws, &outcome.target).await {
             Ok(rendered) => {
                 let chart_dir = ws.repo.display_path(&ws.chart_dir);
@@ -352,7 +375,11 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                 }));
                 outcome.rendered = Some(rendered);
             }
-            Err(e) => diagnostics.push(render_error(ws, e)),
+            Err(e) => {
+                // helm failing to start or to speak is about this machine, not the target.
+                outcome.cacheable = matches!(e, RenderError::Helm { .. });
+                diagnostics.push(render_error(ws, e));
+            }
         }
         outcome.merged = Some(merged);
     }
@@ -531,41 +558,34 @@ pub fn ingress_parity(repo: &Repo, outcomes: &[TargetOutcome]) -> Vec<Diagnostic
 /// is the same; a target that differs from the directory's most common value is reported at
 /// the line that set its value.
 pub fn consistent_env(outcomes: &[TargetOutcome]) -> Vec<Diagnostic> {
-    let mut by_dir: BTreeMap<String, Vec<(&TargetOutcome, String)>> = BTreeMap::new();
+    let mut by_dir: BTreeMap<String, Vec<(&TargetOutcome, &EnvFact)>> = BTreeMap::new();
     for outcome in outcomes {
         if outcome.target.kind != crate::envs::TargetKind::Env {
             continue;
         }
-        let Some(merged) = &outcome.merged else {
+        let Some(fact) = &outcome.env else {
             continue;
         };
-        let env = merged
-            .get("/global/env")
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .unwrap_or_default();
         let dir = outcome
             .target
             .name
             .rsplit_once('/')
             .map(|(d, _)| d.to_string())
             .unwrap_or_default();
-        by_dir.entry(dir).or_default().push((outcome, env));
+        by_dir.entry(dir).or_default().push((outcome, fact));
     }
     let mut out = Vec::new();
     for (dir, members) in by_dir {
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for (_, env) in &members {
-            *counts.entry(env.as_str()).or_default() += 1;
+        for (_, fact) in &members {
+            *counts.entry(fact.value.as_str()).or_default() += 1;
         }
         if counts.len() < 2 {
             continue;
         }
         let (common, _) = counts.iter().max_by_key(|(_, n)| **n).expect("non-empty");
-        for (outcome, env) in &members {
+        for (outcome, fact) in &members {
+            let env = &fact.value;
             if env == common {
                 continue;
             }
@@ -579,12 +599,12 @@ pub fn consistent_env(outcomes: &[TargetOutcome]) -> Vec<Diagnostic> {
             .with_hint(format!(
                 "use global.env: {common} (set it once in {dir}/default.yaml)"
             ))
-            .with_target(outcome.target.name.clone());
-            let merged = outcome
-                .merged
-                .as_ref()
-                .expect("grouped only with merged values");
-            out.push(locate(d, &merged.provenance, "/global/env"));
+            .with_target(outcome.target.name.clone())
+            .with_path("/global/env");
+            out.push(match &fact.at {
+                Some((file, line, column)) => d.at(file.clone(), *line, *column),
+                None => d,
+            });
         }
     }
     out
@@ -634,10 +654,14 @@ fn render_error(ws: &Workspace, error: RenderError) -> Diagnostic {
 /// Called with each target's name as it finishes (progress display).
 pub type OnDone = Arc<dyn Fn(&str) + Send + Sync>;
 
+///
+/// With a result cache, a target whose inputs are unchanged is reported from it without
+/// rendering, and every fresh verdict is stored.
 pub async fn check_all(
     ws: Arc<Workspace>,
     targets: Vec<Target>,
     jobs: usize,
+    cache: Option<Arc<ResultCache>>,
     on_done: Option<OnDone>,
 ) -> Vec<TargetOutcome> {
     let semaphore = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
@@ -646,9 +670,13 @@ pub async fn check_all(
         let ws = Arc::clone(&ws);
         let semaphore = Arc::clone(&semaphore);
         let on_done = on_done.clone();
+        let cache = cache.clone();
         set.spawn(async move {
             let _permit = semaphore.acquire_owned().await.expect("semaphore open");
-            let outcome = check_target(&ws, target).await;
+            let outcome = match &cache {
+                Some(cache) => check_target_cached(&ws, cache, target).await,
+                None => check_target(&ws, target).await,
+            };
             if let Some(on_done) = on_done {
                 on_done(&outcome.target.name);
             }
@@ -664,6 +692,45 @@ pub async fn check_all(
     }
     outcomes.sort_by_key(|(index, _)| *index);
     outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+/// [`check_target`] through the result cache.
+async fn check_target_cached(ws: &Workspace, cache: &ResultCache, target: Target) -> TargetOutcome {
+    let started = Instant::now();
+    let key = cache.key(&ws.repo.root, &target);
+    if let Some(entry) = cache.get(&key, &target.name) {
+        // Suppressions are applied when the report is assembled, so they are read afresh.
+        let suppressions = target
+            .layers
+            .iter()
+            .map(|file| match ws.layer(file) {
+                LayerLoad::Parsed(_, s) | LayerLoad::Failed(_, s) => s,
+            })
+            .collect();
+        return TargetOutcome {
+            target,
+            diagnostics: entry.diagnostics,
+            suppressions,
+            merged: None,
+            rendered: None,
+            ingress: entry.ingress,
+            env: entry.env,
+            cached: true,
+            cacheable: true,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+    }
+    let outcome = check_target(ws, target).await;
+    if outcome.cacheable {
+        cache.put(
+            &key,
+            &outcome.target.name,
+            &outcome.diagnostics,
+            outcome.env.as_ref(),
+            outcome.ingress.as_ref(),
+        );
+    }
+    outcome
 }
 
 /// Turn outcomes (plus findings of the run as a whole) into a report: rule configuration and
@@ -725,7 +792,7 @@ pub fn assemble(
                 } else {
                     Status::Passed
                 },
-                cached: false,
+                cached: o.cached,
                 duration_ms: o.duration_ms,
             }
         })

@@ -1,0 +1,435 @@
+//! The result cache of `validate`: an unchanged target is reported without running helm; an
+//! edit re-validates exactly the targets whose inputs it touched; a corrupt entry is never
+//! trusted; `--no-cache` renders everything.
+//!
+//! helm is run through a wrapper that logs each command, so "rendered" is what helm was
+//! really asked to do, not what stackctl says it did.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::support::registry::TestRegistry;
+use crate::support::{self, Sandbox};
+
+/// A sandboxed copy of this repository with a logging helm wrapper.
+struct Bench {
+    sandbox: Sandbox,
+    helm: PathBuf,
+    log: PathBuf,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        Bench::with_helm(support::helm4())
+    }
+
+    fn with_helm(real: PathBuf) -> Bench {
+        let sandbox = Sandbox::with_repo();
+        let dir = sandbox.root().parent().unwrap().join("wrapper");
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("helm.log");
+        let helm = dir.join("helm");
+        std::fs::write(
+            &helm,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+                log.display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Bench { sandbox, helm, log }
+    }
+
+    /// Run `validate envs aws` or `validate` (`args`) and return the exit code, the report and
+    /// the release names helm was asked to render.
+    fn validate(&self, args: &[&str]) -> (i32, Value, Vec<String>) {
+        let _ = std::fs::remove_file(&self.log);
+        let output = self
+            .sandbox
+            .stackctl_with(&self.helm)
+            .args(["--format", "json", "validate"])
+            .args(args)
+            .arg("--offline")
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}\n{}",
+                support::stdout(&output),
+                support::stderr(&output)
+            )
+        });
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let renders = log
+            .lines()
+            .filter(|l| l.starts_with("template "))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_string())
+            .collect();
+        (output.status.code().unwrap_or(-1), doc, renders)
+    }
+
+    fn edit(&self, file: &str, old: &str, new: &str) {
+        let text = self.sandbox.read(file);
+        let edited = if old.is_empty() {
+            format!("{text}{new}")
+        } else {
+            assert!(text.contains(old), "{file} has no {old:?}");
+            text.replacen(old, new, 1)
+        };
+        self.sandbox.write(file, &edited);
+    }
+
+    fn cache_entries(&self) -> Vec<PathBuf> {
+        walk_files(&self.sandbox.cache_dir().join("results"))
+    }
+}
+
+fn walk_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The targets of a report that were checked afresh (not cached), and those that were cached.
+fn fresh_and_cached(doc: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut fresh = BTreeSet::new();
+    let mut cached = BTreeSet::new();
+    for t in doc["targets"].as_array().expect("targets") {
+        let name = t["target"].as_str().unwrap().to_string();
+        if t["cached"] == true {
+            cached.insert(name);
+        } else {
+            fresh.insert(name);
+        }
+    }
+    (fresh, cached)
+}
+
+const ENVS: &[&str] = &[
+    "envs/preview/preview.yaml",
+    "envs/prod/console.yaml",
+    "envs/prod/demo.yaml",
+    "envs/staging/bridgit.yaml",
+    "envs/staging/dialogue-5624.yaml",
+    "envs/staging/jetscale-demo.yaml",
+    "envs/staging/jetscale.yaml",
+    "envs/staging/link4.yaml",
+];
+const VARIANTS: &[&str] = &["local-dev", "test-local", "test-ci", "local-live"];
+
+/// One edit and the targets it must re-validate (`None`: all of them).
+struct Edit {
+    file: &'static str,
+    old: &'static str,
+    new: &'static str,
+    revalidated: Option<&'static [&'static str]>,
+}
+
+#[test]
+fn an_edit_revalidates_exactly_the_targets_that_depend_on_it() {
+    let edits = [
+        // A leaf env file: that env only.
+        Edit {
+            file: "envs/prod/console.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: Some(&["envs/prod/console.yaml"]),
+        },
+        // A directory default: the envs of that directory.
+        Edit {
+            file: "envs/prod/default.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: Some(&["envs/prod/console.yaml", "envs/prod/demo.yaml"]),
+        },
+        Edit {
+            file: "envs/staging/default.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: Some(&[
+                "envs/staging/bridgit.yaml",
+                "envs/staging/dialogue-5624.yaml",
+                "envs/staging/jetscale-demo.yaml",
+                "envs/staging/jetscale.yaml",
+                "envs/staging/link4.yaml",
+            ]),
+        },
+        // The cloud layer: every env, no variant.
+        Edit {
+            file: "envs/aws.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: Some(ENVS),
+        },
+        // A variant's values file: the variants that apply it.
+        Edit {
+            file: "charts/jetscale/values.test.ci.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: Some(&["test-ci"]),
+        },
+        Edit {
+            file: "charts/jetscale/values.test.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: Some(&["test-local", "test-ci"]),
+        },
+        // Anything else of the chart, stackctl.toml: everything.
+        Edit {
+            file: "charts/jetscale/templates/cm-app.yaml",
+            old: "",
+            new: "{{- /* reviewed */ -}}\n",
+            revalidated: None,
+        },
+        Edit {
+            file: "charts/jetscale/values.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: None,
+        },
+        Edit {
+            file: "charts/jetscale/values.schema.json",
+            old: "{",
+            new: "{\n",
+            revalidated: None,
+        },
+        Edit {
+            file: "stackctl.toml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: None,
+        },
+        // Files no verdict depends on: nothing.
+        Edit {
+            file: "kind/kind-config.yaml",
+            old: "",
+            new: "# reviewed\n",
+            revalidated: Some(&[]),
+        },
+        Edit {
+            file: ".env",
+            old: "",
+            new: "UNRELATED=1\n",
+            revalidated: Some(&[]),
+        },
+    ];
+    let bench = Bench::new();
+    let all: BTreeSet<String> = ENVS.iter().chain(VARIANTS).map(|s| s.to_string()).collect();
+
+    let (code, doc, renders) = bench.validate(&[]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(fresh_and_cached(&doc).0, all, "a cold run checks everything");
+    assert_eq!(renders.len(), all.len(), "one render per target: {renders:?}");
+
+    let (code, doc, renders) = bench.validate(&[]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(fresh_and_cached(&doc).1, all, "nothing changed: all cached");
+    assert!(renders.is_empty(), "helm rendered {renders:?}");
+
+    for edit in &edits {
+        if !bench.sandbox.root().join(edit.file).exists() {
+            bench.sandbox.write(edit.file, "");
+        }
+        bench.edit(edit.file, edit.old, edit.new);
+        let expected: BTreeSet<String> = match edit.revalidated {
+            Some(list) => list.iter().map(|s| s.to_string()).collect(),
+            None => all.clone(),
+        };
+        let (code, doc, renders) = bench.validate(&[]);
+        assert_eq!(code, 0, "{}: {doc:#}", edit.file);
+        let (fresh, cached) = fresh_and_cached(&doc);
+        assert_eq!(fresh, expected, "after editing {}", edit.file);
+        assert_eq!(cached, &all - &expected, "after editing {}", edit.file);
+        assert_eq!(
+            renders.len(),
+            expected.len(),
+            "after editing {}, helm rendered {renders:?}",
+            edit.file
+        );
+        // And a second run finds everything cached again.
+        let (_, doc, renders) = bench.validate(&[]);
+        assert_eq!(fresh_and_cached(&doc).1, all, "after editing {}", edit.file);
+        assert!(renders.is_empty());
+    }
+}
+
+#[test]
+fn reverting_an_edit_finds_the_earlier_verdict_and_findings_are_cached_too() {
+    let bench = Bench::new();
+    let (code, _, _) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 0);
+
+    // A schema mistake: found, reported at its line, and cached with its location.
+    bench.edit(
+        "envs/staging/link4.yaml",
+        "",
+        "appConfigMap:\n  environment: PROD\n",
+    );
+    let line = bench.sandbox.read("envs/staging/link4.yaml").lines().count() as u64;
+    let (code, fresh_doc, renders) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 1);
+    assert_eq!(renders.len(), 1, "{renders:?}");
+    let (code, cached_doc, renders) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 1, "a cached failure still fails");
+    assert!(renders.is_empty(), "{renders:?}");
+    assert_eq!(cached_doc["diagnostics"], fresh_doc["diagnostics"]);
+    let finding = &cached_doc["diagnostics"][0];
+    assert_eq!(finding["rule"], "values/schema", "{cached_doc:#}");
+    assert_eq!(finding["file"], "envs/staging/link4.yaml");
+    assert_eq!(finding["line"], line);
+    let link4 = cached_doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "envs/staging/link4.yaml")
+        .unwrap();
+    assert_eq!(link4["status"], "failed");
+    assert_eq!(link4["cached"], true);
+
+    // Reverting the file brings back bytes seen before: their verdict is found, not rendered.
+    let text = bench.sandbox.read("envs/staging/link4.yaml");
+    bench.sandbox.write(
+        "envs/staging/link4.yaml",
+        &text.replace("appConfigMap:\n  environment: PROD\n", ""),
+    );
+    let (code, doc, renders) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert!(
+        renders.is_empty(),
+        "the reverted file has a stored verdict: {renders:?}"
+    );
+    assert!(
+        doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["cached"] == true)
+    );
+}
+
+#[test]
+fn a_corrupt_entry_is_ignored_and_rewritten() {
+    let bench = Bench::new();
+    let (code, _, _) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 0);
+    let entries = bench.cache_entries();
+    assert_eq!(entries.len(), ENVS.len(), "{entries:?}");
+
+    // Every kind of damage: truncated, garbage, valid JSON of the wrong shape, and a
+    // well-formed entry of another target (a failing one) under this one's name.
+    bench.edit("envs/prod/demo.yaml", "", "global:\n  env: staging\n");
+    let (code, _, _) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 1);
+    let demo_entry = bench
+        .cache_entries()
+        .into_iter()
+        .find(|p| !entries.contains(p))
+        .expect("the failing demo verdict was stored");
+    let foreign = std::fs::read(&demo_entry).unwrap();
+    let text = bench.sandbox.read("envs/prod/demo.yaml");
+    bench.sandbox.write(
+        "envs/prod/demo.yaml",
+        &text.replace("global:\n  env: staging\n", ""),
+    );
+    for (i, entry) in entries.iter().enumerate() {
+        let original = std::fs::read(entry).unwrap();
+        let damaged: Vec<u8> = match i % 4 {
+            0 => original[..original.len() / 2].to_vec(),
+            1 => b"\x00\x01not json".to_vec(),
+            2 => b"{\"format\":1,\"diagnostics\":[]}".to_vec(),
+            _ => foreign.clone(),
+        };
+        std::fs::write(entry, damaged).unwrap();
+    }
+    let (code, doc, renders) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 0, "damaged entries must not be trusted: {doc:#}");
+    assert_eq!(renders.len(), ENVS.len(), "{renders:?}");
+    assert!(fresh_and_cached(&doc).1.is_empty());
+
+    // They were rewritten: the next run is all cached again.
+    let (code, doc, renders) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 0);
+    assert!(renders.is_empty());
+    assert_eq!(fresh_and_cached(&doc).1.len(), ENVS.len());
+}
+
+#[test]
+fn no_cache_renders_everything_and_another_helm_misses() {
+    let bench = Bench::new();
+    bench.validate(&["envs", "aws"]);
+    let before = bench.cache_entries();
+
+    let (code, doc, renders) = bench.validate(&["envs", "aws", "--no-cache"]);
+    assert_eq!(code, 0);
+    assert_eq!(renders.len(), ENVS.len(), "{renders:?}");
+    assert!(fresh_and_cached(&doc).1.is_empty());
+    assert_eq!(bench.cache_entries(), before, "--no-cache writes nothing");
+
+    // Another helm (version and binary) is another input.
+    let helm3 = Bench::with_helm(support::helm3());
+    std::fs::remove_dir_all(helm3.sandbox.cache_dir()).unwrap();
+    support::copy_tree(&bench.sandbox.cache_dir(), &helm3.sandbox.cache_dir());
+    let (code, doc, renders) = helm3.validate(&["envs", "aws"]);
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(renders.len(), ENVS.len(), "{renders:?}");
+}
+
+#[test]
+fn warm_validation_makes_no_dependency_call() {
+    // Dependencies pulled from a registry once; then, with the registry gone, a run that is
+    // not --offline still needs neither the registry nor any helm command but `version`.
+    let mut registry = TestRegistry::start();
+    let bench = Bench::new();
+    let repository = registry.oci("mirror/jetscale-ai/charts");
+    for chart in ["charts/backend", "charts/frontend"] {
+        let output = bench
+            .sandbox
+            .stackctl()
+            .args(["chart", "publish", chart, "--to", &repository])
+            .args(["--insecure-registry", &registry.host])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", support::stderr(&output));
+    }
+    let mirror = format!("oci://ghcr.io/jetscale-ai/charts={repository}");
+    let host = registry.host.clone();
+    let run = |bench: &Bench| {
+        let _ = std::fs::remove_file(&bench.log);
+        let output = bench
+            .sandbox
+            .stackctl_with(&bench.helm)
+            .args(["validate", "envs", "aws", "--registry-mirror", &mirror])
+            .args(["--insecure-registry", &host])
+            .output()
+            .unwrap();
+        let log = std::fs::read_to_string(&bench.log).unwrap_or_default();
+        (output, log)
+    };
+    let (output, log) = run(&bench);
+    assert_eq!(output.status.code(), Some(0), "{}", support::stderr(&output));
+    assert_eq!(log.lines().filter(|l| l.starts_with("template")).count(), ENVS.len());
+
+    registry.stop();
+    let (output, log) = run(&bench);
+    assert_eq!(output.status.code(), Some(0), "{}", support::stderr(&output));
+    let commands: Vec<&str> = log.lines().collect();
+    assert!(
+        commands.iter().all(|c| c.starts_with("version")),
+        "helm was asked for more than its version: {commands:?}"
+    );
+}
