@@ -233,8 +233,16 @@ fn an_edit_revalidates_exactly_the_targets_that_depend_on_it() {
 
     let (code, doc, renders) = bench.validate(&[]);
     assert_eq!(code, 0, "{doc:#}");
-    assert_eq!(fresh_and_cached(&doc).0, all, "a cold run checks everything");
-    assert_eq!(renders.len(), all.len(), "one render per target: {renders:?}");
+    assert_eq!(
+        fresh_and_cached(&doc).0,
+        all,
+        "a cold run checks everything"
+    );
+    assert_eq!(
+        renders.len(),
+        all.len(),
+        "one render per target: {renders:?}"
+    );
 
     let (code, doc, renders) = bench.validate(&[]);
     assert_eq!(code, 0, "{doc:#}");
@@ -280,7 +288,11 @@ fn reverting_an_edit_finds_the_earlier_verdict_and_findings_are_cached_too() {
         "",
         "appConfigMap:\n  environment: PROD\n",
     );
-    let line = bench.sandbox.read("envs/staging/link4.yaml").lines().count() as u64;
+    let line = bench
+        .sandbox
+        .read("envs/staging/link4.yaml")
+        .lines()
+        .count() as u64;
     let (code, fresh_doc, renders) = bench.validate(&["envs", "aws"]);
     assert_eq!(code, 1);
     assert_eq!(renders.len(), 1, "{renders:?}");
@@ -421,12 +433,25 @@ fn warm_validation_makes_no_dependency_call() {
         (output, log)
     };
     let (output, log) = run(&bench);
-    assert_eq!(output.status.code(), Some(0), "{}", support::stderr(&output));
-    assert_eq!(log.lines().filter(|l| l.starts_with("template")).count(), ENVS.len());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    assert_eq!(
+        log.lines().filter(|l| l.starts_with("template")).count(),
+        ENVS.len()
+    );
 
     registry.stop();
     let (output, log) = run(&bench);
-    assert_eq!(output.status.code(), Some(0), "{}", support::stderr(&output));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
     let commands: Vec<&str> = log.lines().collect();
     assert!(
         commands.iter().all(|c| c.starts_with("version")),
