@@ -105,6 +105,10 @@ pub struct Config {
     pub registries: RegistriesConfig,
     /// Severity overrides by rule ID: "error", "warning" or "off".
     pub rules: BTreeMap<String, RuleLevel>,
+    /// The line of `stackctl.toml` that sets each target's or variant's `release`, keyed like
+    /// `targets` and `variants`: findings caused by a release name point there.
+    #[serde(skip)]
+    pub release_lines: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -257,7 +261,7 @@ impl RuleLevel {
 impl Config {
     /// Parse `stackctl.toml` text; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| line_of(text, span.start));
             // toml's message repeats the location as a snippet; keep its first line, which
             // says what is wrong, and point at the line ourselves.
@@ -272,6 +276,7 @@ impl Config {
                 .with_hint("see docs/configuration.md for every key and its type")
         })?;
         config.check(file)?;
+        config.release_lines = release_lines(text);
         Ok(config)
     }
 
@@ -307,6 +312,32 @@ impl Config {
 }
 
 /// The 1-based line of a byte offset.
+/// Where `release` is set under `[targets."…"]` and `[variants.…]`, by target or variant name.
+fn release_lines(text: &str) -> BTreeMap<String, usize> {
+    use toml::de::{DeTable, DeValue};
+    let mut lines = BTreeMap::new();
+    let Ok(document) = DeTable::parse(text) else {
+        return lines;
+    };
+    for section in ["targets", "variants"] {
+        let Some(DeValue::Table(entries)) = document.get_ref().get(section).map(|v| v.get_ref())
+        else {
+            continue;
+        };
+        for (name, entry) in entries {
+            if let DeValue::Table(fields) = entry.get_ref()
+                && let Some(release) = fields.get("release")
+            {
+                lines.insert(
+                    name.get_ref().to_string(),
+                    line_of(text, release.span().start),
+                );
+            }
+        }
+    }
+    lines
+}
+
 pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
@@ -390,6 +421,11 @@ github = ["ghcr.io"]
             Some("jetscale-console")
         );
         assert_eq!(config.variants["test-ci"].layers.len(), 2);
+        // Each release line, for findings the release name causes.
+        assert_eq!(config.release_lines["envs/prod/console.yaml"], 11);
+        assert_eq!(config.release_lines["envs/preview/preview.yaml"], 14);
+        assert_eq!(config.release_lines["test-ci"], 18);
+        assert!(!config.release_lines.contains_key("envs/prod/demo.yaml"));
         assert_eq!(
             config.rule_level("render/helm-warning"),
             Some(RuleLevel::Off)

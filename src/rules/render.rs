@@ -1,12 +1,14 @@
 //! Rules on rendered objects: what the manifests helm produced for a target say together.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use serde_json::Value;
 
 use super::finding;
 use crate::helm::RenderedObject;
 use crate::report::Diagnostic;
+use crate::rules::ingress::At;
 use crate::values::{Merged, escape_key};
 
 /// Where a finding about a rendered object points: the umbrella template that produced it
@@ -17,6 +19,9 @@ pub struct Sources<'a> {
     pub chart_name: &'a str,
     /// The umbrella chart's directory, repository-relative.
     pub chart_dir: &'a str,
+    /// The repository root, to find a field's line in a template; `None` leaves findings at
+    /// the template without a line.
+    pub root: Option<&'a Path>,
 }
 
 impl Sources<'_> {
@@ -26,6 +31,40 @@ impl Sources<'_> {
             .strip_prefix(&format!("{}/templates/", self.chart_name))
         {
             Some(rest) => diagnostic.in_file(format!("{}/templates/{rest}", self.chart_dir)),
+            None => diagnostic,
+        }
+    }
+
+    /// [`Sources::locate`], then the line of the template where `field` (`name`, `key`,
+    /// `schedule`) is first written: the template line a reader has to look at. Templates are
+    /// not YAML until rendered, so this is the first line whose text starts with `field:`
+    /// (after a list dash), which is right for templates that write an object's fields once.
+    pub(crate) fn locate_field(
+        &self,
+        diagnostic: Diagnostic,
+        object: &RenderedObject,
+        field: &str,
+    ) -> Diagnostic {
+        let diagnostic = self.locate(diagnostic, object);
+        let (Some(root), Some(file), None) = (self.root, &diagnostic.file, diagnostic.line) else {
+            return diagnostic;
+        };
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+            return diagnostic;
+        };
+        let prefix = format!("{field}:");
+        let found = text.lines().enumerate().find_map(|(index, line)| {
+            let content = line.trim_start();
+            let content = content.strip_prefix("- ").unwrap_or(content);
+            content
+                .starts_with(&prefix)
+                .then(|| (index + 1, line.len() - content.len() + 1))
+        });
+        match found {
+            Some((line, column)) => {
+                let file = file.clone();
+                diagnostic.at(file, line, column)
+            }
             None => diagnostic,
         }
     }
@@ -64,7 +103,7 @@ pub fn duplicate_objects(
             .with_hint(
                 "two templates or two map entries produce the same object: rename or remove one",
             );
-            out.push(sources.locate(d, object));
+            out.push(sources.locate_field(d, object, "name"));
         } else {
             seen.insert(key, object);
         }
@@ -399,6 +438,7 @@ mod tests {
     const SOURCES: Sources<'static> = Sources {
         chart_name: "jetscale",
         chart_dir: "charts/jetscale",
+        root: None,
     };
 
     #[test]
@@ -502,7 +542,16 @@ const LABEL_NAMED: &[&str] = &[
 
 /// `render/name-too-long`: names that Kubernetes will refuse. CronJob names are limited to 52
 /// characters because the controller appends an 11-character suffix to its Jobs.
-pub fn name_lengths(objects: &[RenderedObject], sources: &Sources<'_>) -> Vec<Diagnostic> {
+///
+/// A name that is too long because of the release it starts with points at the line that
+/// sets the release (`release_at`, in `stackctl.toml`) when there is one: that is the line to
+/// shorten, whichever chart's template built the name.
+pub fn name_lengths(
+    objects: &[RenderedObject],
+    release: &str,
+    release_at: Option<&At>,
+    sources: &Sources<'_>,
+) -> Vec<Diagnostic> {
     let label = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("valid regex");
     let subdomain = regex::Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$").expect("valid regex");
     let mut out = Vec::new();
@@ -513,26 +562,36 @@ pub fn name_lengths(objects: &[RenderedObject], sources: &Sources<'_>) -> Vec<Di
             kind if LABEL_NAMED.contains(&kind) => (63, &label),
             _ => (253, &subdomain),
         };
-        let problem = if name.chars().count() > limit {
-            Some(format!(
+        let too_long = name.chars().count() > limit;
+        let message = if too_long {
+            format!(
                 "{} is {} characters long; a {} name may have at most {limit}",
                 describe(object),
                 name.chars().count(),
                 object.kind()
-            ))
+            )
         } else if !pattern.is_match(name) {
-            Some(format!(
+            format!(
                 "{} is not a valid DNS-1123 name (lowercase letters, digits and '-')",
                 describe(object)
-            ))
+            )
         } else {
-            None
+            continue;
         };
-        if let Some(message) = problem {
-            let d = finding("render/name-too-long", message)
-                .with_hint("shorten the release name or the key the name is built from");
-            out.push(sources.locate(d, object));
-        }
+        let d = finding("render/name-too-long", message);
+        let d = match release_at {
+            Some((file, line, column)) if too_long && name.starts_with(release) => d
+                .at(file.clone(), *line, *column)
+                .with_hint(format!(
+                    "shorten the release name {release:?} here and in the deploy path that uses it, or the key the rest of the name is built from"
+                )),
+            _ => sources.locate_field(
+                d.with_hint("shorten the release name or the key the name is built from"),
+                object,
+                "name",
+            ),
+        };
+        out.push(d);
     }
     out
 }
@@ -565,15 +624,35 @@ pub fn external_secret_keys(objects: &[RenderedObject], sources: &Sources<'_>) -
                     format!("{} reads remote key {key:?}, which names no secret", describe(es)),
                 )
                 .with_hint("set externalSecret.awsSecretPrefix and global.project_name; an empty part leaves a stray '/'");
-                out.push(sources.locate(d, es));
+                out.push(sources.locate_field(d, es, "key"));
             }
         }
     }
     out
 }
 
-/// `render/cronjob-schedule`: every CronJob has a five-field schedule and a command.
-pub fn cronjob_schedules(objects: &[RenderedObject], sources: &Sources<'_>) -> Vec<Diagnostic> {
+/// The values entry a dependency's CronJob comes from (`/backend-api/cronJobs/pull-ce`): the
+/// charts name each job `<release>-<dependency key>-<job key>`.
+fn cronjob_entry(
+    cronjob: &RenderedObject,
+    release: &str,
+    dependency_keys: &[&str],
+) -> Option<String> {
+    dependency_keys.iter().find_map(|key| {
+        let job = cronjob.name().strip_prefix(&format!("{release}-{key}-"))?;
+        Some(format!("/{}/cronJobs/{}", escape_key(key), escape_key(job)))
+    })
+}
+
+/// `render/cronjob-schedule`: every CronJob has a five-field schedule and a command. A bad
+/// schedule set in a values layer is reported at that line.
+pub fn cronjob_schedules(
+    objects: &[RenderedObject],
+    release: &str,
+    dependency_keys: &[&str],
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Vec<Diagnostic> {
     let field = regex::Regex::new(r"^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*$")
         .expect("valid regex");
     let mut out = Vec::new();
@@ -594,7 +673,15 @@ pub fn cronjob_schedules(objects: &[RenderedObject], sources: &Sources<'_>) -> V
                 ),
             )
             .with_hint("write minute hour day-of-month month day-of-week, e.g. \"30 2 * * *\"");
-            out.push(sources.locate(d, cronjob));
+            let pointer = cronjob_entry(cronjob, release, dependency_keys)
+                .map(|entry| format!("{entry}/schedule"));
+            let origin = pointer.as_deref().and_then(|p| merged?.origin(p));
+            out.push(match (origin, pointer) {
+                (Some(o), Some(pointer)) => d
+                    .at(o.file.to_string(), o.line, o.column)
+                    .with_path(pointer),
+                _ => sources.locate_field(d, cronjob, "schedule"),
+            });
         }
         let has_command = pod_spec(cronjob)
             .map(|spec| {
@@ -620,6 +707,7 @@ mod object_tests {
     const SOURCES: Sources<'static> = Sources {
         chart_name: "jetscale",
         chart_dir: "charts/jetscale",
+        root: None,
     };
 
     fn objects(manifest: &str) -> Vec<RenderedObject> {
@@ -631,9 +719,29 @@ mod object_tests {
         let objs = objects(
             "---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: dialogue-5624-staging-backend-api-generate-from-discovery}\nspec: {schedule: '30 3 * * *', jobTemplate: {spec: {template: {spec: {containers: [{name: a, command: [x]}]}}}}}\n---\n# Source: jetscale/templates/cm-app.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\n---\n# Source: jetscale/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: jetscale-console-backend-api}\n",
         );
-        let found = name_lengths(&objs, &SOURCES);
+        let found = name_lengths(&objs, "dialogue-5624-staging", None, &SOURCES);
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].message.contains("57 characters"));
+        // A subchart's template is not in this repository: no file to point at.
+        assert_eq!(found[0].file, None);
+        assert_eq!(
+            found[1].file.as_deref(),
+            Some("charts/jetscale/templates/cm-app.yaml")
+        );
+
+        // Where the release is set, the finding the release causes points there; the invalid
+        // name that does not start with the release still points at its template.
+        let at = ("stackctl.toml".to_string(), 40, 1);
+        let found = name_lengths(&objs, "dialogue-5624-staging", Some(&at), &SOURCES);
+        assert_eq!(found[0].file.as_deref(), Some("stackctl.toml"));
+        assert_eq!(found[0].line, Some(40));
+        assert!(
+            found[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("\"dialogue-5624-staging\"")
+        );
         assert_eq!(
             found[1].file.as_deref(),
             Some("charts/jetscale/templates/cm-app.yaml")
@@ -655,7 +763,7 @@ mod object_tests {
         let objs = objects(
             "---\n# Source: x\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\nspec: {schedule: '*/5 1-3 * * MON-FRI', jobTemplate: {spec: {template: {spec: {containers: [{name: a, command: [x]}]}}}}}\n---\n# Source: x\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: b}\nspec: {schedule: 'every day', jobTemplate: {spec: {template: {spec: {containers: [{name: a}]}}}}}\n---\n# Source: x\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec: {schedule: '@daily', jobTemplate: {spec: {template: {spec: {containers: [{name: a, args: [y]}]}}}}}\n",
         );
-        let found = cronjob_schedules(&objs, &SOURCES);
+        let found = cronjob_schedules(&objs, "r", &[], None, &SOURCES);
         let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
         assert!(messages[0].contains("CronJob b has schedule \"every day\""));
@@ -683,10 +791,7 @@ pub fn preview_cronjobs(
             format!("{} runs in a preview environment", describe(cronjob)),
         )
         .with_hint("set suspend: true for it under cronJobs in the preview values");
-        let entry = dependency_keys.iter().find_map(|key| {
-            let job = cronjob.name().strip_prefix(&format!("{release}-{key}-"))?;
-            Some(format!("/{}/cronJobs/{}", escape_key(key), escape_key(job)))
-        });
+        let entry = cronjob_entry(cronjob, release, dependency_keys);
         let origin = entry.as_ref().and_then(|pointer| {
             let provenance = &merged?.provenance;
             let last = provenance.layers().last()?;
@@ -733,6 +838,7 @@ mod resource_tests {
         let sources = Sources {
             chart_name: "jetscale",
             chart_dir: "charts/jetscale",
+            root: None,
         };
         let found = resources(&objs, None, &sources);
         assert_eq!(found.len(), 1);

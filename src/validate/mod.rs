@@ -309,6 +309,7 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                 let sources = render_rules::Sources {
                     chart_name: &chart_name,
                     chart_dir: &chart_dir,
+                    root: Some(&ws.repo.root),
                 };
                 let target = &outcome.target;
                 diagnostics.extend(render_rules::duplicate_objects(
@@ -316,23 +317,41 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     &target.namespace,
                     &sources,
                 ));
-                diagnostics.extend(render_rules::name_lengths(&rendered.objects, &sources));
+                let dependency_keys: Vec<&str> =
+                    ws.dependencies.iter().map(|d| d.key.as_str()).collect();
+                let release_at = ws
+                    .repo
+                    .config
+                    .release_lines
+                    .get(&target.name)
+                    .map(|&line| (crate::repo::CONFIG_FILE.to_string(), line, 1));
+                diagnostics.extend(render_rules::name_lengths(
+                    &rendered.objects,
+                    &target.release,
+                    release_at.as_ref(),
+                    &sources,
+                ));
                 diagnostics.extend(render_rules::external_secret_keys(
                     &rendered.objects,
                     &sources,
                 ));
-                diagnostics.extend(render_rules::cronjob_schedules(&rendered.objects, &sources));
+                diagnostics.extend(render_rules::cronjob_schedules(
+                    &rendered.objects,
+                    &target.release,
+                    &dependency_keys,
+                    Some(&merged),
+                    &sources,
+                ));
                 diagnostics.extend(render_rules::resources(
                     &rendered.objects,
                     Some(&merged),
                     &sources,
                 ));
                 if target.kind == crate::envs::TargetKind::Variant {
-                    let keys: Vec<&str> = ws.dependencies.iter().map(|d| d.key.as_str()).collect();
                     diagnostics.extend(crate::rules::values::release_hosts(
                         &merged,
                         &target.release,
-                        &keys,
+                        &dependency_keys,
                     ));
                 }
                 if cloud_of(&ws.repo, target).as_deref() == Some("aws") {
@@ -352,11 +371,10 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     outcome.ingress = Some(facts);
                 }
                 if is_preview(&ws.repo, target) {
-                    let keys: Vec<&str> = ws.dependencies.iter().map(|d| d.key.as_str()).collect();
                     diagnostics.extend(render_rules::preview_cronjobs(
                         &rendered.objects,
                         &target.release,
-                        &keys,
+                        &dependency_keys,
                         Some(&merged),
                         &sources,
                     ));
