@@ -196,7 +196,7 @@ pub fn parse_layer(file: &str, text: &str) -> Result<ParsedLayer, YamlError> {
         return Err(YamlError::new(file, err.0, err.1));
     }
     if let Err(err) = scanned {
-        let at = span_of(*err.marker());
+        let at = within_text(span_of(*err.marker()), text);
         return Err(YamlError::new(file, at, syntax_message(err.info())));
     }
     let mut conv = Converter {
@@ -271,6 +271,18 @@ pub fn parse_layer(file: &str, text: &str) -> Result<ParsedLayer, YamlError> {
 
 fn span_of(mark: Marker) -> Span {
     Span::new(mark.line().max(1), mark.col() + 1)
+}
+
+/// An error found at the end of the input (an unclosed `[` or quote) is reported by the
+/// parser on the line after the last one; point at the end of the last line instead, so the
+/// report can show the line that left something open.
+fn within_text(span: Span, text: &str) -> Span {
+    let lines = text.lines().count().max(1);
+    if span.line <= lines {
+        return span;
+    }
+    let last = text.lines().last().unwrap_or("");
+    Span::new(lines, last.chars().count() + 1)
 }
 
 fn syntax_message(info: &str) -> String {
@@ -1102,7 +1114,11 @@ block: |
         assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
         let err = parse_layer("envs/bad.yaml", "a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.line >= 1 && err.column >= 1);
+        // Left open at the end of the file: the last line, where the opening is.
+        let err = parse_layer("envs/bad.yaml", "global:\n  env: [prod\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 13), "{err}");
         let err = parse_layer("envs/bad.yaml", "a: \"open\nb: 1\n").unwrap_err();
+        assert!(err.line <= 2, "{err}");
         assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
         let shown = err.to_string();
         assert!(shown.starts_with("envs/bad.yaml:"), "{shown}");
