@@ -668,10 +668,10 @@ fn render_error(ws: &Workspace, error: RenderError) -> Diagnostic {
     }
 }
 
-/// Run every target (at most `jobs` helm processes at once) and assemble the report.
 /// Called with each target's name as it finishes (progress display).
 pub type OnDone = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Run every target, at most `jobs` helm processes at once, in the order given.
 ///
 /// With a result cache, a target whose inputs are unchanged is reported from it without
 /// rendering, and every fresh verdict is stored.
