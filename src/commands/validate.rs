@@ -136,6 +136,11 @@ pub fn run_validate(
             (targets, true)
         }
     };
+    // Repository-wide and cheap, and `.gitignore` is no input of any target's cached verdict:
+    // checked on every run.
+    if !matches!(scope, Some(ValidateScope::Chart)) {
+        general.extend(crate::rules::secrets::check_gitignore(&repo.root));
+    }
     let command = match &scope {
         Some(ValidateScope::Envs { cloud }) => format!("validate envs {cloud}"),
         Some(ValidateScope::Chart) => "validate chart".to_string(),
@@ -162,6 +167,20 @@ pub fn run_validate(
                 .block_on(lint::lint_charts(&workspace, &envs::variant_targets(repo)))?,
         );
     }
+    let service_values: Vec<String> = if lint_charts {
+        repo.config
+            .dependencies
+            .sources
+            .values()
+            .map(|source| repo.path(source))
+            .filter(|dir| dir.join("values.yaml").is_file())
+            .map(|dir| format!("{}/values.yaml", repo.display_path(&dir)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (literals, scanned) = validate::secret_literals(&workspace, &targets, &service_values);
+    general.extend(literals);
     let cache = if use_cache {
         Some(Arc::new(session.result_cache()?))
     } else {
@@ -186,7 +205,7 @@ pub fn run_validate(
     }
     general.extend(validate::consistent_env(&outcomes));
     general.extend(validate::ingress_parity(repo, &outcomes));
-    let report = validate::assemble(repo, &outcomes, general, started);
+    let report = validate::assemble_with(repo, &outcomes, general, &scanned, started);
     output::emit(&report, global, &repo.root, &command)
 }
 

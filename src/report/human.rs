@@ -80,6 +80,8 @@ fn group<'a>(d: &'a Diagnostic, report: &'a Report, sources: &mut SourceCache) -
     if let Some(file) = d.file.as_deref() {
         match (d.line, d.line.and_then(|line| sources.line(file, line))) {
             (Some(line), Some(source)) => {
+                let source = shown_source(d, source);
+                let source = source.as_str();
                 let span = span(source, d.column);
                 let mut annotation = AnnotationKind::Primary.span(span);
                 if let Some(path) = &d.path {
@@ -130,6 +132,21 @@ fn group<'a>(d: &'a Diagnostic, report: &'a Report, sources: &mut SourceCache) -
         (None, None) => {}
     }
     group
+}
+
+/// Rules whose findings point at a secret: their snippet never shows the line past the
+/// finding's column, whatever the secret's length (redaction only knows longer values).
+const HIDES_VALUE: &[&str] = &["secrets/literal"];
+
+/// The source line as shown under a finding.
+fn shown_source(d: &Diagnostic, source: &str) -> String {
+    match d.column {
+        Some(column) if HIDES_VALUE.contains(&d.rule.as_str()) => {
+            let kept: String = source.chars().take(column.saturating_sub(1)).collect();
+            format!("{kept}[REDACTED]")
+        }
+        _ => source.to_owned(),
+    }
 }
 
 /// The byte range the caret goes under: the character at the 1-based `column`, or the

@@ -6,6 +6,7 @@
 pub mod agnostic;
 pub mod ingress;
 pub mod render;
+pub mod secrets;
 pub mod values;
 
 use crate::repo::Config;
@@ -173,6 +174,16 @@ pub const RULES: &[Rule] = &[
         "envs/consistent-env",
         Error,
         "the envs of one directory share one global.env",
+    ),
+    rule(
+        "secrets/literal",
+        Error,
+        "no secret-looking literal (password, token, key, private key) in a values file",
+    ),
+    rule(
+        "secrets/gitignore",
+        Error,
+        ".gitignore keeps .env, *.secret.yaml and .stackctl/ out of git",
     ),
     rule(
         "suppress/unused",

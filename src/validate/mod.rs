@@ -751,12 +751,53 @@ async fn check_target_cached(ws: &Workspace, cache: &ResultCache, target: Target
     outcome
 }
 
+/// `secrets/literal` over every values file the run reads, each file once however many targets
+/// apply it: the chart's defaults, `extra` files (the local service charts' defaults) and every
+/// layer of `targets`. Not part of any target's cached verdict: it runs every time, and so
+/// registers every literal it finds for redaction before anything is printed. Returns the
+/// findings and the suppressions of the files scanned.
+pub fn secret_literals(
+    ws: &Workspace,
+    targets: &[Target],
+    extra: &[String],
+) -> (Vec<Diagnostic>, Vec<Arc<Suppressions>>) {
+    let mut files: Vec<String> = vec![ws.defaults.file().to_string()];
+    files.extend(extra.iter().cloned());
+    files.extend(targets.iter().flat_map(|t| t.layers.iter().cloned()));
+    let mut seen = HashSet::new();
+    let mut findings = Vec::new();
+    let mut suppressions = Vec::new();
+    for file in files {
+        if !seen.insert(file.clone()) {
+            continue;
+        }
+        // A layer that does not parse is reported by `values/syntax` through its targets.
+        if let LayerLoad::Parsed(layer, s) = ws.layer(&file) {
+            findings.extend(crate::rules::secrets::scan_layer(&layer));
+            suppressions.push(s);
+        }
+    }
+    (findings, suppressions)
+}
+
 /// Turn outcomes (plus findings of the run as a whole) into a report: rule configuration and
 /// suppressions applied, findings of shared layers reported once, each target's status.
 pub fn assemble(
     repo: &Repo,
     outcomes: &[TargetOutcome],
+    general: Vec<Diagnostic>,
+    started: Instant,
+) -> Report {
+    assemble_with(repo, outcomes, general, &[], started)
+}
+
+/// [`assemble`], honouring also the suppressions of files no target applies (the chart's
+/// defaults, scanned by [`secret_literals`]).
+pub fn assemble_with(
+    repo: &Repo,
+    outcomes: &[TargetOutcome],
     mut general: Vec<Diagnostic>,
+    more_suppressions: &[Arc<Suppressions>],
     started: Instant,
 ) -> Report {
     let mut diagnostics = Vec::new();
@@ -780,7 +821,11 @@ pub fn assemble(
     }
     let mut suppressions = Vec::new();
     let mut files = HashSet::new();
-    for s in outcomes.iter().flat_map(|o| &o.suppressions) {
+    for s in outcomes
+        .iter()
+        .flat_map(|o| &o.suppressions)
+        .chain(more_suppressions)
+    {
         let file = s
             .items
             .first()

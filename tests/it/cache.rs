@@ -458,3 +458,31 @@ fn warm_validation_makes_no_dependency_call() {
         "helm was asked for more than its version: {commands:?}"
     );
 }
+
+/// `.gitignore` is no input of a target's verdict: `secrets/gitignore` is checked on every run,
+/// so editing it is seen while every target is still reported from the cache.
+#[test]
+fn gitignore_is_checked_on_every_run_even_when_every_target_is_cached() {
+    let bench = Bench::new();
+    let (code, doc, _) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 0, "{doc}");
+
+    bench.edit(".gitignore", ".env\n", "");
+    let (code, doc, renders) = bench.validate(&["envs", "aws"]);
+    assert!(renders.is_empty(), "rendered again: {renders:?}");
+    let (fresh, _) = fresh_and_cached(&doc);
+    assert!(fresh.is_empty(), "{fresh:?}");
+    assert_eq!(code, 1, "{doc}");
+    let rules: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, vec!["secrets/gitignore"]);
+
+    bench.edit(".gitignore", "", ".env\n");
+    let (code, doc, renders) = bench.validate(&["envs", "aws"]);
+    assert!(renders.is_empty(), "rendered again: {renders:?}");
+    assert_eq!(code, 0, "{doc}");
+}

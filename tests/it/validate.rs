@@ -384,7 +384,59 @@ fn cases() -> Vec<Case> {
                 "variants/release-hosts",
             )
         },
+        // secrets
+        case(
+            "a GitHub token pasted into an env file",
+            CONSOLE,
+            "    VITE_API_BASE_URL: https://console.jetscale.ai\n",
+            concat!(
+                "    VITE_API_BASE_URL: https://console.jetscale.ai\n",
+                "    GITHUB_TOKEN: gh",
+                "p_0FAKE0token0for0stackctl0tests0Ab123 #@\n"
+            ),
+            "secrets/literal",
+        ),
+        case(
+            "an AWS secret key under a password key",
+            CONSOLE,
+            "backend-api:\n  replicaCount: 3\n",
+            concat!(
+                "backend-api:\n  replicaCount: 3\n  env:\n",
+                "    JETSCALE_DB_PASSWORD: wJa1rXUtnF",
+                "AKE/K7MDENG/bPxRfiCYfake0KEY00 #@\n"
+            ),
+            "secrets/literal",
+        ),
+        case(
+            "a secret in the cloud layer every env applies",
+            "envs/aws.yaml",
+            "  annotations:\n",
+            concat!(
+                "  annotations:\n",
+                "    auth.jetscale.ai/token: sk_live_",
+                "0FAKE0stripe0key0Ab12 #@\n"
+            ),
+            "secrets/literal",
+        ),
+        Case {
+            at: Some((".gitignore", Some(gitignore_lines() - 1))),
+            ..case(
+                "a .gitignore that no longer ignores .env",
+                ".gitignore",
+                ".env\n",
+                "",
+                "secrets/gitignore",
+            )
+        },
     ]
+}
+
+/// Lines of this repository's `.gitignore`.
+fn gitignore_lines() -> usize {
+    std::fs::read_to_string(support::repo_root().join(".gitignore"))
+        .unwrap()
+        .lines()
+        .count()
 }
 
 fn apply(sandbox: &Sandbox, case: &Case) -> Option<usize> {
@@ -732,4 +784,90 @@ fn validate_chart_finds_cloud_literals_in_templates() {
         "{}",
         serde_json::to_string_pretty(diagnostics).unwrap()
     );
+}
+
+#[test]
+fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
+    let helm = support::helm4();
+    let sandbox = Sandbox::with_repo();
+    // Fake, in a real token's shape; and a password too short for the redaction list.
+    let token = ["gh", "p_", "0FAKE0token0for0stackctl0tests0Ab123"].concat();
+    let password = "Pw9x!";
+    let aws = sandbox.read("envs/aws.yaml");
+    let aws = aws.replacen(
+        "  annotations:\n",
+        &format!("  annotations:\n    auth.jetscale.ai/token: {token}\n"),
+        1,
+    );
+    let token_line = aws.lines().position(|l| l.contains(&token)).unwrap() + 1;
+    sandbox.write("envs/aws.yaml", &aws);
+    let console = sandbox.read(CONSOLE).replacen(
+        "postgres:\n  enabled: false\n",
+        &format!("postgres:\n  enabled: false\n  auth:\n    password: {password}\n"),
+        1,
+    );
+    sandbox.write(CONSOLE, &console);
+
+    for format in ["human", "json", "sarif", "junit", "github"] {
+        let output = sandbox.run(
+            &helm,
+            &[
+                "--color",
+                "never",
+                "--format",
+                format,
+                "validate",
+                "envs",
+                "aws",
+                "--offline",
+            ],
+        );
+        assert_eq!(output.status.code(), Some(1), "{format}");
+        let all = support::stdout(&output) + &support::stderr(&output);
+        assert!(!all.contains(&token), "{format} printed the token:\n{all}");
+        assert!(
+            !all.contains(password),
+            "{format} printed the password:\n{all}"
+        );
+        assert!(
+            all.contains("ghp_… (40 chars)"),
+            "{format}: the masked token is not shown:\n{all}"
+        );
+    }
+
+    // One file, one finding: envs/aws.yaml is applied by every env.
+    let (code, doc, stderr) = validate_json_with(&sandbox, &helm, &["envs", "aws"]);
+    assert_eq!(code, 1, "{stderr}");
+    let literals: Vec<&Value> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rule"] == "secrets/literal")
+        .collect();
+    let mut at: Vec<(&str, u64)> = literals
+        .iter()
+        .map(|d| (d["file"].as_str().unwrap(), d["line"].as_u64().unwrap()))
+        .collect();
+    at.sort();
+    assert_eq!(
+        at,
+        vec![("envs/aws.yaml", token_line as u64), (CONSOLE, 33)],
+        "{literals:?}"
+    );
+
+    // A suppression with a reason silences it, and is used.
+    let console = sandbox.read(CONSOLE).replacen(
+        "    password: ",
+        "    # stackctl:ignore secrets/literal a throwaway value, not a credential\n    password: ",
+        1,
+    );
+    sandbox.write(CONSOLE, &console);
+    let (_, doc, _) = validate_json_with(&sandbox, &helm, &["envs", "aws"]);
+    let rules: Vec<(&str, &str)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["rule"].as_str().unwrap(), d["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(rules, vec![("secrets/literal", "envs/aws.yaml")]);
 }

@@ -80,7 +80,7 @@ impl Sandbox {
     pub fn with_repo() -> Sandbox {
         let sandbox = Sandbox::empty();
         let src = repo_root();
-        for entry in ["charts", "envs", "kind", "stackctl.toml"] {
+        for entry in ["charts", "envs", "kind", "stackctl.toml", ".gitignore"] {
             let from = src.join(entry);
             if from.exists() {
                 copy_tree(&from, &sandbox.root().join(entry));

@@ -1,0 +1,972 @@
+//! `secrets/literal` and `secrets/gitignore`: this repository is public, so no secret is ever
+//! written into a values file, and the files that hold local secrets are ignored by git.
+//!
+//! [`classify`] decides about one scalar from its key and its text; [`scan_layer`] applies it
+//! to every string of a parsed values layer and locates each finding at the line to edit;
+//! [`check_gitignore`] asks git's own matching rules (through the `ignore` crate) whether the
+//! repository's `.gitignore` covers `.env`, `*.secret.yaml` and `.stackctl/`.
+//!
+//! A finding never carries the secret: messages show [`mask`]ed text only, and every literal
+//! found is registered with [`crate::secrets::register`] so that any other text quoting it is
+//! redacted as well.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::finding;
+use crate::report::Diagnostic;
+use crate::values::{ParsedLayer, push_key};
+
+/// Why a scalar looks like a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    AwsAccessKeyId,
+    PrivateKey,
+    GithubToken,
+    GitlabToken,
+    SlackToken,
+    StripeKey,
+    GoogleApiKey,
+    NpmToken,
+    Jwt,
+    /// `scheme://user:password@host` with a real password.
+    UrlCredentials,
+    /// A key named like a password, token, secret or key holds a literal.
+    SecretNamedKey,
+    /// A long random-looking base64 or hex string.
+    HighEntropy,
+}
+
+impl Why {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Why::AwsAccessKeyId => "an AWS access key ID",
+            Why::PrivateKey => "a PEM private key block",
+            Why::GithubToken => "a GitHub token",
+            Why::GitlabToken => "a GitLab token",
+            Why::SlackToken => "a Slack token",
+            Why::StripeKey => "a Stripe API key",
+            Why::GoogleApiKey => "a Google API key",
+            Why::NpmToken => "an npm token",
+            Why::Jwt => "a JSON Web Token",
+            Why::UrlCredentials => "a password inside a URL",
+            Why::SecretNamedKey => "a literal secret",
+            Why::HighEntropy => "a high-entropy string",
+        }
+    }
+}
+
+/// A secret-looking literal: why, and the part of the text that is the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub why: Why,
+    pub secret: String,
+}
+
+static PATTERNS: LazyLock<Vec<(Why, Regex)>> = LazyLock::new(|| {
+    [
+        (
+            Why::AwsAccessKeyId,
+            r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z2-7]{16}\b",
+        ),
+        (
+            Why::PrivateKey,
+            r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)",
+        ),
+        (
+            Why::GithubToken,
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+        ),
+        (Why::GitlabToken, r"\bglpat-[A-Za-z0-9_-]{20,}"),
+        (
+            Why::SlackToken,
+            r"\bxox[abposr]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+",
+        ),
+        (Why::StripeKey, r"\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b"),
+        (Why::GoogleApiKey, r"\bAIza[0-9A-Za-z_-]{35}"),
+        (Why::NpmToken, r"\bnpm_[A-Za-z0-9]{36}\b"),
+        (
+            Why::Jwt,
+            r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+        ),
+    ]
+    .into_iter()
+    .map(|(why, re)| (why, Regex::new(re).expect("valid secret pattern")))
+    .collect()
+});
+
+static URL_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^@/\s]+)@").expect("valid URL pattern")
+});
+
+/// Decide about one string scalar. `key` is the map key it sits under (for a list item, the
+/// key of the list; for `{name: X, value: Y}` pairs, the name `X`).
+///
+/// Placeholders (`changeme`, `<token>`, `${VAR}`, `{{ .Values.x }}`, `REPLACE_ME`, …) and
+/// references (`secretRef`, ARNs, secret-store paths, secret names under `…Secret` keys,
+/// variable names) are never secrets.
+pub fn classify(key: &str, value: &str) -> Option<Hit> {
+    let text = value.trim();
+    if text.is_empty() {
+        return None;
+    }
+    for (why, re) in PATTERNS.iter() {
+        for found in re.find_iter(text) {
+            if !is_placeholder(found.as_str()) {
+                return Some(Hit {
+                    why: *why,
+                    secret: found.as_str().to_string(),
+                });
+            }
+        }
+    }
+    for captures in URL_CREDENTIALS.captures_iter(text) {
+        let password = captures.get(1).expect("group 1").as_str();
+        if !is_placeholder(password) && !is_template(password) {
+            return Some(Hit {
+                why: Why::UrlCredentials,
+                secret: password.to_string(),
+            });
+        }
+    }
+    if let Some(strength) = secret_key_strength(key)
+        && !is_placeholder(text)
+        && !is_reference(text)
+        && !(strength == Strength::MayNameASecret && is_object_name(text))
+    {
+        return Some(Hit {
+            why: Why::SecretNamedKey,
+            secret: text.to_string(),
+        });
+    }
+    if !entropy_exempt_key(key) && looks_random(text) && !is_placeholder(text) {
+        return Some(Hit {
+            why: Why::HighEntropy,
+            secret: text.to_string(),
+        });
+    }
+    None
+}
+
+/// How sure a key's name makes us that its value is a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strength {
+    /// `password`, `token`, `apiKey`, `JWT_SECRET_KEY`: any literal is a secret.
+    Holds,
+    /// `…Secret` / `…Secrets`: often the *name* of a Kubernetes Secret (`tlsSecret: web-tls`).
+    MayNameASecret,
+}
+
+/// The words of a key: `JETSCALE_DB_PASSWORD` → jetscale db password, `apiKeyRef` → api key ref.
+fn words(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = key.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_ascii_alphanumeric() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        let boundary = i > 0 && c.is_ascii_uppercase() && {
+            let prev = chars[i - 1];
+            prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase()
+                    && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()))
+        };
+        if boundary && !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+        current.push(c.to_ascii_lowercase());
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Words that, last in a key, say it holds a secret.
+const HOLDING_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pass",
+    "pwd",
+    "passphrase",
+    "token",
+    "apikey",
+    "credential",
+    "credentials",
+    "secretkey",
+    "privatekey",
+    "accesskey",
+];
+
+/// Words that, before a final `key`, make it a secret key (`secretKey`, `API_KEY`).
+const KEY_QUALIFIERS: &[&str] = &[
+    "secret",
+    "private",
+    "api",
+    "access",
+    "signing",
+    "encryption",
+    "encrypt",
+    "master",
+    "client",
+    "license",
+    "ssh",
+    "hmac",
+    "jwt",
+    "auth",
+    "app",
+];
+
+fn secret_key_strength(key: &str) -> Option<Strength> {
+    let words = words(key);
+    let last = words.last()?.as_str();
+    // `existingSecret`, `existingPassword`: the name of something that holds it.
+    if words.first().is_some_and(|w| w == "existing") {
+        return None;
+    }
+    if HOLDING_WORDS.contains(&last) {
+        return Some(Strength::Holds);
+    }
+    if last == "key"
+        && words.len() >= 2
+        && KEY_QUALIFIERS.contains(&words[words.len() - 2].as_str())
+    {
+        return Some(Strength::Holds);
+    }
+    if last == "secret" || last == "secrets" {
+        return Some(Strength::MayNameASecret);
+    }
+    None
+}
+
+/// Text that stands for a value to be filled in, not a value.
+pub fn is_placeholder(text: &str) -> bool {
+    let t = text.trim();
+    if t.is_empty() || is_template(t) {
+        return true;
+    }
+    if t.starts_with('<') && t.ends_with('>') {
+        return true;
+    }
+    let lower = t.to_ascii_lowercase();
+    const MARKERS: &[&str] = &[
+        "changeme",
+        "change-me",
+        "change_me",
+        "replaceme",
+        "replace-me",
+        "replace_me",
+        "placeholder",
+        "example",
+        "dummy",
+        "redacted",
+        "xxxx",
+        "****",
+        "...",
+        "…",
+        "todo",
+        "tbd",
+        "fixme",
+        "your-",
+        "your_",
+        "not-a-secret",
+    ];
+    if MARKERS.iter().any(|m| lower.contains(m)) {
+        return true;
+    }
+    // One character repeated (`aaaaaaaa`, `00000000`).
+    let first = t.chars().next().expect("non-empty");
+    if t.chars().all(|c| c == first) {
+        return true;
+    }
+    matches!(
+        lower.as_str(),
+        "none" | "null" | "nil" | "~" | "true" | "false" | "n/a" | "na" | "-" | "unset" | "secret"
+    )
+}
+
+/// `${VAR}`, `{{ .Values.x }}`, `$(cat file)`, `$VAR`: filled in by something else.
+fn is_template(text: &str) -> bool {
+    static VAR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\$[A-Za-z_][A-Za-z0-9_]*$").expect("valid"));
+    text.contains("${") || text.contains("{{") || text.contains("$(") || VAR.is_match(text)
+}
+
+/// Text that names where a secret lives rather than the secret.
+fn is_reference(text: &str) -> bool {
+    static ENV_NAME: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$").expect("valid"));
+    static PATH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(?:[./~]*/)?[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)+/?$").expect("valid")
+    });
+    const SCHEMES: &[&str] = &[
+        "arn:",
+        "ref+",
+        "vault:",
+        "awssm:",
+        "secretsmanager:",
+        "ssm:",
+        "gcpsm:",
+        "azkv:",
+        "sops:",
+        "op://",
+        "k8s://",
+        "file://",
+    ];
+    if matches!(text, "secretRef" | "configMapRef" | "secretKeyRef") {
+        return true;
+    }
+    if SCHEMES.iter().any(|s| text.starts_with(s)) {
+        return true;
+    }
+    // A variable name (`DB_PASSWORD`): the key of a secret, not its value.
+    if ENV_NAME.is_match(text) {
+        return true;
+    }
+    // A secret-store path (`jetscale-prod/database/console`) or an absolute file path. Base64
+    // keys contain `/` too, but mix upper and lower case and look random as a whole.
+    let lower_case = !text.chars().any(|c| c.is_ascii_uppercase());
+    if PATH.is_match(text) && (lower_case || text.starts_with('/')) && !looks_random(text) {
+        return true;
+    }
+    // `password`, `db-password`, `api_key`: the name of a key inside a secret.
+    let words = words(text);
+    const KEY_NAME_WORDS: &[&str] = &[
+        "password", "passwd", "pass", "pwd", "token", "secret", "key", "api", "apikey", "private",
+        "access", "client", "db", "database", "auth",
+    ];
+    !words.is_empty() && words.iter().all(|w| KEY_NAME_WORDS.contains(&w.as_str()))
+}
+
+/// A Kubernetes object name (`web-tls`, `jetscale-registry-secret`): what `…Secret` keys
+/// usually hold. A single word without `-` or `.` does not count.
+fn is_object_name(text: &str) -> bool {
+    static NAME: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+            .expect("valid")
+    });
+    NAME.is_match(text) && (text.contains('-') || text.contains('.')) && !looks_random(text)
+}
+
+/// Keys whose values are long hex or mixed strings by nature: image tags, digests, versions.
+fn entropy_exempt_key(key: &str) -> bool {
+    const EXEMPT: &[&str] = &[
+        "tag",
+        "digest",
+        "sha",
+        "version",
+        "commit",
+        "revision",
+        "checksum",
+        "hash",
+        "fingerprint",
+        "thumbprint",
+        "image",
+    ];
+    words(key)
+        .last()
+        .is_some_and(|w| EXEMPT.contains(&w.as_str()))
+}
+
+/// Shannon entropy in bits per character.
+pub fn entropy(text: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    let mut total = 0usize;
+    for c in text.chars() {
+        *counts.entry(c).or_insert(0usize) += 1;
+        total += 1;
+    }
+    if total == 0 {
+        return 0.0;
+    }
+    counts
+        .values()
+        .map(|&n| {
+            let p = n as f64 / total as f64;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// One token of base64 or hex that looks generated rather than written: long, from a key
+/// alphabet, high in entropy, and (for base64) switching between upper case, lower case and
+/// digits the way random text does and words (`ELBSecurityPolicy-TLS13-1-2-2021-06`) do not.
+pub fn looks_random(text: &str) -> bool {
+    let len = text.chars().count();
+    if len < 20
+        || !text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-'))
+    {
+        return false;
+    }
+    let hex = text.chars().all(|c| c.is_ascii_hexdigit());
+    if hex {
+        return len >= 32
+            && text.chars().any(|c| c.is_ascii_digit())
+            && text.chars().any(|c| c.is_ascii_alphabetic())
+            && entropy(text) >= 3.0;
+    }
+    let upper = text.chars().any(|c| c.is_ascii_uppercase());
+    let lower = text.chars().any(|c| c.is_ascii_lowercase());
+    let digit = text.chars().any(|c| c.is_ascii_digit());
+    if !(upper && lower && digit) {
+        return false;
+    }
+    let threshold = (0.85 * (len as f64).log2()).min(4.5);
+    entropy(text) >= threshold && class_switch_ratio(text) >= 0.35
+}
+
+/// Among adjacent pairs of alphanumeric characters, the share that changes class (upper case,
+/// lower case, digit). About 0.6 for random base64; low for words and identifiers.
+fn class_switch_ratio(text: &str) -> f64 {
+    fn class(c: char) -> Option<u8> {
+        if c.is_ascii_uppercase() {
+            Some(0)
+        } else if c.is_ascii_lowercase() {
+            Some(1)
+        } else if c.is_ascii_digit() {
+            Some(2)
+        } else {
+            None
+        }
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let (mut pairs, mut switches) = (0usize, 0usize);
+    for pair in chars.windows(2) {
+        if let (Some(a), Some(b)) = (class(pair[0]), class(pair[1])) {
+            pairs += 1;
+            if a != b {
+                switches += 1;
+            }
+        }
+    }
+    if pairs == 0 {
+        0.0
+    } else {
+        switches as f64 / pairs as f64
+    }
+}
+
+/// The secret as it may be shown: at most its first four characters (never more than a quarter
+/// of it), then `…` and its length.
+///
+/// ```
+/// use stackctl::rules::secrets::mask;
+/// assert_eq!(mask("abcdefghijklmnopqrstuvwxyz"), "abcd… (26 chars)");
+/// assert_eq!(mask("hunter22"), "hu… (8 chars)");
+/// assert_eq!(mask("abc"), "… (3 chars)");
+/// ```
+pub fn mask(secret: &str) -> String {
+    let len = secret.chars().count();
+    let shown: String = secret.chars().take((len / 4).min(4)).collect();
+    format!("{shown}… ({len} chars)")
+}
+
+/// `secrets/literal` over one values layer: every string that [`classify`] flags, at the line
+/// of its key. Each literal found is registered for redaction.
+pub fn scan_layer(layer: &ParsedLayer) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    walk(layer, layer.value(), String::new(), "", &mut out);
+    out
+}
+
+fn walk(layer: &ParsedLayer, value: &Value, pointer: String, key: &str, out: &mut Vec<Diagnostic>) {
+    match value {
+        Value::Object(map) => {
+            // Kubernetes-style `{name: DB_PASSWORD, value: …}`: the name is the key.
+            let named = match (map.get("name"), map.get("value")) {
+                (Some(Value::String(name)), Some(Value::String(_))) => Some(name.as_str()),
+                _ => None,
+            };
+            for (child_key, child) in map {
+                let mut child_pointer = pointer.clone();
+                push_key(&mut child_pointer, child_key);
+                let effective = match named {
+                    Some(name) if child_key == "value" => name,
+                    _ => child_key.as_str(),
+                };
+                walk(layer, child, child_pointer, effective, out);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                walk(layer, item, format!("{pointer}/{index}"), key, out);
+            }
+        }
+        Value::String(text) => {
+            if let Some(hit) = classify(key, text) {
+                out.push(diagnostic(layer, &pointer, &hit));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn diagnostic(layer: &ParsedLayer, pointer: &str, hit: &Hit) -> Diagnostic {
+    crate::secrets::register(&hit.secret);
+    let shown = crate::validate::display_path(pointer);
+    let d = finding(
+        "secrets/literal",
+        format!(
+            "{shown} holds {} in plain text: {}; this repository is public",
+            hit.why.describe(),
+            mask(&hit.secret)
+        ),
+    )
+    .with_hint(
+        "rotate it, then deliver it through External Secrets (an ExternalSecret reading the \
+         secret store) or, for local work, the gitignored .env; if it is not a secret: \
+         # stackctl:ignore secrets/literal <why>",
+    )
+    .with_path(pointer);
+    match layer.span(pointer) {
+        Some(span) => {
+            let at = span.primary();
+            // The caret goes under the value when it starts on the key's line.
+            let column = if span.value.line == at.line {
+                span.value.column
+            } else {
+                at.column
+            };
+            d.at(layer.file(), at.line, column)
+        }
+        None => d.in_file(layer.file()),
+    }
+}
+
+/// What `.gitignore` must cover, as a path to test and the line that adds it.
+const MUST_IGNORE: &[(&str, bool, &str)] = &[
+    (".env", false, ".env"),
+    ("envs/prod/console.secret.yaml", false, "*.secret.yaml"),
+    ("app.secret.yaml", false, "*.secret.yaml"),
+    (".stackctl", true, "/.stackctl/"),
+    (".stackctl/links.toml", false, "/.stackctl/"),
+];
+
+/// `secrets/gitignore`: the repository's `.gitignore` ignores `.env`, `*.secret.yaml` and
+/// `.stackctl/`, as git itself would match them. One finding per missing line, at the end of
+/// `.gitignore` (line 1 when there is none).
+pub fn check_gitignore(root: &Path) -> Vec<Diagnostic> {
+    let path = root.join(".gitignore");
+    let text = std::fs::read_to_string(&path).ok();
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
+    let mut broken = None;
+    if text.is_some()
+        && let Some(e) = builder.add(&path)
+    {
+        broken = Some(e.to_string());
+    }
+    let matcher = builder
+        .build()
+        .unwrap_or_else(|_| ignore::gitignore::Gitignore::empty());
+    let line = text
+        .as_deref()
+        .map(|t| t.lines().count().max(1))
+        .unwrap_or(1);
+    let mut missing: Vec<&str> = Vec::new();
+    for (probe, is_dir, add) in MUST_IGNORE {
+        let ignored = matcher
+            .matched_path_or_any_parents(root.join(probe), *is_dir)
+            .is_ignore();
+        if !ignored && !missing.contains(add) {
+            missing.push(add);
+        }
+    }
+    missing
+        .into_iter()
+        .map(|add| {
+            let what = match add {
+                ".env" => "`.env` (local secrets such as GITHUB_TOKEN)",
+                "*.secret.yaml" => "`*.secret.yaml` (values files with secrets)",
+                _ => "`.stackctl/` (per-developer dependency links)",
+            };
+            let state = match (&text, &broken) {
+                (None, _) => "there is no .gitignore".to_string(),
+                (Some(_), Some(e)) => format!(".gitignore cannot be read fully ({e})"),
+                (Some(_), None) => ".gitignore does not ignore it".to_string(),
+            };
+            finding(
+                "secrets/gitignore",
+                format!("git would commit {what}: {state}"),
+            )
+            .with_hint(format!(
+                "add the line `{add}` to .gitignore (and no later `!` line that re-includes it)"
+            ))
+            .at(".gitignore", line, 1)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_words_split_like_people_write_them() {
+        assert_eq!(
+            words("JETSCALE_DB_PASSWORD"),
+            ["jetscale", "db", "password"]
+        );
+        assert_eq!(words("apiKeyRef"), ["api", "key", "ref"]);
+        assert_eq!(words("JWTSecret"), ["jwt", "secret"]);
+        assert_eq!(words("db-secret"), ["db", "secret"]);
+    }
+
+    #[test]
+    fn key_names_decide_how_strictly_values_are_read() {
+        for key in [
+            "password",
+            "JETSCALE_DB_PASSWORD",
+            "JETSCALE_JWT_SECRET_KEY",
+            "apiKey",
+            "AWS_SECRET_ACCESS_KEY",
+            "githubToken",
+            "privateKey",
+        ] {
+            assert_eq!(secret_key_strength(key), Some(Strength::Holds), "{key}");
+        }
+        for key in ["tlsSecret", "db-secret", "imagePullSecrets"] {
+            assert_eq!(
+                secret_key_strength(key),
+                Some(Strength::MayNameASecret),
+                "{key}"
+            );
+        }
+        for key in [
+            "existingSecret",
+            "secretName",
+            "secretPath",
+            "awsSecretPrefix",
+            "secretStoreName",
+            "passwordKey",
+            "secretKeyRef",
+            "key",
+            "publicKey",
+            "tokenUrl",
+            "accessKeyId",
+        ] {
+            assert_eq!(secret_key_strength(key), None, "{key}");
+        }
+    }
+
+    #[test]
+    fn words_and_identifiers_are_not_random() {
+        for text in [
+            "ELBSecurityPolicy-TLS13-1-2-2021-06",
+            "6e3e7f72-af8e-457d-a397-8f13728dd06c",
+            "dialogue-5624-staging-external-secrets-role",
+            "jetscale-prod/database/console",
+            "JetScaleRequestEncryptionEnabled2024",
+        ] {
+            assert!(!looks_random(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn masks_show_little_and_never_all() {
+        assert_eq!(mask("ghp_0123456789abcdefghij"), "ghp_… (24 chars)");
+        assert_eq!(mask("pass"), "p… (4 chars)");
+        assert!(!mask("s3cr3tvalue").contains("s3cr3tvalue"));
+    }
+
+    #[test]
+    fn findings_sit_at_the_key_line_with_a_masked_message() {
+        let token = format!("ghp_{}", "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1eF3hJ5");
+        let text = format!("backend-api:\n  env:\n    GITHUB_TOKEN: {token}\n    MODE: fast\n");
+        let layer = crate::values::parse_layer("envs/x.yaml", &text).unwrap();
+        let found = scan_layer(&layer);
+        assert_eq!(found.len(), 1);
+        let d = &found[0];
+        assert_eq!(d.rule, "secrets/literal");
+        assert_eq!(
+            (d.file.as_deref(), d.line, d.column),
+            (Some("envs/x.yaml"), Some(3), Some(19))
+        );
+        assert!(d.message.contains("a GitHub token"), "{}", d.message);
+        assert!(d.message.contains("ghp_… (40 chars)"), "{}", d.message);
+        assert!(!d.message.contains(&token));
+    }
+
+    #[test]
+    fn a_private_key_block_is_found_at_its_key() {
+        let body = "MIIEowIBAAKCAQEAx7Yq9Lr3vT2nW8pK5mJ1hF6dS4aZ0cX9bV7nM3qR2tY8uI1o";
+        let text = format!(
+            "tls:\n  key: |\n    -----BEGIN RSA PRIVATE KEY-----\n    {body}\n    -----END RSA PRIVATE KEY-----\n"
+        );
+        let layer = crate::values::parse_layer("envs/x.yaml", &text).unwrap();
+        let found = scan_layer(&layer);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(2));
+        assert!(found[0].message.contains("PEM private key"));
+        assert!(!found[0].message.contains(body));
+    }
+
+    #[test]
+    fn list_env_entries_use_their_name_as_the_key() {
+        let text = "env:\n  - name: DB_PASSWORD\n    value: Tr0ub4dor3\n  - name: MODE\n    value: Tr0ub4dor3\n";
+        let layer = crate::values::parse_layer("envs/x.yaml", text).unwrap();
+        let found = scan_layer(&layer);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(3));
+    }
+
+    #[test]
+    fn this_repositorys_values_have_no_secret() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for dir in ["envs", "charts"] {
+            for entry in walkdir::WalkDir::new(root.join(dir)).into_iter().flatten() {
+                let name = entry.file_name().to_string_lossy();
+                let relative = entry.path().strip_prefix(root).unwrap();
+                let values = name.starts_with("values") || dir == "envs";
+                if entry.file_type().is_file()
+                    && name.ends_with(".yaml")
+                    && values
+                    && !relative.components().any(|c| c.as_os_str() == "templates")
+                {
+                    files.push(relative.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        assert!(files.len() >= 18, "{files:?}");
+        for file in files {
+            let layer = crate::values::Layer::read(root, &file)
+                .unwrap()
+                .parse()
+                .unwrap();
+            let found = scan_layer(&layer);
+            assert!(found.is_empty(), "{file}: {found:?}");
+        }
+    }
+
+    /// Deterministic pseudo-random text over `alphabet`: fake secrets with a real secret's shape,
+    /// built at run time so no token-shaped literal sits in the source.
+    struct Fake(u64);
+
+    impl Fake {
+        fn text(&mut self, alphabet: &str, len: usize) -> String {
+            let chars: Vec<char> = alphabet.chars().collect();
+            (0..len)
+                .map(|_| {
+                    // xorshift64*
+                    self.0 ^= self.0 >> 12;
+                    self.0 ^= self.0 << 25;
+                    self.0 ^= self.0 >> 27;
+                    let n = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+                    chars[(n >> 33) as usize % chars.len()]
+                })
+                .collect()
+        }
+    }
+
+    const ALNUM: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const BASE64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const BASE32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    const HEX: &str = "0123456789abcdef";
+
+    /// The corpus: (key, value, expected). `Some(why)` must be caught for that reason; `None`
+    /// must pass.
+    fn corpus() -> Vec<(&'static str, String, Option<Why>)> {
+        let mut f = Fake(0x5EC2_E75E_C2E7_5EC2);
+        let pem = |kind: &str, f: &mut Fake| {
+            let body: Vec<String> = (0..6).map(|_| f.text(BASE64, 64)).collect();
+            format!(
+                "-----BEGIN {kind}PRIVATE KEY-----\n{}\n-----END {kind}PRIVATE KEY-----\n",
+                body.join("\n")
+            )
+        };
+        let jwt = |f: &mut Fake| {
+            let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            format!(
+                "eyJ{}.eyJ{}.{}",
+                f.text(alphabet, 30),
+                f.text(alphabet, 60),
+                f.text(alphabet, 43)
+            )
+        };
+        use Why::*;
+        vec![
+            // Must be caught.
+            ("accessKeyId", ["AK", "IA"].concat() + &f.text(BASE32, 16), Some(AwsAccessKeyId)),
+            ("AWS_ACCESS_KEY_ID", ["AS", "IA"].concat() + &f.text(BASE32, 16), Some(AwsAccessKeyId)),
+            ("aws_secret_access_key", f.text(BASE64, 40), Some(SecretNamedKey)),
+            ("password", f.text(BASE64, 40), Some(SecretNamedKey)),
+            // Shaped like AWS's documented secret key: slashes, but not a path.
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                ["wJa1rXUtnF", "AKE/K7MDENG/bPxRfiCYf", "ake0KEY00"].concat(),
+                Some(SecretNamedKey),
+            ),
+            ("GITHUB_TOKEN", ["gh", "p_"].concat() + &f.text(ALNUM, 36), Some(GithubToken)),
+            ("oauth", ["gh", "o_"].concat() + &f.text(ALNUM, 36), Some(GithubToken)),
+            ("value", ["gh", "s_"].concat() + &f.text(ALNUM, 36), Some(GithubToken)),
+            (
+                "pat",
+                format!("github_{}{}_{}", "pat_", f.text(ALNUM, 22), f.text(ALNUM, 59)),
+                Some(GithubToken),
+            ),
+            ("key", pem("RSA ", &mut f), Some(PrivateKey)),
+            ("sshKey", pem("OPENSSH ", &mut f), Some(PrivateKey)),
+            ("tlsKey", pem("", &mut f), Some(PrivateKey)),
+            ("slack", format!("{}b-{}-{}", "xox", f.text("0123456789", 12), f.text(ALNUM, 24)), Some(SlackToken)),
+            (
+                "webhookUrl",
+                format!(
+                    "https://hooks.slack.com/services/T{}/B{}/{}",
+                    f.text(BASE32, 8),
+                    f.text(BASE32, 10),
+                    f.text(ALNUM, 24)
+                ),
+                Some(SlackToken),
+            ),
+            ("billing", ["sk", "_live_"].concat() + &f.text(ALNUM, 24), Some(StripeKey)),
+            ("maps", ["AI", "za"].concat() + &f.text(ALNUM, 35), Some(GoogleApiKey)),
+            ("registry", ["gl", "pat-"].concat() + &f.text(ALNUM, 20), Some(GitlabToken)),
+            ("NPM_CONFIG", ["np", "m_"].concat() + &f.text(ALNUM, 36), Some(NpmToken)),
+            ("authorization", format!("Bearer {}", jwt(&mut f)), Some(Jwt)),
+            ("JETSCALE_DB_PASSWORD", "hunter2-Correct-Horse".into(), Some(SecretNamedKey)),
+            ("password", "Tr0ub4dor&3".into(), Some(SecretNamedKey)),
+            ("JWT_SECRET", "supersecretvalue".into(), Some(SecretNamedKey)),
+            ("apiKey", "k3y-9f8a7b6c".into(), Some(SecretNamedKey)),
+            ("data", f.text(BASE64, 40), Some(HighEntropy)),
+            ("signature", f.text(HEX, 64), Some(HighEntropy)),
+            (
+                "DATABASE_URL",
+                format!("postgresql://app:{}@db:5432/app", f.text(ALNUM, 16)),
+                Some(UrlCredentials),
+            ),
+            // Must pass.
+            ("password", "change-me-local-only".into(), None),
+            ("JETSCALE_JWT_SECRET_KEY", "change-me-ci-only-jwt-key".into(), None),
+            ("password", "changeme".into(), None),
+            ("password", String::new(), None),
+            ("password", "${DB_PASSWORD}".into(), None),
+            ("token", "{{ .Values.global.token }}".into(), None),
+            ("password", "REPLACE_ME".into(), None),
+            ("token", "<token>".into(), None),
+            ("db-secret", "secretRef".into(), None),
+            ("existingSecret", "jetscale-db-secret".into(), None),
+            ("tlsSecret", "wildcard-jetscale-tls".into(), None),
+            ("secretName", "jetscale-tls".into(), None),
+            ("secretKey", "DB_PASSWORD".into(), None),
+            ("passwordKey", "password".into(), None),
+            ("key", "jetscale-prod/database/console".into(), None),
+            ("awsSecretPrefix", "jetscale-prod".into(), None),
+            (
+                "alb.ingress.kubernetes.io/certificate-arn",
+                "arn:aws:acm:us-east-1:134051052096:certificate/6e3e7f72-af8e-457d-a397-8f13728dd06c".into(),
+                None,
+            ),
+            (
+                "eks.amazonaws.com/role-arn",
+                "arn:aws:iam::134051052096:role/jetscale-prod-external-secrets-role".into(),
+                None,
+            ),
+            ("uid", "6e3e7f72-af8e-457d-a397-8f13728dd06c".into(), None),
+            ("host", "console.jetscale.ai".into(), None),
+            ("tag", "4.6.12".into(), None),
+            ("tag", f.text(HEX, 40), None),
+            ("enabled", "true".into(), None),
+            ("alb.ingress.kubernetes.io/ssl-policy", "ELBSecurityPolicy-TLS13-1-2-2021-06".into(), None),
+            ("name", "dialogue-5624-staging-external-secrets-role".into(), None),
+            ("name", "{{ .Release.Name }}-external-secrets".into(), None),
+            ("repository", "081373342681.dkr.ecr.us-east-1.amazonaws.com/jetscale-staging-backend".into(), None),
+            (
+                "JETSCALE_DATABASE_URL",
+                "postgresql+asyncpg://jetscale:change-me-local-only@jetscale-local-postgres:5432/jetscale".into(),
+                None,
+            ),
+            ("accessKeyId", ["AKIA", "IOSFODNN7", "EXAMPLE"].concat(), None),
+            ("token", "/var/run/secrets/eks.amazonaws.com/serviceaccount/token".into(), None),
+        ]
+    }
+
+    #[test]
+    fn the_corpus_is_caught_and_passed_as_expected() {
+        let corpus = corpus();
+        let caught = corpus.iter().filter(|c| c.2.is_some()).count();
+        let passed = corpus.len() - caught;
+        assert!(caught >= 18 && passed >= 15, "{caught} / {passed}");
+        let mut wrong = Vec::new();
+        for (key, value, expected) in &corpus {
+            // Through YAML, the way values files reach the rule (a JSON string is a YAML one).
+            let text = format!("{key}: {}\n", serde_json::to_string(value).unwrap());
+            let layer = crate::values::parse_layer("envs/corpus.yaml", &text).unwrap();
+            let found = scan_layer(&layer);
+            let got = classify(key, value).map(|h| h.why);
+            let ok = match expected {
+                Some(_) => {
+                    got == *expected
+                        && found.len() == 1
+                        && found[0].line == Some(1)
+                        && !found[0].message.contains(value.trim())
+                }
+                None => got.is_none() && found.is_empty(),
+            };
+            if !ok {
+                wrong.push(format!(
+                    "{key}: {} (expected {expected:?}, got {got:?})",
+                    mask(value)
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    fn gitignore_findings(text: Option<&str>) -> Vec<Diagnostic> {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(text) = text {
+            std::fs::write(dir.path().join(".gitignore"), text).unwrap();
+        }
+        check_gitignore(dir.path())
+    }
+
+    #[test]
+    fn this_repositorys_gitignore_passes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(check_gitignore(root), Vec::new());
+    }
+
+    #[test]
+    fn gitignore_lines_are_matched_like_git_matches_them() {
+        assert!(gitignore_findings(Some(".env\n*.secret.yaml\n.stackctl/\n")).is_empty());
+        assert!(gitignore_findings(Some(".env*\n**/*.secret.yaml\n/.stackctl\n")).is_empty());
+
+        let found = gitignore_findings(Some("/target/\n*.secret.yaml\n.stackctl/\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].file.as_deref(), found[0].line),
+            (Some(".gitignore"), Some(3))
+        );
+        assert!(found[0].hint.as_deref().unwrap().contains("`.env`"));
+
+        // A later negation re-includes the file: git would commit it.
+        let found = gitignore_findings(Some(".env\n*.secret.yaml\n.stackctl/\n!.env\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(4));
+
+        // Only in envs/: a secret values file at the root is still committed.
+        let found = gitignore_findings(Some(".env\nenvs/**/*.secret.yaml\n.stackctl/\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("`*.secret.yaml`")
+        );
+
+        let found = gitignore_findings(None);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found.iter().all(|d| d.line == Some(1)));
+    }
+}
