@@ -21,13 +21,30 @@ pub struct Sources<'a> {
 
 impl Sources<'_> {
     pub(crate) fn locate(&self, diagnostic: Diagnostic, object: &RenderedObject) -> Diagnostic {
-        match object
-            .source
-            .strip_prefix(&format!("{}/templates/", self.chart_name))
-        {
-            Some(rest) => diagnostic.in_file(format!("{}/templates/{rest}", self.chart_dir)),
+        match self.template_file(object) {
+            Some(file) => diagnostic.in_file(file),
             None => diagnostic,
         }
+    }
+
+    /// The repository-relative template that produced `object`, when it is a template of the
+    /// umbrella chart (not of a dependency).
+    pub(crate) fn template_file(&self, object: &RenderedObject) -> Option<String> {
+        object
+            .source
+            .strip_prefix(&format!("{}/templates/", self.chart_name))
+            .map(|rest| format!("{}/templates/{rest}", self.chart_dir))
+    }
+
+    /// The values key of the dependency whose template produced `object`
+    /// (`jetscale/charts/backend-api/templates/x.yaml` → `backend-api`); `None` for the
+    /// umbrella chart's own templates.
+    pub(crate) fn dependency_key<'o>(&self, object: &'o RenderedObject) -> Option<&'o str> {
+        let rest = object
+            .source
+            .strip_prefix(self.chart_name)?
+            .strip_prefix("/charts/")?;
+        rest.split('/').next()
     }
 }
 

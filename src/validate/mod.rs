@@ -327,6 +327,12 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     Some(&merged),
                     &sources,
                 ));
+                diagnostics.extend(crate::rules::k8s::k8s_schema(
+                    &rendered.objects,
+                    Some(&merged),
+                    &sources,
+                    Some(&ws.repo.root),
+                ));
                 if target.kind == crate::envs::TargetKind::Variant {
                     let keys: Vec<&str> = ws.dependencies.iter().map(|d| d.key.as_str()).collect();
                     diagnostics.extend(crate::rules::values::release_hosts(
