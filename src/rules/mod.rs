@@ -5,6 +5,7 @@
 
 pub mod agnostic;
 pub mod ingress;
+pub mod k8s;
 pub mod render;
 pub mod secrets;
 pub mod values;
@@ -149,6 +150,11 @@ pub const RULES: &[Rule] = &[
         "render/resources",
         Error,
         "no container requests more CPU or memory than its limit",
+    ),
+    rule(
+        "render/k8s-schema",
+        Error,
+        "every object of a built-in kind is one the Kubernetes API takes as written: known fields, right types, served apiVersion",
     ),
     rule(
         "variants/release-hosts",

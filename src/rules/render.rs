@@ -26,48 +26,89 @@ pub struct Sources<'a> {
 
 impl Sources<'_> {
     pub(crate) fn locate(&self, diagnostic: Diagnostic, object: &RenderedObject) -> Diagnostic {
-        match object
-            .source
-            .strip_prefix(&format!("{}/templates/", self.chart_name))
-        {
-            Some(rest) => diagnostic.in_file(format!("{}/templates/{rest}", self.chart_dir)),
+        match self.template_file(object) {
+            Some(file) => diagnostic.in_file(file),
             None => diagnostic,
         }
     }
 
-    /// [`Sources::locate`], then the line of the template where `field` (`name`, `key`,
-    /// `schedule`) is first written: the template line a reader has to look at. Templates are
-    /// not YAML until rendered, so this is the first line whose text starts with `field:`
-    /// (after a list dash), which is right for templates that write an object's fields once.
+    /// [`Sources::locate`], then the line of the template that writes the field at `keys`
+    /// (`["metadata", "name"]`): the line a reader has to look at. Without a root, or when
+    /// the template does not spell the keys out, the finding stays at the template file.
     pub(crate) fn locate_field(
         &self,
         diagnostic: Diagnostic,
         object: &RenderedObject,
-        field: &str,
+        keys: &[&str],
     ) -> Diagnostic {
-        let diagnostic = self.locate(diagnostic, object);
-        let (Some(root), Some(file), None) = (self.root, &diagnostic.file, diagnostic.line) else {
+        let Some(file) = self.template_file(object) else {
             return diagnostic;
         };
-        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
-            return diagnostic;
-        };
-        let prefix = format!("{field}:");
-        let found = text.lines().enumerate().find_map(|(index, line)| {
-            let content = line.trim_start();
-            let content = content.strip_prefix("- ").unwrap_or(content);
-            content
-                .starts_with(&prefix)
-                .then(|| (index + 1, line.len() - content.len() + 1))
-        });
+        let found = self
+            .root
+            .and_then(|root| std::fs::read_to_string(root.join(&file)).ok())
+            .and_then(|text| template_line(&text, keys));
         match found {
-            Some((line, column)) => {
-                let file = file.clone();
-                diagnostic.at(file, line, column)
-            }
-            None => diagnostic,
+            Some((line, column)) => diagnostic.at(file, line, column),
+            None => diagnostic.in_file(file),
         }
     }
+
+    /// The repository-relative template that produced `object`, when it is a template of the
+    /// umbrella chart (not of a dependency).
+    pub(crate) fn template_file(&self, object: &RenderedObject) -> Option<String> {
+        object
+            .source
+            .strip_prefix(&format!("{}/templates/", self.chart_name))
+            .map(|rest| format!("{}/templates/{rest}", self.chart_dir))
+    }
+
+    /// The values key of the dependency whose template produced `object`
+    /// (`jetscale/charts/backend-api/templates/x.yaml` → `backend-api`); `None` for the
+    /// umbrella chart's own templates.
+    pub(crate) fn dependency_key<'o>(&self, object: &'o RenderedObject) -> Option<&'o str> {
+        let rest = object
+            .source
+            .strip_prefix(self.chart_name)?
+            .strip_prefix("/charts/")?;
+        rest.split('/').next()
+    }
+}
+
+/// The line and column of the template key that writes the field at `keys`. Templates are
+/// not YAML until rendered, so the keys are looked for in order in the text (`spec:`, then
+/// `template:` below it, …), which finds the right one of several `name:` lines; when a key
+/// comes from an include, the last key alone is looked for. `None` when the template does not
+/// spell the key out.
+pub(crate) fn template_line(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let find = |key: &str, from: usize| {
+        (from..lines.len()).find_map(|i| {
+            let line = lines[i];
+            let rest = line.trim_start();
+            let rest = rest.strip_prefix("- ").unwrap_or(rest).trim_start();
+            let after = rest.strip_prefix(key)?;
+            after
+                .trim_start()
+                .starts_with(':')
+                .then(|| (i, line.len() - rest.len() + 1))
+        })
+    };
+    let mut from = 0;
+    let mut at = None;
+    for key in keys {
+        match find(key, from) {
+            Some((i, column)) => {
+                at = Some((i + 1, column));
+                from = i + 1;
+            }
+            None => {
+                at = None;
+                break;
+            }
+        }
+    }
+    at.or_else(|| find(keys.last()?, 0).map(|(i, column)| (i + 1, column)))
 }
 
 pub(crate) fn describe(object: &RenderedObject) -> String {
@@ -103,7 +144,7 @@ pub fn duplicate_objects(
             .with_hint(
                 "two templates or two map entries produce the same object: rename or remove one",
             );
-            out.push(sources.locate_field(d, object, "name"));
+            out.push(sources.locate_field(d, object, &["metadata", "name"]));
         } else {
             seen.insert(key, object);
         }
@@ -588,7 +629,7 @@ pub fn name_lengths(
             _ => sources.locate_field(
                 d.with_hint("shorten the release name or the key the name is built from"),
                 object,
-                "name",
+                &["metadata", "name"],
             ),
         };
         out.push(d);
@@ -624,7 +665,7 @@ pub fn external_secret_keys(objects: &[RenderedObject], sources: &Sources<'_>) -
                     format!("{} reads remote key {key:?}, which names no secret", describe(es)),
                 )
                 .with_hint("set externalSecret.awsSecretPrefix and global.project_name; an empty part leaves a stray '/'");
-                out.push(sources.locate_field(d, es, "key"));
+                out.push(sources.locate_field(d, es, &["remoteRef", "key"]));
             }
         }
     }
@@ -680,7 +721,7 @@ pub fn cronjob_schedules(
                 (Some(o), Some(pointer)) => d
                     .at(o.file.to_string(), o.line, o.column)
                     .with_path(pointer),
-                _ => sources.locate_field(d, cronjob, "schedule"),
+                _ => sources.locate_field(d, cronjob, &["spec", "schedule"]),
             });
         }
         let has_command = pod_spec(cronjob)

@@ -347,6 +347,11 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     Some(&merged),
                     &sources,
                 ));
+                diagnostics.extend(crate::rules::k8s::k8s_schema(
+                    &rendered.objects,
+                    Some(&merged),
+                    &sources,
+                ));
                 if target.kind == crate::envs::TargetKind::Variant {
                     diagnostics.extend(crate::rules::values::release_hosts(
                         &merged,

@@ -428,6 +428,35 @@ fn cases() -> Vec<Case> {
                 "secrets/gitignore",
             )
         },
+        // k8s schema
+        case(
+            "a misspelled field in a template",
+            "charts/jetscale/templates/job-db-bootstrap.yaml",
+            "          imagePullPolicy: IfNotPresent\n",
+            "          imagePullPolicyy: IfNotPresent #@\n",
+            "render/k8s-schema",
+        ),
+        case(
+            "a probe field one level too high in values",
+            CONSOLE,
+            "  # Overrides keyed exactly as the chart's defaults.",
+            "  livenessProbe:\n    httpGet:\n      port: http\n    path: /health #@\n  # Overrides keyed exactly as the chart's defaults.",
+            "render/k8s-schema",
+        ),
+        case(
+            "a probe period as a string in values",
+            CONSOLE,
+            "  # Overrides keyed exactly as the chart's defaults.",
+            "  livenessProbe:\n    tcpSocket:\n      port: http\n    periodSeconds: \"ten\" #@\n  # Overrides keyed exactly as the chart's defaults.",
+            "render/k8s-schema",
+        ),
+        case(
+            "an Ingress under a removed API version",
+            "charts/jetscale/templates/zz-legacy.yaml",
+            "",
+            "apiVersion: extensions/v1beta1 #@\nkind: Ingress\nmetadata:\n  name: {{ .Release.Name }}-legacy\nspec:\n  backend:\n    serviceName: x\n    servicePort: 80\n",
+            "render/k8s-schema",
+        ),
     ]
 }
 
