@@ -268,6 +268,7 @@ def expect_cached(doc: dict, what: str, fresh: set[str]) -> None:
 class Sample:
     baseline: list[float] = field(default_factory=list)
     renders: list[float] = field(default_factory=list)
+    render_cpu: list[float] = field(default_factory=list)
     cold: list[float] = field(default_factory=list)
     warm: list[float] = field(default_factory=list)
     one_changed: list[float] = field(default_factory=list)
@@ -342,6 +343,7 @@ def bench_n(args: argparse.Namespace, n: int) -> dict:
             if not r.stdout.count("\nkind: "):
                 fail(f"baseline: helm template {t.path} rendered nothing")
             renders.append(r.wall_ms)
+            s.render_cpu.append(r.cpu_ms)
             s.helm_rss_kb.append(r.peak_rss_kb)
             if rep == 0:
                 (manifests / t.path.replace("/", "__")).write_text(r.stdout)
@@ -424,6 +426,7 @@ def bench_n(args: argparse.Namespace, n: int) -> dict:
         "cores": cores,
         "jobs": jobs_used,
         "helm_render_ms": round(render_ms, 1),
+        "helm_render_cpu_ms": round(med(s.render_cpu), 1),
         "helm_peak_rss_mb": round(max(s.helm_rss_kb) / 1024, 1),
         "overhead_wall_ms": round(med(s.overhead)),
         "overhead_one_target_ms": round(med(s.overhead_one)),
