@@ -43,10 +43,12 @@ struct HelmProbe {
 impl HelmProbe {
     /// Locate helm now (a missing binary is reported before anything else, as always) and
     /// start reading its version.
-    fn start(flag: Option<&std::path::Path>) -> Result<HelmProbe> {
+    fn start(flag: Option<&std::path::Path>, memo_dir: Option<PathBuf>) -> Result<HelmProbe> {
         crate::helm::locate(flag)?;
         let flag = flag.map(std::path::Path::to_path_buf);
-        let handle = std::thread::spawn(move || Helm::discover(flag.as_deref()));
+        let handle = std::thread::spawn(move || {
+            Helm::discover_memoized(flag.as_deref(), memo_dir.as_deref())
+        });
         Ok(HelmProbe {
             pending: std::sync::Mutex::new(Some(handle)),
             ready: std::sync::OnceLock::new(),
@@ -81,7 +83,9 @@ impl Session {
             .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
         let repo = Repo::discover(&cwd)?;
         let env = Environment::load(&repo.root)?;
-        let helm = HelmProbe::start(global.helm.as_deref())?;
+        // The helm version memo lives in the cache; without a cache dir helm is simply asked.
+        let memo_dir = crate::oci::cache::ChartCache::default_dir(&env).ok();
+        let helm = HelmProbe::start(global.helm.as_deref(), memo_dir)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
