@@ -23,7 +23,7 @@ registry_bin=$STACKCTL_TEST_REGISTRY
 
 log "building stackctl (release)"
 cargo build --quiet --release --locked --bin stackctl >&2
-stackctl="$root/target/release/stackctl"
+stackctl="${CARGO_TARGET_DIR:-$root/target}/release/stackctl"
 
 out="$root/bench/out"
 mkdir -p "$out"
