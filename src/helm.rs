@@ -56,9 +56,81 @@ impl Helm {
         })
     }
 
+    /// [`Helm::discover`], remembering the version under `memo_dir` for a binary that cannot
+    /// change it without changing its file. Asking helm its version starts helm, which costs
+    /// tens of milliseconds: more than everything else a run whose verdicts all come from the
+    /// result cache does. The memo is keyed by the binary's real path, size, inode, mtime and
+    /// ctime, and kept only for a binary named `helm…` that is not a script: a wrapper, a
+    /// version manager's shim or a multi-call binary can answer differently from one run to
+    /// the next without its file changing, so those are asked every time.
+    pub fn discover_memoized(flag: Option<&Path>, memo_dir: Option<&Path>) -> Result<Helm> {
+        let (path, source) = locate(flag)?;
+        let memo = memo_dir.and_then(|dir| version_memo(dir, &path));
+        let remembered = memo
+            .as_ref()
+            .and_then(|file| std::fs::read_to_string(file).ok())
+            .and_then(|text| parse_version(&text));
+        let version = match remembered {
+            Some(version) => version,
+            None => {
+                let version = read_version(&path)?;
+                if let Some(file) = &memo {
+                    // Best effort: a cache that cannot be written only costs the next run a probe.
+                    let _ = crate::fsutil::write_atomic(file, version.to_string().as_bytes());
+                }
+                version
+            }
+        };
+        check_supported(&version).map_err(|e| {
+            e.with_hint(format!(
+                "install Helm 3.17+ or Helm 4, or point {} at one",
+                source.describe()
+            ))
+        })?;
+        Ok(Helm {
+            path,
+            version,
+            source,
+        })
+    }
+
     pub fn major(&self) -> u64 {
         self.version.major
     }
+}
+
+/// The memo file of `path`'s version under `dir`, or `None` when the binary's version must be
+/// asked every time (see [`Helm::discover_memoized`]).
+fn version_memo(dir: &Path, path: &Path) -> Option<PathBuf> {
+    use sha2::Digest;
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(path).ok()?;
+    if !real.file_name()?.to_string_lossy().starts_with("helm") {
+        return None;
+    }
+    let mut head = [0u8; 2];
+    std::fs::File::open(&real)
+        .ok()?
+        .read_exact(&mut head)
+        .ok()?;
+    if &head == b"#!" {
+        return None;
+    }
+    let meta = std::fs::metadata(&real).ok()?;
+    let identity = format!(
+        "{}\0{}\0{}:{}\0{}.{}\0{}.{}",
+        real.display(),
+        meta.len(),
+        meta.dev(),
+        meta.ino(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    );
+    let key = hex::encode(sha2::Sha256::digest(identity.as_bytes()));
+    Some(dir.join("helm-versions").join(key))
 }
 
 /// Where helm is, without running it.

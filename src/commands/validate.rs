@@ -28,8 +28,53 @@ use crate::values::escape_key;
 struct Session {
     repo: Repo,
     env: Environment,
-    helm: Helm,
+    helm: HelmProbe,
     runtime: tokio::runtime::Runtime,
+}
+
+/// helm, found at once and asked its version on a thread of its own. Starting helm costs tens
+/// of milliseconds, as much as everything else a cached run does, so the question runs while
+/// the lock is checked and the dependencies are resolved instead of before.
+struct HelmProbe {
+    pending: std::sync::Mutex<Option<std::thread::JoinHandle<Result<Helm>>>>,
+    ready: std::sync::OnceLock<Helm>,
+}
+
+impl HelmProbe {
+    /// Locate helm now (a missing binary is reported before anything else, as always) and
+    /// start reading its version.
+    fn start(flag: Option<&std::path::Path>, memo_dir: Option<PathBuf>) -> Result<HelmProbe> {
+        crate::helm::locate(flag)?;
+        let flag = flag.map(std::path::Path::to_path_buf);
+        let handle = std::thread::spawn(move || {
+            Helm::discover_memoized(flag.as_deref(), memo_dir.as_deref())
+        });
+        Ok(HelmProbe {
+            pending: std::sync::Mutex::new(Some(handle)),
+            ready: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The checked helm, waiting for the probe if it is still running.
+    fn get(&self) -> Result<&Helm> {
+        if let Some(helm) = self.ready.get() {
+            return Ok(helm);
+        }
+        let handle = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some(handle) = handle else {
+            return self.ready.get().ok_or_else(|| {
+                Error::environment("helm could not be checked (see the error above)")
+            });
+        };
+        let helm = handle
+            .join()
+            .map_err(|_| Error::environment("checking the helm version failed unexpectedly"))??;
+        Ok(self.ready.get_or_init(|| helm))
+    }
 }
 
 impl Session {
@@ -38,7 +83,9 @@ impl Session {
             .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
         let repo = Repo::discover(&cwd)?;
         let env = Environment::load(&repo.root)?;
-        let helm = Helm::discover(global.helm.as_deref())?;
+        // The helm version memo lives in the cache; without a cache dir helm is simply asked.
+        let memo_dir = crate::oci::cache::ChartCache::default_dir(&env).ok();
+        let helm = HelmProbe::start(global.helm.as_deref(), memo_dir)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -51,15 +98,30 @@ impl Session {
         })
     }
 
+    /// `result`, unless helm turned out unusable: that error comes first, as it did when helm
+    /// was checked before anything else ran.
+    fn helm_first<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.helm.get()?;
+        }
+        result
+    }
+
     /// The result cache, beside the chart cache. Opened after dependencies are built: their
     /// archives are inputs.
     fn result_cache(&self) -> Result<ResultCache> {
         let root = crate::oci::cache::ChartCache::default_dir(&self.env)?;
-        ResultCache::open(&root, &self.repo, &self.helm)
+        ResultCache::open(&root, &self.repo, self.helm.get()?)
     }
 
     /// Make `charts/` match the lock (a no-op when it already does) and load the workspace.
     fn workspace(&self, args: &CheckArgs, quiet: bool) -> Result<Workspace> {
+        let archives = self.helm_first(self.build(args, quiet))?;
+        Workspace::load(self.repo.clone(), self.helm.get()?.clone(), &archives)
+    }
+
+    /// Make `charts/` match the lock: the archive of every dependency.
+    fn build(&self, args: &CheckArgs, quiet: bool) -> Result<BTreeMap<(String, String), PathBuf>> {
         let active = links::load(&self.repo)?;
         if let Some(banner) = links::banner(&active)
             && !quiet
@@ -86,7 +148,7 @@ impl Session {
                 )
             })
             .collect();
-        Workspace::load(self.repo.clone(), self.helm.clone(), &archives)
+        Ok(archives)
     }
 }
 
@@ -123,19 +185,8 @@ pub fn run_validate(
     let session = Session::open(global)?;
     let repo = &session.repo;
     // The lock is checked as committed, before anything could touch it.
-    let mut general: Vec<Diagnostic> = check::check(repo, &session.env)?;
-    let (targets, lint_charts) = match &scope {
-        Some(ValidateScope::Envs { cloud }) => (envs::env_targets(repo, cloud)?, false),
-        Some(ValidateScope::Chart) => (envs::variant_targets(repo), true),
-        None => {
-            let mut targets = Vec::new();
-            for cloud in envs::clouds(repo)? {
-                targets.extend(envs::env_targets(repo, &cloud)?);
-            }
-            targets.extend(envs::variant_targets(repo));
-            (targets, true)
-        }
-    };
+    let mut general: Vec<Diagnostic> = session.helm_first(check::check(repo, &session.env))?;
+    let (targets, lint_charts) = session.helm_first(select_targets(repo, scope.as_ref()))?;
     // Repository-wide and cheap, and `.gitignore` is no input of any target's cached verdict:
     // checked on every run.
     if !matches!(scope, Some(ValidateScope::Chart)) {
@@ -209,6 +260,22 @@ pub fn run_validate(
     output::emit(&report, global, &repo.root, &command)
 }
 
+/// The targets of a `validate` scope, and whether the charts are linted too.
+fn select_targets(repo: &Repo, scope: Option<&ValidateScope>) -> Result<(Vec<Target>, bool)> {
+    Ok(match scope {
+        Some(ValidateScope::Envs { cloud }) => (envs::env_targets(repo, cloud)?, false),
+        Some(ValidateScope::Chart) => (envs::variant_targets(repo), true),
+        None => {
+            let mut targets = Vec::new();
+            for cloud in envs::clouds(repo)? {
+                targets.extend(envs::env_targets(repo, &cloud)?);
+            }
+            targets.extend(envs::variant_targets(repo));
+            (targets, true)
+        }
+    })
+}
+
 pub fn run_render(
     global: &GlobalArgs,
     target: &str,
@@ -217,7 +284,7 @@ pub fn run_render(
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let session = Session::open(global)?;
-    let target = envs::resolve_target(&session.repo, target, cloud)?;
+    let target = session.helm_first(envs::resolve_target(&session.repo, target, cloud))?;
     let workspace = Arc::new(session.workspace(&args, global.quiet)?);
     if !global.quiet {
         eprintln!("{}: {}", target.name, layer_chain(&workspace, &target));
@@ -282,7 +349,7 @@ pub fn run_values(
     cloud: Option<&str>,
 ) -> Result<ExitCode> {
     let session = Session::open(global)?;
-    let target = envs::resolve_target(&session.repo, target, cloud)?;
+    let target = session.helm_first(envs::resolve_target(&session.repo, target, cloud))?;
     let args = CheckArgs {
         jobs: Some(1),
         offline: true,

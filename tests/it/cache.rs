@@ -486,3 +486,66 @@ fn gitignore_is_checked_on_every_run_even_when_every_target_is_cached() {
     assert!(renders.is_empty(), "rendered again: {renders:?}");
     assert_eq!(code, 0, "{doc}");
 }
+
+/// A helm binary's version is asked once and remembered in the cache until its file changes;
+/// a script (a wrapper, a shim) is asked every time, since it can answer differently without
+/// changing.
+#[test]
+fn the_helm_version_is_remembered_until_the_binary_changes() {
+    let sandbox = Sandbox::with_repo();
+    let bin = sandbox.root().parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helm = bin.join("helm");
+    std::fs::copy(support::helm4(), &helm).unwrap();
+    let memo_dir = sandbox.cache_dir().join("helm-versions");
+    let validate = || {
+        sandbox
+            .stackctl_with(&helm)
+            .args(["--format", "json", "validate", "envs", "aws", "--offline"])
+            .output()
+            .unwrap()
+    };
+
+    let output = validate();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    let memos = walk_files(&memo_dir);
+    assert_eq!(memos.len(), 1, "{memos:?}");
+    assert_eq!(std::fs::read_to_string(&memos[0]).unwrap().trim(), "4.3.1");
+
+    // The memo is what the next run believes: one claiming an unsupported helm is reported.
+    std::fs::write(&memos[0], "3.16.4").unwrap();
+    let output = validate();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        support::stdout(&output)
+    );
+    assert!(support::stderr(&output).contains("3.16.4 is not supported"));
+
+    // A new file in the same place (an upgrade) is asked again.
+    let file = std::fs::File::options().write(true).open(&helm).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    drop(file);
+    let output = validate();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        support::stderr(&output)
+    );
+    assert_eq!(walk_files(&memo_dir).len(), 2);
+
+    // A wrapper script is never remembered.
+    std::fs::remove_dir_all(&memo_dir).unwrap();
+    let bench = Bench::new();
+    let (code, _, _) = bench.validate(&["envs", "aws"]);
+    assert_eq!(code, 0);
+    assert!(walk_files(&bench.sandbox.cache_dir().join("helm-versions")).is_empty());
+}

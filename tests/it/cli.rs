@@ -201,3 +201,39 @@ fn exit_code_3_when_helm_is_too_old() {
     assert_eq!(output.status.code(), Some(3));
     assert!(support::stdout(&output).contains("3.16.4 is not supported"));
 }
+
+/// helm is asked its version while the lock is checked and the dependencies resolved, but an
+/// unusable helm is still the error reported, before the registry or usage errors those
+/// steps would have reported.
+#[test]
+fn validate_reports_an_unsupported_helm_before_what_it_overlapped() {
+    let sandbox = Sandbox::with_repo();
+    let fake = sandbox.root().join("old-helm");
+    std::fs::write(&fake, "#!/bin/sh\necho v3.16.4\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A registry nobody listens on: the dependency build fails at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    for args in [
+        vec![
+            "validate".to_string(),
+            "envs".into(),
+            "aws".into(),
+            "--registry-mirror".into(),
+            format!("oci://ghcr.io/jetscale-ai/charts=oci://{closed}/charts"),
+            "--insecure-registry".into(),
+            closed.clone(),
+        ],
+        vec!["validate".into(), "envs".into(), "no-such-cloud".into()],
+        vec!["render".into(), "no-such-target".into()],
+    ] {
+        let output = sandbox.stackctl_with(&fake).args(&args).output().unwrap();
+        let all = support::stdout(&output) + &support::stderr(&output);
+        assert_eq!(output.status.code(), Some(3), "{args:?}: {all}");
+        assert!(all.contains("3.16.4 is not supported"), "{args:?}: {all}");
+    }
+}
