@@ -62,7 +62,8 @@ async fn run_lint(
     cwd: &Path,
 ) -> Result<(bool, String)> {
     let mut cmd = tokio::process::Command::new(helm);
-    cmd.arg("lint")
+    cmd.envs(crate::helm::go_runtime_env(|name| std::env::var_os(name)))
+        .arg("lint")
         .arg(dir)
         .args([
             "--strict",

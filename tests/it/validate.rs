@@ -900,3 +900,57 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
         .collect();
     assert_eq!(rules, vec![("secrets/literal", "envs/aws.yaml")]);
 }
+
+/// helm renders with Go's collector off up to a soft memory limit (a quarter of a render's
+/// CPU otherwise), unless the user tuned Go themselves.
+#[test]
+fn helm_renders_without_a_collector_unless_the_user_tuned_go() {
+    let sandbox = Sandbox::with_repo();
+    let dir = sandbox.root().parent().unwrap().join("wrapper");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("helm.log");
+    let helm = dir.join("helm");
+    std::fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\necho \"$1 GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            support::helm4().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |gogc: Option<&str>| {
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = sandbox.stackctl_with(&helm);
+        cmd.env_remove("GOGC").env_remove("GOMEMLIMIT");
+        if let Some(gogc) = gogc {
+            cmd.env("GOGC", gogc);
+        }
+        let output = cmd
+            .args(["validate", "chart", "--offline", "--no-cache"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            support::stderr(&output)
+        );
+        let log = std::fs::read_to_string(&log).unwrap();
+        let seen: std::collections::BTreeSet<String> = log
+            .lines()
+            .filter(|l| l.starts_with("template ") || l.starts_with("lint "))
+            .map(|l| l.split_once(' ').unwrap().1.to_string())
+            .collect();
+        assert!(
+            log.lines().any(|l| l.starts_with("template "))
+                && log.lines().any(|l| l.starts_with("lint ")),
+            "{log}"
+        );
+        seen
+    };
+    assert_eq!(run(None), ["GOGC=off GOMEMLIMIT=512MiB".to_string()].into());
+    assert_eq!(run(Some("50")), ["GOGC=50 GOMEMLIMIT=".to_string()].into());
+}
