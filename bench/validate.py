@@ -98,7 +98,8 @@ def derive(source: Target, text: str, copy: int) -> tuple[Target, str]:
 
 
 def copy_stack(root: Path, dest: Path) -> None:
-    """charts/ (without built dependency archives), envs/ shared layers, stackctl.toml."""
+    """charts/ (without built dependency archives), envs/ shared layers, .gitignore (a
+    validation checks it); stackctl.toml is written by the caller."""
     if dest.exists():
         shutil.rmtree(dest)
 
@@ -116,6 +117,7 @@ def copy_stack(root: Path, dest: Path) -> None:
     for layer in (root / "envs").glob("*/default.yaml"):
         (dest / "envs" / layer.parent.name).mkdir(exist_ok=True)
         shutil.copy(layer, dest / layer.relative_to(root))
+    shutil.copy(root / ".gitignore", dest / ".gitignore")
 
 
 def toml_str(s: str) -> str:
