@@ -14,9 +14,8 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A temporary copy of a fixture repository with its own, empty home directories: HOME, the
-/// XDG dirs, helm's three homes and registry config, docker's config and stackctl's cache.
-/// Nothing of the developer's machine (tokens, logins, caches) leaks into a test.
+/// A temporary copy of a fixture repository with the [`super::isolated_env`] of its own, for
+/// the dependency tests: commands return a [`Run`] to assert on.
 pub struct FixtureSandbox {
     pub dir: tempfile::TempDir,
     pub repo: PathBuf,
@@ -28,34 +27,7 @@ impl FixtureSandbox {
         let dir = tempfile::tempdir().expect("temp dir");
         let repo = dir.path().join("repo");
         copy_dir(&fixture(fixture_name), &repo);
-        let root = dir.path();
-        let path = |p: &str| root.join(p).display().to_string();
-        let mut env = BTreeMap::new();
-        for (key, value) in [
-            ("HOME", path("home")),
-            ("XDG_CONFIG_HOME", path("home/.config")),
-            ("XDG_CACHE_HOME", path("home/.cache")),
-            ("XDG_DATA_HOME", path("home/.local/share")),
-            ("HELM_CACHE_HOME", path("helm/cache")),
-            ("HELM_CONFIG_HOME", path("helm/config")),
-            ("HELM_DATA_HOME", path("helm/data")),
-            (
-                "HELM_REGISTRY_CONFIG",
-                path("helm/config/registry/config.json"),
-            ),
-            ("DOCKER_CONFIG", path("docker")),
-            ("STACKCTL_CACHE_DIR", path("stackctl-cache")),
-        ] {
-            std::fs::create_dir_all(&value).ok();
-            env.insert(key.to_string(), value);
-        }
-        // The registry config is a file; only its directory must exist.
-        std::fs::remove_dir_all(root.join("helm/config/registry/config.json")).ok();
-        env.insert("NO_COLOR".into(), "1".into());
-        env.insert(
-            "PATH".into(),
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        );
+        let env = super::isolated_env(dir.path());
         FixtureSandbox {
             dir,
             repo: repo.canonicalize().expect("repo path"),

@@ -47,10 +47,46 @@ pub fn helms() -> Vec<(&'static str, PathBuf)> {
     vec![("helm4", helm4()), ("helm3", helm3())]
 }
 
-/// A temporary directory holding a repository for one test, with its own HOME, helm homes,
-/// docker config and stackctl cache, so nothing leaks in from (or out to) the machine.
+/// The environment of every command a test sandbox runs, stackctl's and helm's alike: empty
+/// but for `PATH` and homes under `scratch` (HOME, the XDG dirs, helm's three homes and its
+/// registry config, docker's config, stackctl's cache), so no token, login, cache or colour
+/// setting of the machine leaks into a test, and nothing a test does leaks out. Commands run
+/// with `env_clear()` and these variables.
+pub fn isolated_env(scratch: &Path) -> std::collections::BTreeMap<String, String> {
+    let path = |p: &str| scratch.join(p).display().to_string();
+    let mut env = std::collections::BTreeMap::new();
+    for (key, value) in [
+        ("HOME", path("home")),
+        ("XDG_CONFIG_HOME", path("home/.config")),
+        ("XDG_CACHE_HOME", path("home/.cache")),
+        ("XDG_DATA_HOME", path("home/.local/share")),
+        ("HELM_CACHE_HOME", path("helm/cache")),
+        ("HELM_CONFIG_HOME", path("helm/config")),
+        ("HELM_DATA_HOME", path("helm/data")),
+        ("DOCKER_CONFIG", path("docker")),
+        ("STACKCTL_CACHE_DIR", path("stackctl-cache")),
+    ] {
+        std::fs::create_dir_all(&value).expect("create sandbox dirs");
+        env.insert(key.to_string(), value);
+    }
+    // A file: only its directory exists until a login writes it.
+    env.insert(
+        "HELM_REGISTRY_CONFIG".into(),
+        path("helm/config/registry/config.json"),
+    );
+    env.insert("NO_COLOR".into(), "1".into());
+    env.insert(
+        "PATH".into(),
+        std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
+    );
+    env
+}
+
+/// A temporary directory holding a repository for one test, with the [`isolated_env`] of its
+/// own.
 pub struct Sandbox {
     dir: tempfile::TempDir,
+    env: std::collections::BTreeMap<String, String>,
 }
 
 impl Sandbox {
@@ -60,19 +96,9 @@ impl Sandbox {
             .prefix("stackctl-test-")
             .tempdir()
             .expect("create temp dir");
-        let sandbox = Sandbox { dir };
-        for sub in [
-            "repo",
-            "home",
-            "cache",
-            "helm/cache",
-            "helm/config",
-            "helm/data",
-            "docker",
-        ] {
-            std::fs::create_dir_all(sandbox.path().join(sub)).expect("create sandbox dirs");
-        }
-        sandbox
+        std::fs::create_dir_all(dir.path().join("repo")).expect("create sandbox dirs");
+        let env = isolated_env(dir.path());
+        Sandbox { dir, env }
     }
 
     /// A copy of this repository's stack: charts (without built dependencies), envs, kind
@@ -99,7 +125,7 @@ impl Sandbox {
     }
 
     pub fn cache_dir(&self) -> PathBuf {
-        self.path().join("cache")
+        PathBuf::from(&self.env["STACKCTL_CACHE_DIR"])
     }
 
     pub fn write(&self, relative: &str, contents: &str) {
@@ -112,35 +138,10 @@ impl Sandbox {
         std::fs::read_to_string(self.root().join(relative)).unwrap()
     }
 
-    /// `stackctl` run in the sandbox's repository with an isolated environment.
+    /// `stackctl` run in the sandbox's repository with the sandbox's environment only.
     pub fn stackctl(&self) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_stackctl"));
-        cmd.current_dir(self.root());
-        for var in [
-            "CI",
-            "GITHUB_ACTIONS",
-            "GITHUB_TOKEN",
-            "GH_TOKEN",
-            "GITHUB_USER",
-            "GITHUB_API_URL",
-            "STACKCTL_HELM",
-            "STACKCTL_LOG",
-            "STACKCTL_REGISTRY_MIRRORS",
-            "STACKCTL_INSECURE_REGISTRIES",
-            "HELM_REGISTRY_CONFIG",
-            "XDG_CACHE_HOME",
-            "XDG_CONFIG_HOME",
-            "NO_COLOR",
-            "CLICOLOR_FORCE",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("HOME", self.path().join("home"))
-            .env("STACKCTL_CACHE_DIR", self.cache_dir())
-            .env("HELM_CACHE_HOME", self.path().join("helm/cache"))
-            .env("HELM_CONFIG_HOME", self.path().join("helm/config"))
-            .env("HELM_DATA_HOME", self.path().join("helm/data"))
-            .env("DOCKER_CONFIG", self.path().join("docker"));
+        cmd.env_clear().envs(&self.env).current_dir(self.root());
         cmd
     }
 
@@ -186,16 +187,13 @@ pub fn stderr(output: &std::process::Output) -> String {
 }
 
 impl Sandbox {
-    /// Real `helm` run in the sandbox's repository with the sandbox's helm homes.
+    /// Real `helm` run in the sandbox's repository with the sandbox's environment.
     pub fn helm(&self, helm: &Path, args: &[&str]) -> std::process::Output {
         std::process::Command::new(helm)
             .args(args)
             .current_dir(self.root())
-            .env("HOME", self.path().join("home"))
-            .env("HELM_CACHE_HOME", self.path().join("helm/cache"))
-            .env("HELM_CONFIG_HOME", self.path().join("helm/config"))
-            .env("HELM_DATA_HOME", self.path().join("helm/data"))
-            .env("DOCKER_CONFIG", self.path().join("docker"))
+            .env_clear()
+            .envs(&self.env)
             .output()
             .expect("run helm")
     }
