@@ -41,19 +41,7 @@ pub const MIN_HELM3: semver::Version = semver::Version::new(3, 17, 0);
 impl Helm {
     /// Find helm and check its version.
     pub fn discover(flag: Option<&Path>) -> Result<Helm> {
-        let (path, source) = locate(flag)?;
-        let version = read_version(&path)?;
-        check_supported(&version).map_err(|e| {
-            e.with_hint(format!(
-                "install Helm 3.17+ or Helm 4, or point {} at one",
-                source.describe()
-            ))
-        })?;
-        Ok(Helm {
-            path,
-            version,
-            source,
-        })
+        Helm::discover_memoized(flag, None)
     }
 
     /// [`Helm::discover`], remembering the version under `memo_dir` for a binary that cannot

@@ -27,21 +27,7 @@ impl Bench {
 
     fn with_helm(real: PathBuf) -> Bench {
         let sandbox = Sandbox::with_repo();
-        let dir = sandbox.root().parent().unwrap().join("wrapper");
-        std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join("helm.log");
-        let helm = dir.join("helm");
-        std::fs::write(
-            &helm,
-            format!(
-                "#!/bin/sh\necho \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-                log.display(),
-                real.display()
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (helm, log) = support::logging_helm(&sandbox, &real, "$*");
         Bench { sandbox, helm, log }
     }
 

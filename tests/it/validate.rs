@@ -906,21 +906,11 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
 #[test]
 fn helm_renders_without_a_collector_unless_the_user_tuned_go() {
     let sandbox = Sandbox::with_repo();
-    let dir = sandbox.root().parent().unwrap().join("wrapper");
-    std::fs::create_dir_all(&dir).unwrap();
-    let log = dir.join("helm.log");
-    let helm = dir.join("helm");
-    std::fs::write(
-        &helm,
-        format!(
-            "#!/bin/sh\necho \"$1 GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT\" >> '{}'\nexec '{}' \"$@\"\n",
-            log.display(),
-            support::helm4().display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (helm, log) = support::logging_helm(
+        &sandbox,
+        &support::helm4(),
+        "$1 GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT",
+    );
     let run = |gogc: Option<&str>| {
         let _ = std::fs::remove_file(&log);
         let mut cmd = sandbox.stackctl_with(&helm);

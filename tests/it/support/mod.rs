@@ -208,3 +208,25 @@ impl Sandbox {
             .expect("run stackctl")
     }
 }
+
+/// A `helm` script in the sandbox (outside its repository) that appends one line per call to
+/// a log, then runs `real`: what stackctl really asked helm, not what it says it did. `line` is
+/// the shell text echoed, e.g. `$*` or `$1 GOGC=$GOGC`. Returns the script and the log.
+pub fn logging_helm(sandbox: &Sandbox, real: &Path, line: &str) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = sandbox.root().parent().unwrap().join("wrapper");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("helm.log");
+    let helm = dir.join("helm");
+    std::fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\necho \"{line}\" >> '{}'\nexec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (helm, log)
+}
