@@ -234,9 +234,14 @@ pub fn k8s_schema(
                     } else {
                         format!(" {}:", display(path))
                     };
+                    let hint = if message.starts_with("the value is not valid base64") {
+                        "encode the value with base64 (or give it as plain text under stringData): the API server refuses this object"
+                    } else {
+                        "give the field the type the Kubernetes API defines: the API server refuses this object"
+                    };
                     (
                         format!("{}:{at} {message}", describe(object)),
-                        "give the field the type the Kubernetes API defines: the API server refuses this object".to_string(),
+                        hint.to_string(),
                         path.as_slice(),
                     )
                 }
@@ -513,6 +518,37 @@ impl State {
     }
 }
 
+/// Why `text` is not base64, with offsets counted in `text` as written (line breaks
+/// included, since the decoder saw the text without them).
+fn base64_error(text: &str, error: &base64::DecodeError) -> String {
+    // The offset in `text` of the `offset`th character that is not a line break.
+    let at = |offset: usize| {
+        text.bytes()
+            .enumerate()
+            .filter(|(_, b)| !matches!(b, b'\r' | b'\n'))
+            .nth(offset)
+            .map_or(offset, |(i, _)| i)
+    };
+    match error {
+        base64::DecodeError::InvalidByte(offset, byte) => format!(
+            "the value is not valid base64: {:?} at offset {} is not a base64 symbol there",
+            char::from(*byte),
+            at(*offset)
+        ),
+        base64::DecodeError::InvalidLastSymbol(offset, byte) => format!(
+            "the value is not valid base64: its last symbol {:?} (offset {}) encodes bits past the end of the data",
+            char::from(*byte),
+            at(*offset)
+        ),
+        base64::DecodeError::InvalidLength(length) => format!(
+            "the value is not valid base64: {length} symbols (line breaks left out) is not a length base64 encodes to"
+        ),
+        base64::DecodeError::InvalidPadding => {
+            "the value is not valid base64: its `=` padding is wrong".to_string()
+        }
+    }
+}
+
 /// The path to the value being deserialised, as a chain of stack frames.
 enum Chain<'a> {
     Root,
@@ -521,6 +557,16 @@ enum Chain<'a> {
 }
 
 impl Chain<'_> {
+    /// Whether the value here is base64 data (a `ByteString`): a Secret's `data` or a
+    /// ConfigMap's `binaryData` entry, or a `caBundle` (webhooks, APIService, CRD conversion).
+    fn holds_base64(&self) -> bool {
+        matches!(
+            self,
+            Chain::Key(_, "caBundle")
+                | Chain::Key(Chain::Key(Chain::Root, "data" | "binaryData"), _)
+        )
+    }
+
     fn to_vec(&self) -> Vec<Segment> {
         let mut out = Vec::new();
         let mut at = self;
@@ -577,6 +623,26 @@ impl<'de> de::Deserializer<'de> for Tracked<'_, 'de> {
         }
     }
 
+    /// Only `ByteString` (base64 data) asks for a borrowed string in the `k8s-openapi`
+    /// types. At the places that hold base64, line breaks are removed first, as the API
+    /// server's decoder skips them (`base64` wraps its output at 76 characters, and a `|`
+    /// block ends with one), and a value that still does not decode says so.
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        match self.value {
+            Value::String(text) if self.at.holds_base64() => {
+                let joined: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+                if let Err(e) = base64::Engine::decode(
+                    &base64::engine::general_purpose::STANDARD,
+                    joined.as_bytes(),
+                ) {
+                    return Err(de::Error::custom(base64_error(text, &e)));
+                }
+                visitor.visit_str(&joined)
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
     fn deserialize_newtype_struct<V: Visitor<'de>>(
         self,
         _name: &'static str,
@@ -612,7 +678,7 @@ impl<'de> de::Deserializer<'de> for Tracked<'_, 'de> {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char string bytes byte_buf
         unit unit_struct seq tuple tuple_struct map identifier
     }
 }
@@ -942,6 +1008,49 @@ spec:
                 .collect();
             assert_eq!(summary, vec![(at.to_string(), message)], "{object}");
         }
+    }
+
+    #[test]
+    fn wrapped_base64_passes_and_invalid_base64_is_named() {
+        // `base64` wraps at 76 characters; a `|` block scalar ends with a line break.
+        let long = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\nNTY3ODk=\n";
+        let secret = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"cert": long, "key": "c2VjcmV0\n"},
+        });
+        assert_eq!(check_object(&secret), Some(vec![]));
+        let config_map = serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "binaryData": {"blob": long}, "data": {"text": "a\nb\n"},
+        });
+        assert_eq!(check_object(&config_map), Some(vec![]));
+        let webhook = serde_json::json!({
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": "w"},
+            "webhooks": [{"name": "w.example.com", "sideEffects": "None", "admissionReviewVersions": ["v1"],
+                "clientConfig": {"caBundle": long, "service": {"name": "s", "namespace": "n"}}}],
+        });
+        assert_eq!(check_object(&webhook), Some(vec![]));
+        let api_service = serde_json::json!({
+            "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+            "metadata": {"name": "v1.example.com"},
+            "spec": {"group": "example.com", "version": "v1", "groupPriorityMinimum": 1,
+                "versionPriority": 1, "caBundle": long},
+        });
+        assert_eq!(check_object(&api_service), Some(vec![]));
+        let broken = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"password": "c2Vj\ncmV0-"},
+        });
+        assert_eq!(
+            check_object(&broken),
+            Some(vec![Problem::Invalid {
+                path: vec![Segment::Key("data".into()), Segment::Key("password".into())],
+                message:
+                    "the value is not valid base64: '-' at offset 9 is not a base64 symbol there"
+                        .into(),
+            }])
+        );
     }
 
     #[test]
