@@ -47,7 +47,7 @@ impl Sources<'_> {
         let found = self
             .root
             .and_then(|root| std::fs::read_to_string(root.join(&file)).ok())
-            .and_then(|text| template_line(&text, keys));
+            .and_then(|text| object_line(&text, object.kind(), object.name(), keys));
         match found {
             Some((line, column)) => diagnostic.at(file, line, column),
             None => diagnostic.in_file(file),
@@ -73,6 +73,80 @@ impl Sources<'_> {
             .strip_prefix("/charts/")?;
         rest.split('/').next()
     }
+}
+
+/// [`template_line`] within the document of a multi-document template (`---` separated) that
+/// writes the object of kind `kind` named `name`; the whole text when no document says so.
+/// Lines are those of the whole text.
+pub(crate) fn object_line(
+    text: &str,
+    kind: &str,
+    name: &str,
+    keys: &[&str],
+) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    // Documents as ranges of lines, split at `---` lines (with trailing blanks or a comment).
+    let mut documents = Vec::new();
+    let mut start = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let rest = line.strip_prefix("---").map(str::trim_start);
+        if rest.is_some_and(|rest| rest.is_empty() || rest.starts_with('#')) {
+            documents.push(start..i);
+            start = i + 1;
+        }
+    }
+    documents.push(start..lines.len());
+    let candidates: Vec<_> = documents
+        .into_iter()
+        .filter(|range| {
+            lines[range.clone()].iter().any(|line| {
+                let line = line.split(" #").next().unwrap_or(line).trim_end();
+                line.strip_prefix("kind:")
+                    .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == kind)
+            })
+        })
+        .collect();
+    let document = match candidates.len() {
+        0 => return template_line(text, keys),
+        1 => candidates[0].clone(),
+        _ => {
+            // The literal parts of the document's `metadata.name` line must all be in the
+            // name; the longest such match wins, the first document on a tie.
+            let score = |range: &std::ops::Range<usize>| {
+                let document = lines[range.clone()].join("\n");
+                let Some((line, column)) = template_line(&document, &["metadata", "name"]) else {
+                    return 0;
+                };
+                let written = &lines[range.start + line - 1][column - 1..];
+                let written = written.split_once(':').map_or("", |(_, v)| v);
+                let mut literal = String::new();
+                let mut rest = written;
+                while let Some((before, after)) = rest.split_once("{{") {
+                    literal.push_str(before);
+                    literal.push('\n');
+                    rest = after.split_once("}}").map_or("", |(_, after)| after);
+                }
+                literal.push_str(rest);
+                let parts: Vec<&str> = literal
+                    .split('\n')
+                    .map(|p| p.trim().trim_matches(|c| c == '"' || c == '\''))
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                if parts.iter().all(|p| name.contains(p)) {
+                    1 + parts.iter().map(|p| p.len()).sum::<usize>()
+                } else {
+                    0
+                }
+            };
+            candidates
+                .iter()
+                .enumerate()
+                .max_by(|(i, a), (j, b)| score(a).cmp(&score(b)).then(j.cmp(i)))
+                .map(|(_, range)| range.clone())?
+        }
+    };
+    let within = lines[document.clone()].join("\n");
+    template_line(&within, keys).map(|(line, column)| (line + document.start, column))
 }
 
 /// The line and column of the template key that writes the field at `keys`. Templates are
@@ -481,6 +555,23 @@ mod tests {
         chart_dir: "charts/jetscale",
         root: None,
     };
+
+    #[test]
+    fn fields_are_found_in_the_document_that_writes_the_object() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-api\nspec:\n  replicas: 1\n--- # worker\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: \"{{ .Release.Name }}-worker\"\nspec:\n  replicas: \"2\"\n---  \napiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n  name: {{ .Release.Name }}\n";
+        let line = |kind, name, keys: &[&str]| super::object_line(text, kind, name, keys);
+        assert_eq!(
+            line("Deployment", "r-worker", &["spec", "replicas"]),
+            Some((13, 3))
+        );
+        assert_eq!(
+            line("Deployment", "r-api", &["spec", "replicas"]),
+            Some((6, 3))
+        );
+        assert_eq!(line("Ingress", "r", &["apiVersion"]), Some((15, 1)));
+        // No document of the kind: the whole text.
+        assert_eq!(line("Service", "r", &["apiVersion"]), Some((1, 1)));
+    }
 
     #[test]
     fn duplicates_are_found_once_per_extra_copy() {
