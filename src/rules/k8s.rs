@@ -357,8 +357,16 @@ fn values_pointer(values: &Value, scope: &str, object: &Value, path: &[Segment])
             .take_while(|(a, b)| a.replace("~1", "/").replace("~0", "~") == **b)
             .count()
     };
+    // A node of one entry is a subset of many rendered objects by chance (`enabled: true`):
+    // it counts only when its key names follow the rendered path's.
+    let size = |pointer: &String| match values.pointer(pointer) {
+        Some(Value::Object(map)) => map.len(),
+        Some(Value::Array(items)) => items.len(),
+        _ => 0,
+    };
     let best = found
         .iter()
+        .filter(|pointer| size(pointer) >= 2 || score(pointer) > 0)
         .max_by(|a, b| score(a).cmp(&score(b)).then_with(|| b.cmp(a)))?;
     let leaf = match leaf {
         Segment::Key(key) => escape_key(key).into_owned(),
@@ -1123,6 +1131,47 @@ spec:
                 .as_deref()
                 .unwrap()
                 .starts_with("did you mean periodSeconds?")
+        );
+    }
+
+    #[test]
+    fn a_values_map_of_one_entry_that_matches_by_chance_is_not_the_source() {
+        let defaults = parse_layer(
+            "charts/jetscale/values.yaml",
+            "externalSecret:\n  common:\n    enabled: true\nbackend-api:\n  probe:\n    periodSecond: 10\n",
+        )
+        .unwrap();
+        let merged = merge_chain(&defaults, &[]);
+        let object = |container: &str| {
+            objects(&format!(
+                "---\n# Source: jetscale/templates/x.yaml\napiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n    - {container}\n"
+            ))
+        };
+        let path = |keys: &[&str]| {
+            let mut path = vec![
+                Segment::Key("spec".into()),
+                Segment::Key("containers".into()),
+                Segment::Index(0),
+            ];
+            path.extend(keys.iter().map(|k| Segment::Key(k.to_string())));
+            path
+        };
+        // The template hard-codes `enabled: true`; values hold an unrelated `enabled: true`.
+        let objs = object("{name: a, image: x, enabled: true}");
+        assert_eq!(
+            values_pointer(&merged.value, "", &objs[0].value, &path(&["enabled"])),
+            None
+        );
+        // One entry, but under a key named like the rendered field's parent: from values.
+        let objs = object("{name: a, image: x, probe: {periodSecond: 10}}");
+        assert_eq!(
+            values_pointer(
+                &merged.value,
+                "",
+                &objs[0].value,
+                &path(&["probe", "periodSecond"])
+            ),
+            Some("/backend-api/probe/periodSecond".to_string())
         );
     }
 
