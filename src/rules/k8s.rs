@@ -71,6 +71,12 @@ pub enum Problem {
     Invalid { path: Vec<Segment>, message: String },
     /// A built-in kind under an API version this Kubernetes does not serve.
     ApiVersion { served: Vec<&'static str> },
+    /// A built-in kind under an API version Kubernetes removed in `removed_in`, and the one
+    /// that replaced it (`None` when the API has none, like PodSecurityPolicy).
+    Removed {
+        removed_in: &'static str,
+        replacement: Option<&'static str>,
+    },
 }
 
 type Check = fn(&Value) -> Vec<Problem>;
@@ -154,6 +160,179 @@ const OPT_IN: &[(&str, &str)] = &[
     ),
 ];
 
+/// Group/versions of built-in kinds that Kubernetes removed: the version that stopped serving
+/// them, and the group/version to use instead (`None` when the API has no successor).
+const REMOVED: &[(&str, &str, &str, Option<&str>)] = &[
+    ("extensions/v1beta1", "Deployment", "1.16", Some("apps/v1")),
+    ("extensions/v1beta1", "DaemonSet", "1.16", Some("apps/v1")),
+    ("extensions/v1beta1", "ReplicaSet", "1.16", Some("apps/v1")),
+    (
+        "extensions/v1beta1",
+        "NetworkPolicy",
+        "1.16",
+        Some("networking.k8s.io/v1"),
+    ),
+    ("extensions/v1beta1", "PodSecurityPolicy", "1.16", None),
+    (
+        "extensions/v1beta1",
+        "Ingress",
+        "1.22",
+        Some("networking.k8s.io/v1"),
+    ),
+    ("apps/v1beta1", "Deployment", "1.16", Some("apps/v1")),
+    ("apps/v1beta1", "StatefulSet", "1.16", Some("apps/v1")),
+    (
+        "apps/v1beta1",
+        "ControllerRevision",
+        "1.16",
+        Some("apps/v1"),
+    ),
+    ("apps/v1beta2", "Deployment", "1.16", Some("apps/v1")),
+    ("apps/v1beta2", "StatefulSet", "1.16", Some("apps/v1")),
+    ("apps/v1beta2", "DaemonSet", "1.16", Some("apps/v1")),
+    ("apps/v1beta2", "ReplicaSet", "1.16", Some("apps/v1")),
+    (
+        "apps/v1beta2",
+        "ControllerRevision",
+        "1.16",
+        Some("apps/v1"),
+    ),
+    (
+        "networking.k8s.io/v1beta1",
+        "Ingress",
+        "1.22",
+        Some("networking.k8s.io/v1"),
+    ),
+    (
+        "networking.k8s.io/v1beta1",
+        "IngressClass",
+        "1.22",
+        Some("networking.k8s.io/v1"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "Role",
+        "1.22",
+        Some("rbac.authorization.k8s.io/v1"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "RoleBinding",
+        "1.22",
+        Some("rbac.authorization.k8s.io/v1"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRole",
+        "1.22",
+        Some("rbac.authorization.k8s.io/v1"),
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "ClusterRoleBinding",
+        "1.22",
+        Some("rbac.authorization.k8s.io/v1"),
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "CSIDriver",
+        "1.22",
+        Some("storage.k8s.io/v1"),
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "CSINode",
+        "1.22",
+        Some("storage.k8s.io/v1"),
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "StorageClass",
+        "1.22",
+        Some("storage.k8s.io/v1"),
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "VolumeAttachment",
+        "1.22",
+        Some("storage.k8s.io/v1"),
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "CSIStorageCapacity",
+        "1.27",
+        Some("storage.k8s.io/v1"),
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "MutatingWebhookConfiguration",
+        "1.22",
+        Some("admissionregistration.k8s.io/v1"),
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        "ValidatingWebhookConfiguration",
+        "1.22",
+        Some("admissionregistration.k8s.io/v1"),
+    ),
+    (
+        "apiextensions.k8s.io/v1beta1",
+        "CustomResourceDefinition",
+        "1.22",
+        Some("apiextensions.k8s.io/v1"),
+    ),
+    (
+        "apiregistration.k8s.io/v1beta1",
+        "APIService",
+        "1.22",
+        Some("apiregistration.k8s.io/v1"),
+    ),
+    (
+        "scheduling.k8s.io/v1beta1",
+        "PriorityClass",
+        "1.22",
+        Some("scheduling.k8s.io/v1"),
+    ),
+    (
+        "coordination.k8s.io/v1beta1",
+        "Lease",
+        "1.22",
+        Some("coordination.k8s.io/v1"),
+    ),
+    ("batch/v1beta1", "CronJob", "1.25", Some("batch/v1")),
+    (
+        "discovery.k8s.io/v1beta1",
+        "EndpointSlice",
+        "1.25",
+        Some("discovery.k8s.io/v1"),
+    ),
+    (
+        "node.k8s.io/v1beta1",
+        "RuntimeClass",
+        "1.25",
+        Some("node.k8s.io/v1"),
+    ),
+    (
+        "policy/v1beta1",
+        "PodDisruptionBudget",
+        "1.25",
+        Some("policy/v1"),
+    ),
+    ("policy/v1beta1", "PodSecurityPolicy", "1.25", None),
+    (
+        "autoscaling/v2beta1",
+        "HorizontalPodAutoscaler",
+        "1.25",
+        Some("autoscaling/v2"),
+    ),
+    (
+        "autoscaling/v2beta2",
+        "HorizontalPodAutoscaler",
+        "1.26",
+        Some("autoscaling/v2"),
+    ),
+];
+
 /// Whether an API group is one of Kubernetes' own (so its kinds are the built-in ones, not a
 /// custom resource that happens to share a name, like Knative's `Service`).
 fn built_in_group(group: &str) -> bool {
@@ -174,6 +353,15 @@ pub fn check_object(value: &Value) -> Option<Vec<Problem>> {
         .find(|k| k.api_version == api_version && k.kind == kind)
     {
         return Some((known.check)(value));
+    }
+    if let Some(&(_, _, removed_in, replacement)) = REMOVED
+        .iter()
+        .find(|(v, k, _, _)| *v == api_version && *k == kind)
+    {
+        return Some(vec![Problem::Removed {
+            removed_in,
+            replacement,
+        }]);
     }
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     let served: Vec<&'static str> = KINDS
@@ -255,6 +443,24 @@ pub fn k8s_schema(
                         "use apiVersion {} (the API was removed; check the fields too when changing it)",
                         served.join(" or ")
                     ),
+                    &[][..],
+                ),
+                Problem::Removed {
+                    removed_in,
+                    replacement,
+                } => (
+                    format!(
+                        "{} uses apiVersion {}, which was removed in Kubernetes {removed_in}",
+                        describe(object),
+                        object.api_version()
+                    ),
+                    match replacement {
+                        Some(v) => format!(
+                            "use apiVersion {v} (the API was removed; check the fields too when changing it)"
+                        ),
+                        None if object.kind() == "PodSecurityPolicy" => "PodSecurityPolicy has no replacement API: enforce pod security with Pod Security Admission (pod-security.kubernetes.io labels on the namespace) or a policy engine, and remove this object".to_string(),
+                        None => format!("{} has no replacement API: remove this object", object.kind()),
+                    },
                     &[][..],
                 ),
             };
@@ -1069,16 +1275,55 @@ spec:
         assert_eq!(
             found,
             vec![
-                Problem::ApiVersion {
-                    served: vec!["networking.k8s.io/v1"]
+                Problem::Removed {
+                    removed_in: "1.22",
+                    replacement: Some("networking.k8s.io/v1")
                 },
-                Problem::ApiVersion {
-                    served: vec!["batch/v1"]
+                Problem::Removed {
+                    removed_in: "1.25",
+                    replacement: Some("batch/v1")
                 },
-                Problem::ApiVersion {
-                    served: vec!["autoscaling/v2", "autoscaling/v1"]
+                Problem::Removed {
+                    removed_in: "1.26",
+                    replacement: Some("autoscaling/v2")
                 },
             ]
+        );
+        // Kinds Kubernetes no longer has at all are found too, with no replacement.
+        let found = problems(
+            "---\n# Source: x\napiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: p}\n---\n# Source: x\napiVersion: apps/v1beta2\nkind: ReplicaSet\nmetadata: {name: r}\n---\n# Source: x\napiVersion: storage.k8s.io/v1beta1\nkind: CSINode\nmetadata: {name: n}\n",
+        );
+        assert_eq!(
+            found,
+            vec![
+                Problem::Removed {
+                    removed_in: "1.25",
+                    replacement: None
+                },
+                Problem::Removed {
+                    removed_in: "1.16",
+                    replacement: Some("apps/v1")
+                },
+                Problem::Removed {
+                    removed_in: "1.22",
+                    replacement: Some("storage.k8s.io/v1")
+                },
+            ]
+        );
+        let objs = objects(
+            "---\n# Source: jetscale/templates/psp.yaml\napiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: p}\n",
+        );
+        let found = k8s_schema(&objs, None, &SOURCES);
+        assert_eq!(
+            found[0].message,
+            "PodSecurityPolicy p uses apiVersion policy/v1beta1, which was removed in Kubernetes 1.25"
+        );
+        assert!(
+            found[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("PodSecurityPolicy has no replacement API")
         );
     }
 
