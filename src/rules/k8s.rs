@@ -69,6 +69,12 @@ pub enum Problem {
     },
     /// The object does not deserialise: serde's message, at the deepest path it reached.
     Invalid { path: Vec<Segment>, message: String },
+    /// A container resource (`resources.requests.memroy`) that is neither a standard one nor
+    /// domain-prefixed: the API server refuses the object.
+    ResourceName {
+        path: Vec<Segment>,
+        suggestion: Option<&'static str>,
+    },
     /// A built-in kind under an API version this Kubernetes does not serve.
     ApiVersion { served: Vec<&'static str> },
     /// A built-in kind under an API version Kubernetes removed in `removed_in`, and the one
@@ -333,6 +339,72 @@ const REMOVED: &[(&str, &str, &str, Option<&str>)] = &[
     ),
 ];
 
+/// The resource names a container may request without a domain prefix (besides
+/// `hugepages-<size>`).
+const STANDARD_RESOURCES: &[&str] = &["cpu", "memory", "ephemeral-storage", "storage"];
+
+/// Whether the API server takes `name` as a container resource: a standard name,
+/// `hugepages-<size>`, or a domain-prefixed extended resource (`nvidia.com/gpu`).
+fn resource_name_valid(name: &str) -> bool {
+    STANDARD_RESOURCES.contains(&name)
+        || name
+            .strip_prefix("hugepages-")
+            .is_some_and(|size| super::render::parse_quantity(size).is_some())
+        || name.contains('/')
+}
+
+/// Report the resource names of every container (`containers`, `initContainers`,
+/// `ephemeralContainers`, wherever the pod spec is) that the API server would refuse.
+fn resource_names(value: &Value, path: &mut Vec<Segment>, out: &mut Vec<Problem>) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    for (key, value) in map {
+        path.push(Segment::Key(key.clone()));
+        match value {
+            Value::Array(items)
+                if matches!(
+                    key.as_str(),
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) =>
+            {
+                for (i, container) in items.iter().enumerate() {
+                    for list in ["requests", "limits"] {
+                        let Some(Value::Object(names)) =
+                            container.get("resources").and_then(|r| r.get(list))
+                        else {
+                            continue;
+                        };
+                        for name in names.keys().filter(|n| !resource_name_valid(n)) {
+                            let suggestion = STANDARD_RESOURCES
+                                .iter()
+                                // A swap is one edit (`memroy`); `gpu` is not `cpu`.
+                                .map(|s| (strsim::normalized_damerau_levenshtein(s, name), *s))
+                                .filter(|(score, _)| *score >= 0.7)
+                                .max_by(|a, b| a.0.total_cmp(&b.0))
+                                .map(|(_, s)| s);
+                            let mut at = path.clone();
+                            at.extend([
+                                Segment::Index(i),
+                                Segment::Key("resources".into()),
+                                Segment::Key(list.into()),
+                                Segment::Key(name.clone()),
+                            ]);
+                            out.push(Problem::ResourceName {
+                                path: at,
+                                suggestion,
+                            });
+                        }
+                    }
+                }
+            }
+            Value::Object(_) => resource_names(value, path, out),
+            _ => {}
+        }
+        path.pop();
+    }
+}
+
 /// Whether an API group is one of Kubernetes' own (so its kinds are the built-in ones, not a
 /// custom resource that happens to share a name, like Knative's `Service`).
 fn built_in_group(group: &str) -> bool {
@@ -352,7 +424,14 @@ pub fn check_object(value: &Value) -> Option<Vec<Problem>> {
         .iter()
         .find(|k| k.api_version == api_version && k.kind == kind)
     {
-        return Some((known.check)(value));
+        let mut problems = (known.check)(value);
+        if !problems
+            .iter()
+            .any(|p| matches!(p, Problem::Invalid { .. }))
+        {
+            resource_names(value, &mut Vec::new(), &mut problems);
+        }
+        return Some(problems);
     }
     if let Some(&(_, _, removed_in, replacement)) = REMOVED
         .iter()
@@ -430,6 +509,27 @@ pub fn k8s_schema(
                     (
                         format!("{}:{at} {message}", describe(object)),
                         hint.to_string(),
+                        path.as_slice(),
+                    )
+                }
+                Problem::ResourceName { path, suggestion } => {
+                    let name = match path.last() {
+                        Some(Segment::Key(name)) => name.as_str(),
+                        _ => "",
+                    };
+                    let known = "a resource is cpu, memory, ephemeral-storage, storage, hugepages-<size> or a domain-prefixed extended resource (nvidia.com/gpu)";
+                    (
+                        format!(
+                            "{}: {} is not a resource name",
+                            describe(object),
+                            display(path)
+                        ),
+                        match suggestion {
+                            Some(s) => format!(
+                                "did you mean {s}? The API server refuses the object: {known}"
+                            ),
+                            None => format!("the API server refuses {name}: {known}"),
+                        },
                         path.as_slice(),
                     )
                 }
@@ -1264,6 +1364,59 @@ spec:
                     "the value is not valid base64: '-' at offset 9 is not a base64 symbol there"
                         .into(),
             }])
+        );
+    }
+
+    #[test]
+    fn container_resource_names_the_api_refuses_are_found() {
+        let found = problems(
+            "---\n# Source: x\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r}\nspec:\n  selector: {}\n  template:\n    spec:\n      initContainers: [{name: i, resources: {limits: {cpu: 1, hugepages-2Mi: 10Mi, nvidia.com/gpu: 1, ephemeral-storage: 1Gi}}}]\n      containers:\n        - name: a\n          resources: {requests: {cpu: 100m, memroy: 1Gi}, limits: {gpu: 1}}\n",
+        );
+        assert_eq!(
+            found,
+            vec![
+                Problem::ResourceName {
+                    path: vec![
+                        Segment::Key("spec".into()),
+                        Segment::Key("template".into()),
+                        Segment::Key("spec".into()),
+                        Segment::Key("containers".into()),
+                        Segment::Index(0),
+                        Segment::Key("resources".into()),
+                        Segment::Key("requests".into()),
+                        Segment::Key("memroy".into()),
+                    ],
+                    suggestion: Some("memory"),
+                },
+                Problem::ResourceName {
+                    path: vec![
+                        Segment::Key("spec".into()),
+                        Segment::Key("template".into()),
+                        Segment::Key("spec".into()),
+                        Segment::Key("containers".into()),
+                        Segment::Index(0),
+                        Segment::Key("resources".into()),
+                        Segment::Key("limits".into()),
+                        Segment::Key("gpu".into()),
+                    ],
+                    suggestion: None,
+                },
+            ]
+        );
+        let objs = objects(
+            "---\n# Source: x\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: a, resources: {requests: {memroy: 1Gi}}}]}\n",
+        );
+        let found = k8s_schema(&objs, None, &SOURCES);
+        assert_eq!(
+            found[0].message,
+            "Pod p: spec.containers[0].resources.requests.memroy is not a resource name"
+        );
+        assert!(
+            found[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean memory? The API server refuses")
         );
     }
 
