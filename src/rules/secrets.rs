@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::finding;
 use crate::report::Diagnostic;
-use crate::values::{ParsedLayer, push_key};
+use crate::values::{ParsedLayer, Suppressions, push_key};
 
 /// Why a scalar looks like a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -472,14 +472,45 @@ pub fn mask(secret: &str) -> String {
 }
 
 /// `secrets/literal` over one values layer: every string that [`classify`] flags, at the line
-/// of its key. Each literal found is registered for redaction.
-pub fn scan_layer(layer: &ParsedLayer) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    walk(layer, layer.value(), String::new(), "", &mut out);
-    out
+/// of its key. Each literal found is registered for redaction, unless `suppressions` silence
+/// its finding or it could be an ordinary word of the repository (see [`worth_redacting`]).
+pub fn scan_layer(layer: &ParsedLayer, suppressions: &Suppressions) -> Vec<Diagnostic> {
+    let mut hits = Vec::new();
+    walk(layer.value(), String::new(), "", &mut hits);
+    hits.into_iter()
+        .map(|(pointer, hit)| {
+            let d = diagnostic(layer, &pointer, &hit);
+            let suppressed = d
+                .line
+                .is_some_and(|line| suppressions.covers("secrets/literal", line).is_some());
+            if !suppressed && worth_redacting(&hit) {
+                crate::secrets::register(&hit.secret);
+            }
+            d
+        })
+        .collect()
 }
 
-fn walk(layer: &ParsedLayer, value: &Value, pointer: String, key: &str, out: &mut Vec<Diagnostic>) {
+/// Whether a literal found may be replaced in all output: redaction is global, so a weak
+/// "secret" that is also an ordinary word (`default`, `jetscale`) would mangle paths, release
+/// names and rule keys. Its own finding masks it anyway. Credential shapes and random strings
+/// always qualify; other values need 8 characters of at least two classes (lower case, upper
+/// case, digits, symbols).
+pub fn worth_redacting(hit: &Hit) -> bool {
+    if !matches!(hit.why, Why::SecretNamedKey | Why::UrlCredentials) || looks_random(&hit.secret) {
+        return true;
+    }
+    let s = &hit.secret;
+    let classes = [
+        s.chars().any(|c| c.is_ascii_lowercase()),
+        s.chars().any(|c| c.is_ascii_uppercase()),
+        s.chars().any(|c| c.is_ascii_digit()),
+        s.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    s.chars().count() >= 8 && classes.iter().filter(|&&c| c).count() >= 2
+}
+
+fn walk(value: &Value, pointer: String, key: &str, out: &mut Vec<(String, Hit)>) {
     match value {
         Value::Object(map) => {
             // Kubernetes-style `{name: DB_PASSWORD, value: …}`: the name is the key.
@@ -494,17 +525,17 @@ fn walk(layer: &ParsedLayer, value: &Value, pointer: String, key: &str, out: &mu
                     Some(name) if child_key == "value" => name,
                     _ => child_key.as_str(),
                 };
-                walk(layer, child, child_pointer, effective, out);
+                walk(child, child_pointer, effective, out);
             }
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                walk(layer, item, format!("{pointer}/{index}"), key, out);
+                walk(item, format!("{pointer}/{index}"), key, out);
             }
         }
         Value::String(text) => {
             if let Some(hit) = classify(key, text) {
-                out.push(diagnostic(layer, &pointer, &hit));
+                out.push((pointer, hit));
             }
         }
         _ => {}
@@ -512,7 +543,6 @@ fn walk(layer: &ParsedLayer, value: &Value, pointer: String, key: &str, out: &mu
 }
 
 fn diagnostic(layer: &ParsedLayer, pointer: &str, hit: &Hit) -> Diagnostic {
-    crate::secrets::register(&hit.secret);
     let shown = crate::validate::display_path(pointer);
     let d = finding(
         "secrets/literal",
@@ -672,6 +702,26 @@ mod tests {
     }
 
     #[test]
+    fn only_literals_that_cannot_be_ordinary_words_are_redacted_everywhere() {
+        let hit = |why, secret: &str| Hit {
+            why,
+            secret: secret.to_string(),
+        };
+        for weak in ["jetscale", "default", "supersecretvalue", "Pw9x!"] {
+            assert!(!worth_redacting(&hit(Why::SecretNamedKey, weak)), "{weak}");
+        }
+        assert!(!worth_redacting(&hit(Why::UrlCredentials, "jetscale")));
+        for strong in ["Tr0ub4dor&3", "hunter2-Correct-Horse", "84736251a"] {
+            assert!(
+                worth_redacting(&hit(Why::SecretNamedKey, strong)),
+                "{strong}"
+            );
+        }
+        let token = ["gh", "p_"].concat() + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1eF3hJ5";
+        assert!(worth_redacting(&hit(Why::GithubToken, &token)));
+    }
+
+    #[test]
     fn masks_show_little_and_never_all() {
         assert_eq!(mask("ghp_0123456789abcdefghij"), "ghp_… (24 chars)");
         assert_eq!(mask("pass"), "p… (4 chars)");
@@ -683,7 +733,7 @@ mod tests {
         let token = format!("ghp_{}", "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1eF3hJ5");
         let text = format!("backend-api:\n  env:\n    GITHUB_TOKEN: {token}\n    MODE: fast\n");
         let layer = crate::values::parse_layer("envs/x.yaml", &text).unwrap();
-        let found = scan_layer(&layer);
+        let found = scan_layer(&layer, &Default::default());
         assert_eq!(found.len(), 1);
         let d = &found[0];
         assert_eq!(d.rule, "secrets/literal");
@@ -703,7 +753,7 @@ mod tests {
             "tls:\n  key: |\n    -----BEGIN RSA PRIVATE KEY-----\n    {body}\n    -----END RSA PRIVATE KEY-----\n"
         );
         let layer = crate::values::parse_layer("envs/x.yaml", &text).unwrap();
-        let found = scan_layer(&layer);
+        let found = scan_layer(&layer, &Default::default());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].line, Some(2));
         assert!(found[0].message.contains("PEM private key"));
@@ -714,7 +764,7 @@ mod tests {
     fn list_env_entries_use_their_name_as_the_key() {
         let text = "env:\n  - name: DB_PASSWORD\n    value: Tr0ub4dor3\n  - name: MODE\n    value: Tr0ub4dor3\n";
         let layer = crate::values::parse_layer("envs/x.yaml", text).unwrap();
-        let found = scan_layer(&layer);
+        let found = scan_layer(&layer, &Default::default());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].line, Some(3));
     }
@@ -743,7 +793,7 @@ mod tests {
                 .unwrap()
                 .parse()
                 .unwrap();
-            let found = scan_layer(&layer);
+            let found = scan_layer(&layer, &Default::default());
             assert!(found.is_empty(), "{file}: {found:?}");
         }
     }
@@ -901,7 +951,7 @@ mod tests {
             // Through YAML, the way values files reach the rule (a JSON string is a YAML one).
             let text = format!("{key}: {}\n", serde_json::to_string(value).unwrap());
             let layer = crate::values::parse_layer("envs/corpus.yaml", &text).unwrap();
-            let found = scan_layer(&layer);
+            let found = scan_layer(&layer, &Default::default());
             let got = classify(key, value).map(|h| h.why);
             let ok = match expected {
                 Some(_) => {
