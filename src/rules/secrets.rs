@@ -659,7 +659,9 @@ fn walk(value: &Value, pointer: String, key: &str, out: &mut Vec<(String, Hit)>)
         Value::Object(map) => {
             // Kubernetes-style `{name: DB_PASSWORD, value: …}`: the name is the key.
             let named = match (map.get("name"), map.get("value")) {
-                (Some(Value::String(name)), Some(Value::String(_))) => Some(name.as_str()),
+                (Some(Value::String(name)), Some(Value::String(_) | Value::Number(_))) => {
+                    Some(name.as_str())
+                }
                 _ => None,
             };
             for (child_key, child) in map {
@@ -679,6 +681,12 @@ fn walk(value: &Value, pointer: String, key: &str, out: &mut Vec<(String, Hit)>)
         }
         Value::String(text) => {
             if let Some(hit) = classify(key, text) {
+                out.push((pointer, hit));
+            }
+        }
+        // `DB_PASSWORD: 84736251`: YAML reads a numeric password as a number.
+        Value::Number(number) if secret_key_strength(key) == Some(Strength::Holds) => {
+            if let Some(hit) = classify(key, &number.to_string()) {
                 out.push((pointer, hit));
             }
         }
@@ -863,6 +871,20 @@ mod tests {
         }
         let token = ["gh", "p_"].concat() + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1eF3hJ5";
         assert!(worth_redacting(&hit(Why::GithubToken, &token)));
+    }
+
+    #[test]
+    fn numbers_under_secret_named_keys_are_read() {
+        let text = "db:\n  DB_PASSWORD: 84736251\n  port: 5432\n  passwordMinLength: 12\n";
+        let layer = crate::values::parse_layer("envs/x.yaml", text).unwrap();
+        let found = scan_layer(&layer, &Default::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(2));
+        assert!(
+            !found[0].message.contains("84736251"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]
