@@ -730,7 +730,8 @@ const MUST_IGNORE: &[(&str, bool, &str)] = &[
     (".env", false, ".env"),
     ("envs/prod/console.secret.yaml", false, "*.secret.yaml"),
     ("app.secret.yaml", false, "*.secret.yaml"),
-    (".stackctl", true, "/.stackctl/"),
+    // A file inside it, as `git check-ignore` tests it: `/.stackctl/*` and `.stackctl/**`
+    // ignore every file in the directory but not the directory itself.
     (".stackctl/links.toml", false, "/.stackctl/"),
 ];
 
@@ -1207,6 +1208,8 @@ mod tests {
     fn gitignore_lines_are_matched_like_git_matches_them() {
         assert!(gitignore_findings(Some(".env\n*.secret.yaml\n.stackctl/\n")).is_empty());
         assert!(gitignore_findings(Some(".env*\n**/*.secret.yaml\n/.stackctl\n")).is_empty());
+        assert!(gitignore_findings(Some(".env\n*.secret.yaml\n/.stackctl/*\n")).is_empty());
+        assert!(gitignore_findings(Some(".env\n*.secret.yaml\n.stackctl/**\n")).is_empty());
 
         let found = gitignore_findings(Some("/target/\n*.secret.yaml\n.stackctl/\n"));
         assert_eq!(found.len(), 1, "{found:?}");
