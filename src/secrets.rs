@@ -23,17 +23,48 @@ static KNOWN_SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Register a value that must never appear in output (a token read from a credentials file,
 /// a password). Idempotent.
+///
+/// The forms the secret takes once quoted are registered too: messages quote values with
+/// Rust's `{:?}`, the JSON and SARIF reports escape them as JSON strings, JUnit as XML (and a
+/// quoted value may be quoted again), so a secret holding `"` or `\` would otherwise pass
+/// through redaction escaped.
 pub fn register(secret: &str) {
     let secret = secret.trim();
     if secret.len() < MIN_SECRET_LEN {
         return;
     }
-    let mut known = KNOWN_SECRETS.write().unwrap_or_else(|e| e.into_inner());
-    if !known.iter().any(|s| s == secret) {
-        known.push(secret.to_string());
-        // Longest first, so a secret that contains another is replaced whole.
-        known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut forms = vec![secret.to_string()];
+    // Two rounds: a value quoted by a message, then escaped by the report format.
+    for _ in 0..2 {
+        let previous = forms.clone();
+        for form in &previous {
+            for escaped in escaped_forms(form) {
+                if !forms.contains(&escaped) {
+                    forms.push(escaped);
+                }
+            }
+        }
     }
+    let mut known = KNOWN_SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for form in forms {
+        if !known.contains(&form) {
+            known.push(form);
+        }
+    }
+    // Longest first, so a secret that contains another is replaced whole.
+    known.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// `text` as Rust's `{:?}`, a JSON string and XML (text and attribute) escape it, without the
+/// surrounding quotes.
+fn escaped_forms(text: &str) -> Vec<String> {
+    let unquote = |quoted: String| quoted[1..quoted.len() - 1].to_string();
+    vec![
+        unquote(format!("{text:?}")),
+        unquote(serde_json::to_string(text).expect("a string serializes")),
+        quick_xml::escape::escape(text).into_owned(),
+        quick_xml::escape::partial_escape(text).into_owned(),
+    ]
 }
 
 /// Replace every registered secret in `text`.
@@ -235,6 +266,20 @@ mod tests {
             "login failed with token [REDACTED] ([REDACTED])"
         );
         assert!(matches!(redact("nothing to hide"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escaped_forms_of_a_secret_are_redacted_too() {
+        let secret = r#"Pa&ss"w0rd9\x<y>'"#;
+        register(secret);
+        let debug = format!("is {secret:?}, not that");
+        let json = serde_json::to_string(&serde_json::json!({ "m": debug })).unwrap();
+        let xml = quick_xml::escape::escape(&debug).into_owned();
+        for text in [debug.as_str(), &json, &xml] {
+            let out = redact(text);
+            assert!(out.contains(REDACTED), "{text} -> {out}");
+            assert!(!out.contains("w0rd9"), "{text} -> {out}");
+        }
     }
 
     #[test]

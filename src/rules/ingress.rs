@@ -49,15 +49,15 @@ pub fn ingress_tls(
         if get("ssl-redirect") != Some("443") {
             problems.push((
                 "ssl-redirect",
-                format!("ssl-redirect is {:?}, not \"443\"", get("ssl-redirect")),
+                format!("ssl-redirect is {}, not 443", shown(get("ssl-redirect"))),
             ));
         }
         if get("ssl-policy") != Some(PINNED_SSL_POLICY) {
             problems.push((
                 "ssl-policy",
                 format!(
-                    "ssl-policy is {:?}, not the pinned {PINNED_SSL_POLICY}",
-                    get("ssl-policy")
+                    "ssl-policy is {}, not the pinned {PINNED_SSL_POLICY}",
+                    shown(get("ssl-policy"))
                 ),
             ));
         }
@@ -183,7 +183,10 @@ pub fn ingress_facts(
             if actual != Some(expected.as_str()) {
                 let d = finding(
                     "ingress/parity",
-                    format!("frontend.env.VITE_API_BASE_URL is {actual:?}, not {expected:?}"),
+                    format!(
+                        "frontend.env.VITE_API_BASE_URL is {}, not {expected}",
+                        shown(actual)
+                    ),
                 )
                 .with_hint(
                     "the browser must call the API on the host it was served from, over HTTPS",
@@ -235,4 +238,12 @@ pub fn certificate_parity(group: &[IngressFacts]) -> Vec<Diagnostic> {
         out.push(d);
     }
     out
+}
+
+/// A value read from the rendered manifests as a message shows it: as written, or `unset`.
+fn shown(value: Option<&str>) -> String {
+    match value {
+        Some(v) => format!("`{v}`"),
+        None => "unset".to_string(),
+    }
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::finding;
 use crate::report::Diagnostic;
-use crate::values::{ParsedLayer, push_key};
+use crate::values::{ParsedLayer, Suppressions, push_key};
 
 /// Why a scalar looks like a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub enum Why {
     Jwt,
     /// `scheme://user:password@host` with a real password.
     UrlCredentials,
+    /// `Password=…;` or `password=…` inside a connection string.
+    ConnectionString,
     /// A key named like a password, token, secret or key holds a literal.
     SecretNamedKey,
     /// A long random-looking base64 or hex string.
@@ -53,6 +55,7 @@ impl Why {
             Why::NpmToken => "an npm token",
             Why::Jwt => "a JSON Web Token",
             Why::UrlCredentials => "a password inside a URL",
+            Why::ConnectionString => "a password inside a connection string",
             Why::SecretNamedKey => "a literal secret",
             Why::HighEntropy => "a high-entropy string",
         }
@@ -98,8 +101,15 @@ static PATTERNS: LazyLock<Vec<(Why, Regex)>> = LazyLock::new(|| {
     .collect()
 });
 
+/// `scheme://user:password@` and `scheme://:password@` (Redis has no user).
 static URL_CREDENTIALS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]+:([^@/\s]+)@").expect("valid URL pattern")
+    Regex::new(r"[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:([^@\s]+)@").expect("valid URL pattern")
+});
+
+/// `Password=…;` (ADO.NET, JDBC options) and libpq's `password=…` inside a value.
+static CONNECTION_PASSWORD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:^|[;\s?&])(?:password|pwd)\s*=\s*([^;\s&'"]+)(?:$|[;\s&])"#)
+        .expect("valid connection-string pattern")
 });
 
 /// Decide about one string scalar. `key` is the map key it sits under (for a list item, the
@@ -113,9 +123,17 @@ pub fn classify(key: &str, value: &str) -> Option<Hit> {
     if text.is_empty() {
         return None;
     }
+    let public = is_public_key(key);
     for (why, re) in PATTERNS.iter() {
+        // Firebase's browser API key is an `AIza…` key, public by design under `VITE_`.
+        if public && *why == Why::GoogleApiKey {
+            continue;
+        }
         for found in re.find_iter(text) {
-            if !is_placeholder(found.as_str()) {
+            // A credential's shape is evidence enough: only the documented examples and
+            // bodies of one repeated character are placeholders (`tbd` inside a token is
+            // chance, not intent).
+            if !is_shaped_placeholder(*why, found.as_str()) {
                 return Some(Hit {
                     why: *why,
                     secret: found.as_str().to_string(),
@@ -125,16 +143,33 @@ pub fn classify(key: &str, value: &str) -> Option<Hit> {
     }
     for captures in URL_CREDENTIALS.captures_iter(text) {
         let password = captures.get(1).expect("group 1").as_str();
-        if !is_placeholder(password) && !is_template(password) {
+        // `https://host:8080/@scope/pkg`: a port and a path, not a password.
+        let port = password
+            .split_once('/')
+            .is_some_and(|(p, _)| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+        if !port && !is_placeholder(password) && !is_template(password) {
             return Some(Hit {
                 why: Why::UrlCredentials,
                 secret: password.to_string(),
             });
         }
     }
-    if let Some(strength) = secret_key_strength(key)
+    // One line: a script (`password=os.environ[…]`) is not a connection string.
+    let one_line = !text.contains('\n');
+    for captures in CONNECTION_PASSWORD.captures_iter(text).filter(|_| one_line) {
+        let password = captures.get(1).expect("group 1").as_str();
+        if !is_placeholder(password) && !is_reference(password) {
+            return Some(Hit {
+                why: Why::ConnectionString,
+                secret: password.to_string(),
+            });
+        }
+    }
+    if !public
+        && let Some(strength) = secret_key_strength(key)
         && !is_placeholder(text)
         && !is_reference(text)
+        && !is_setting_word(text)
         && !(strength == Strength::MayNameASecret && is_object_name(text))
     {
         return Some(Hit {
@@ -142,7 +177,12 @@ pub fn classify(key: &str, value: &str) -> Option<Hit> {
             secret: text.to_string(),
         });
     }
-    if !entropy_exempt_key(key) && looks_random(text) && !is_placeholder(text) {
+    if !public
+        && !entropy_exempt_key(key)
+        && !is_public_material(text)
+        && looks_random(text)
+        && !is_placeholder(text)
+    {
         return Some(Hit {
             why: Why::HighEntropy,
             secret: text.to_string(),
@@ -190,6 +230,32 @@ fn words(key: &str) -> Vec<String> {
     out
 }
 
+/// The words of a key as [`secret_key_strength`] and [`entropy_exempt_key`] read them:
+/// version suffixes dropped (`DB_PASSWORD_2`, `API_KEY_V2`, `tokenOld`) and the last word's
+/// digits too (`password1`, `sha256`).
+fn key_words(key: &str) -> Vec<String> {
+    static SUFFIX: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(?:[0-9]+|v[0-9]+|old|new)$").expect("valid"));
+    let mut words = words(key);
+    while words.len() > 1 && words.last().is_some_and(|w| SUFFIX.is_match(w)) {
+        words.pop();
+    }
+    if let Some(last) = words.last_mut() {
+        let trimmed = last.trim_end_matches(|c: char| c.is_ascii_digit());
+        if !trimmed.is_empty() {
+            *last = trimmed.to_string();
+        }
+    }
+    words
+}
+
+/// `VITE_…` variables are compiled into the frontend bundle every visitor downloads: public
+/// by design (`VITE_RECAPTCHA_SITE_KEY`, `VITE_FIREBASE_API_KEY`), as are keys that say
+/// `public` (`sshPublicKey`).
+fn is_public_key(key: &str) -> bool {
+    key.starts_with("VITE_") || words(key).iter().any(|w| w == "public")
+}
+
 /// Words that, last in a key, say it holds a secret.
 const HOLDING_WORDS: &[&str] = &[
     "password",
@@ -226,7 +292,7 @@ const KEY_QUALIFIERS: &[&str] = &[
 ];
 
 fn secret_key_strength(key: &str) -> Option<Strength> {
-    let words = words(key);
+    let words = key_words(key);
     let last = words.last()?.as_str();
     // `existingSecret`, `existingPassword`: the name of something that holds it.
     if words.first().is_some_and(|w| w == "existing") {
@@ -242,12 +308,22 @@ fn secret_key_strength(key: &str) -> Option<Strength> {
         return Some(Strength::Holds);
     }
     if last == "secret" || last == "secrets" {
-        return Some(Strength::MayNameASecret);
+        // `JWT_SECRET`: an environment variable holds the secret itself; `tlsSecret` names a
+        // Kubernetes Secret.
+        let env_style = key.chars().any(|c| c.is_ascii_uppercase())
+            && !key.chars().any(|c| c.is_ascii_lowercase());
+        return Some(if env_style {
+            Strength::Holds
+        } else {
+            Strength::MayNameASecret
+        });
     }
     None
 }
 
-/// Text that stands for a value to be filled in, not a value.
+/// Text that stands for a value to be filled in, not a value: the whole value or whole words
+/// of it (`changeme`, `change-me-local-only`, `your-token-here`, `TBD`), never a piece of a
+/// word (`tbd` inside random text is chance).
 pub fn is_placeholder(text: &str) -> bool {
     let t = text.trim();
     if t.is_empty() || is_template(t) {
@@ -256,41 +332,87 @@ pub fn is_placeholder(text: &str) -> bool {
     if t.starts_with('<') && t.ends_with('>') {
         return true;
     }
-    let lower = t.to_ascii_lowercase();
-    const MARKERS: &[&str] = &[
-        "changeme",
-        "change-me",
-        "change_me",
-        "replaceme",
-        "replace-me",
-        "replace_me",
-        "placeholder",
-        "example",
-        "dummy",
-        "redacted",
-        "xxxx",
-        "****",
-        "...",
-        "…",
-        "todo",
-        "tbd",
-        "fixme",
-        "your-",
-        "your_",
-        "not-a-secret",
-    ];
-    if MARKERS.iter().any(|m| lower.contains(m)) {
+    // Elisions: `****`, `...`, `…` appear in no key alphabet.
+    if t.contains("****") || t.contains("...") || t.contains('…') {
         return true;
     }
-    // One character repeated (`aaaaaaaa`, `00000000`).
+    // One character repeated (`aaaaaaaa`, `00000000`, `xxxx`).
     let first = t.chars().next().expect("non-empty");
     if t.chars().all(|c| c == first) {
         return true;
     }
-    matches!(
+    let lower = t.to_ascii_lowercase();
+    if matches!(
         lower.as_str(),
         "none" | "null" | "nil" | "~" | "true" | "false" | "n/a" | "na" | "-" | "unset" | "secret"
-    )
+    ) {
+        return true;
+    }
+    let parts: Vec<&str> = lower
+        .split(|c: char| c.is_whitespace() || matches!(c, '-' | '_' | '.' | ':' | ','))
+        .filter(|w| !w.is_empty())
+        .collect();
+    const WORDS: &[&str] = &[
+        "changeme",
+        "replaceme",
+        "placeholder",
+        "example",
+        "dummy",
+        "redacted",
+        "todo",
+        "tbd",
+        "fixme",
+        "notasecret",
+    ];
+    let xs = |w: &str| w.len() >= 3 && w.chars().all(|c| c == 'x');
+    if parts.iter().any(|w| WORDS.contains(w) || xs(w)) {
+        return true;
+    }
+    let pair = |a: &str, b: &str| parts.windows(2).any(|p| p[0] == a && p[1] == b);
+    pair("change", "me")
+        || pair("replace", "me")
+        || (pair("not", "a") && parts.contains(&"secret"))
+        || parts.first() == Some(&"your")
+}
+
+/// A match of a credential's shape that is a documented example (`AKIA…EXAMPLE`), a token
+/// whose body is one character repeated (`ghp_xxxx…`), or a PEM block without a key's body.
+fn is_shaped_placeholder(why: Why, token: &str) -> bool {
+    if why == Why::PrivateKey {
+        let body: usize = token
+            .lines()
+            .filter(|l| !l.contains("-----"))
+            .map(|l| l.chars().filter(char::is_ascii_alphanumeric).count())
+            .sum();
+        return body < 64;
+    }
+    if token.ends_with("EXAMPLE") {
+        return true;
+    }
+    let alnum: Vec<char> = token
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    let mut counts = std::collections::HashMap::new();
+    for c in &alnum {
+        *counts.entry(c).or_insert(0usize) += 1;
+    }
+    counts.values().any(|&n| n * 2 >= alnum.len())
+}
+
+/// A setting's value under a secret-named key rather than a secret: `PASS: "no"`,
+/// `credentials: aws`, `token: off`.
+fn is_setting_word(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    matches!(lower.as_str(), "yes" | "no" | "on" | "off" | "y" | "n")
+        || (text.len() <= 3 && text.chars().all(|c| c.is_ascii_lowercase()))
+}
+
+/// Base64 of a PEM certificate or public key (`caBundle`): long and random, and public.
+fn is_public_material(text: &str) -> bool {
+    // base64 of `-----BEGIN CERT` and of `-----BEGIN PUBLIC`.
+    text.starts_with("LS0tLS1CRUdJTiBDRVJU") || text.starts_with("LS0tLS1CRUdJTiBQVUJMSUM")
 }
 
 /// `${VAR}`, `{{ .Values.x }}`, `$(cat file)`, `$VAR`: filled in by something else.
@@ -346,18 +468,38 @@ fn is_reference(text: &str) -> bool {
     !words.is_empty() && words.iter().all(|w| KEY_NAME_WORDS.contains(&w.as_str()))
 }
 
-/// A Kubernetes object name (`web-tls`, `jetscale-registry-secret`): what `…Secret` keys
-/// usually hold. A single word without `-` or `.` does not count.
+/// A Kubernetes object name (`web-tls`, `wildcard`, `jetscale-registry-secret`): what
+/// camelCase `…Secret` keys usually hold.
 fn is_object_name(text: &str) -> bool {
     static NAME: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
             .expect("valid")
     });
-    NAME.is_match(text) && (text.contains('-') || text.contains('.')) && !looks_random(text)
+    NAME.is_match(text) && !looks_random(text)
 }
 
-/// Keys whose values are long hex or mixed strings by nature: image tags, digests, versions.
+/// Keys whose values are long hex or mixed strings by nature: image tags, digests, versions
+/// (last word), identifiers, checksums and public material (any word: `objectId`,
+/// `RELEASE_ID`, `checksum/config`, `caBundle`, `integrity`, `VITE_RECAPTCHA_SITE_KEY`).
 fn entropy_exempt_key(key: &str) -> bool {
+    const ANY_WORD: &[&str] = &[
+        "checksum",
+        "id",
+        "uuid",
+        "digest",
+        "etag",
+        "integrity",
+        "public",
+        "ca",
+        "cabundle",
+        "cert",
+        "certificate",
+        "site",
+    ];
+    let words = key_words(key);
+    if words.iter().any(|w| ANY_WORD.contains(&w.as_str())) {
+        return true;
+    }
     const EXEMPT: &[&str] = &[
         "tag",
         "digest",
@@ -371,9 +513,7 @@ fn entropy_exempt_key(key: &str) -> bool {
         "thumbprint",
         "image",
     ];
-    words(key)
-        .last()
-        .is_some_and(|w| EXEMPT.contains(&w.as_str()))
+    words.last().is_some_and(|w| EXEMPT.contains(&w.as_str()))
 }
 
 /// Shannon entropy in bits per character.
@@ -472,19 +612,56 @@ pub fn mask(secret: &str) -> String {
 }
 
 /// `secrets/literal` over one values layer: every string that [`classify`] flags, at the line
-/// of its key. Each literal found is registered for redaction.
-pub fn scan_layer(layer: &ParsedLayer) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    walk(layer, layer.value(), String::new(), "", &mut out);
-    out
+/// of its key. Each literal found is registered for redaction, unless `suppressions` silence
+/// its finding or it could be an ordinary word of the repository (see [`worth_redacting`]).
+pub fn scan_layer(layer: &ParsedLayer, suppressions: &Suppressions) -> Vec<Diagnostic> {
+    let mut hits = Vec::new();
+    walk(layer.value(), String::new(), "", &mut hits);
+    hits.into_iter()
+        .map(|(pointer, hit)| {
+            let d = diagnostic(layer, &pointer, &hit);
+            let suppressed = d
+                .line
+                .is_some_and(|line| suppressions.covers("secrets/literal", line).is_some());
+            if !suppressed && worth_redacting(&hit) {
+                crate::secrets::register(&hit.secret);
+            }
+            d
+        })
+        .collect()
 }
 
-fn walk(layer: &ParsedLayer, value: &Value, pointer: String, key: &str, out: &mut Vec<Diagnostic>) {
+/// Whether a literal found may be replaced in all output: redaction is global, so a weak
+/// "secret" that is also an ordinary word (`default`, `jetscale`) would mangle paths, release
+/// names and rule keys. Its own finding masks it anyway. Credential shapes and random strings
+/// always qualify; other values need 8 characters of at least two classes (lower case, upper
+/// case, digits, symbols).
+pub fn worth_redacting(hit: &Hit) -> bool {
+    if !matches!(
+        hit.why,
+        Why::SecretNamedKey | Why::UrlCredentials | Why::ConnectionString
+    ) || looks_random(&hit.secret)
+    {
+        return true;
+    }
+    let s = &hit.secret;
+    let classes = [
+        s.chars().any(|c| c.is_ascii_lowercase()),
+        s.chars().any(|c| c.is_ascii_uppercase()),
+        s.chars().any(|c| c.is_ascii_digit()),
+        s.chars().any(|c| !c.is_ascii_alphanumeric()),
+    ];
+    s.chars().count() >= 8 && classes.iter().filter(|&&c| c).count() >= 2
+}
+
+fn walk(value: &Value, pointer: String, key: &str, out: &mut Vec<(String, Hit)>) {
     match value {
         Value::Object(map) => {
             // Kubernetes-style `{name: DB_PASSWORD, value: …}`: the name is the key.
             let named = match (map.get("name"), map.get("value")) {
-                (Some(Value::String(name)), Some(Value::String(_))) => Some(name.as_str()),
+                (Some(Value::String(name)), Some(Value::String(_) | Value::Number(_))) => {
+                    Some(name.as_str())
+                }
                 _ => None,
             };
             for (child_key, child) in map {
@@ -494,17 +671,23 @@ fn walk(layer: &ParsedLayer, value: &Value, pointer: String, key: &str, out: &mu
                     Some(name) if child_key == "value" => name,
                     _ => child_key.as_str(),
                 };
-                walk(layer, child, child_pointer, effective, out);
+                walk(child, child_pointer, effective, out);
             }
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                walk(layer, item, format!("{pointer}/{index}"), key, out);
+                walk(item, format!("{pointer}/{index}"), key, out);
             }
         }
         Value::String(text) => {
             if let Some(hit) = classify(key, text) {
-                out.push(diagnostic(layer, &pointer, &hit));
+                out.push((pointer, hit));
+            }
+        }
+        // `DB_PASSWORD: 84736251`: YAML reads a numeric password as a number.
+        Value::Number(number) if secret_key_strength(key) == Some(Strength::Holds) => {
+            if let Some(hit) = classify(key, &number.to_string()) {
+                out.push((pointer, hit));
             }
         }
         _ => {}
@@ -512,7 +695,6 @@ fn walk(layer: &ParsedLayer, value: &Value, pointer: String, key: &str, out: &mu
 }
 
 fn diagnostic(layer: &ParsedLayer, pointer: &str, hit: &Hit) -> Diagnostic {
-    crate::secrets::register(&hit.secret);
     let shown = crate::validate::display_path(pointer);
     let d = finding(
         "secrets/literal",
@@ -548,7 +730,8 @@ const MUST_IGNORE: &[(&str, bool, &str)] = &[
     (".env", false, ".env"),
     ("envs/prod/console.secret.yaml", false, "*.secret.yaml"),
     ("app.secret.yaml", false, "*.secret.yaml"),
-    (".stackctl", true, "/.stackctl/"),
+    // A file inside it, as `git check-ignore` tests it: `/.stackctl/*` and `.stackctl/**`
+    // ignore every file in the directory but not the directory itself.
     (".stackctl/links.toml", false, "/.stackctl/"),
 ];
 
@@ -672,6 +855,40 @@ mod tests {
     }
 
     #[test]
+    fn only_literals_that_cannot_be_ordinary_words_are_redacted_everywhere() {
+        let hit = |why, secret: &str| Hit {
+            why,
+            secret: secret.to_string(),
+        };
+        for weak in ["jetscale", "default", "supersecretvalue", "Pw9x!"] {
+            assert!(!worth_redacting(&hit(Why::SecretNamedKey, weak)), "{weak}");
+        }
+        assert!(!worth_redacting(&hit(Why::UrlCredentials, "jetscale")));
+        for strong in ["Tr0ub4dor&3", "hunter2-Correct-Horse", "84736251a"] {
+            assert!(
+                worth_redacting(&hit(Why::SecretNamedKey, strong)),
+                "{strong}"
+            );
+        }
+        let token = ["gh", "p_"].concat() + "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1eF3hJ5";
+        assert!(worth_redacting(&hit(Why::GithubToken, &token)));
+    }
+
+    #[test]
+    fn numbers_under_secret_named_keys_are_read() {
+        let text = "db:\n  DB_PASSWORD: 84736251\n  port: 5432\n  passwordMinLength: 12\n";
+        let layer = crate::values::parse_layer("envs/x.yaml", text).unwrap();
+        let found = scan_layer(&layer, &Default::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(2));
+        assert!(
+            !found[0].message.contains("84736251"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
     fn masks_show_little_and_never_all() {
         assert_eq!(mask("ghp_0123456789abcdefghij"), "ghp_… (24 chars)");
         assert_eq!(mask("pass"), "p… (4 chars)");
@@ -683,7 +900,7 @@ mod tests {
         let token = format!("ghp_{}", "Ab3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1eF3hJ5");
         let text = format!("backend-api:\n  env:\n    GITHUB_TOKEN: {token}\n    MODE: fast\n");
         let layer = crate::values::parse_layer("envs/x.yaml", &text).unwrap();
-        let found = scan_layer(&layer);
+        let found = scan_layer(&layer, &Default::default());
         assert_eq!(found.len(), 1);
         let d = &found[0];
         assert_eq!(d.rule, "secrets/literal");
@@ -703,7 +920,7 @@ mod tests {
             "tls:\n  key: |\n    -----BEGIN RSA PRIVATE KEY-----\n    {body}\n    -----END RSA PRIVATE KEY-----\n"
         );
         let layer = crate::values::parse_layer("envs/x.yaml", &text).unwrap();
-        let found = scan_layer(&layer);
+        let found = scan_layer(&layer, &Default::default());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].line, Some(2));
         assert!(found[0].message.contains("PEM private key"));
@@ -714,7 +931,7 @@ mod tests {
     fn list_env_entries_use_their_name_as_the_key() {
         let text = "env:\n  - name: DB_PASSWORD\n    value: Tr0ub4dor3\n  - name: MODE\n    value: Tr0ub4dor3\n";
         let layer = crate::values::parse_layer("envs/x.yaml", text).unwrap();
-        let found = scan_layer(&layer);
+        let found = scan_layer(&layer, &Default::default());
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].line, Some(3));
     }
@@ -743,7 +960,7 @@ mod tests {
                 .unwrap()
                 .parse()
                 .unwrap();
-            let found = scan_layer(&layer);
+            let found = scan_layer(&layer, &Default::default());
             assert!(found.is_empty(), "{file}: {found:?}");
         }
     }
@@ -781,6 +998,13 @@ mod tests {
             let body: Vec<String> = (0..6).map(|_| f.text(BASE64, 64)).collect();
             format!(
                 "-----BEGIN {kind}PRIVATE KEY-----\n{}\n-----END {kind}PRIVATE KEY-----\n",
+                body.join("\n")
+            )
+        };
+        let pem_with = |kind: &str, start: &str, f: &mut Fake| {
+            let body: Vec<String> = (0..6).map(|_| f.text(BASE64, 64)).collect();
+            format!(
+                "-----BEGIN {kind}PRIVATE KEY-----\n{start}{}\n-----END {kind}PRIVATE KEY-----\n",
                 body.join("\n")
             )
         };
@@ -844,7 +1068,51 @@ mod tests {
                 format!("postgresql://app:{}@db:5432/app", f.text(ALNUM, 16)),
                 Some(UrlCredentials),
             ),
+            // Placeholder words inside a credential's shape or a word are chance, not intent.
+            ("GITHUB_TOKEN", ["gh", "p_Tbd"].concat() + &f.text(ALNUM, 33), Some(GithubToken)),
+            ("key", pem_with("RSA ", "MIIEtodoTBDxxxx", &mut f), Some(PrivateKey)),
+            ("password", "xTodo7-Quartz!".into(), Some(SecretNamedKey)),
+            // Credentials inside URLs without a user, and connection strings.
+            ("REDIS_URL", format!("redis://:{}@cache:6379/0", f.text(ALNUM, 16)), Some(UrlCredentials)),
+            (
+                "DB_CONNECTION",
+                format!("Server=db;Database=app;User Id=app;Password={};", f.text(ALNUM, 16)),
+                Some(ConnectionString),
+            ),
+            (
+                "PG_DSN",
+                format!("host=db user=app password={} dbname=app", f.text(ALNUM, 16)),
+                Some(ConnectionString),
+            ),
+            // Version suffixes after the secret word; env-style `…_SECRET` keys hold secrets.
+            ("DB_PASSWORD_2", "Tr0ub4dor&3x".into(), Some(SecretNamedKey)),
+            ("API_KEY_V2", "k3y-9f8a7b6c".into(), Some(SecretNamedKey)),
+            ("password1", "hunter2-Correct".into(), Some(SecretNamedKey)),
+            ("JWT_SECRET", "jetscale-prod-jwt-signing-2024".into(), Some(SecretNamedKey)),
+            ("SESSION_SECRET", "correct-horse-battery-staple".into(), Some(SecretNamedKey)),
             // Must pass.
+            ("objectId", f.text(HEX, 32), None),
+            ("buildId", f.text(HEX, 40), None),
+            ("etag", f.text(HEX, 40), None),
+            ("RELEASE_ID", f.text(HEX, 40), None),
+            ("sha256", f.text(HEX, 64), None),
+            ("imageDigestSha256", f.text(HEX, 64), None),
+            ("checksum/config", f.text(HEX, 64), None),
+            ("caBundle", format!("LS0tLS1CRUdJTiBDRVJU{}", f.text(BASE64, 200)), None),
+            ("bundle", format!("LS0tLS1CRUdJTiBDRVJU{}", f.text(BASE64, 200)), None),
+            ("sshPublicKey", f.text(BASE64, 68), None),
+            ("keycloakRealmPublicKey", f.text(BASE64, 300), None),
+            ("integrity", format!("sha512-{}==", f.text(BASE64, 86)), None),
+            ("VITE_RECAPTCHA_SITE_KEY", format!("6Lc{}", f.text(ALNUM, 37)), None),
+            ("VITE_POSTHOG_KEY", format!("phc_{}", f.text(ALNUM, 43)), None),
+            ("VITE_FIREBASE_API_KEY", ["AI", "za"].concat() + &f.text(ALNUM, 35), None),
+            ("tlsSecret", "wildcard".into(), None),
+            ("credentials", "aws".into(), None),
+            ("PASS", "no".into(), None),
+            ("password", "TBD".into(), None),
+            ("token", "your-token-here".into(), None),
+            ("GITHUB_TOKEN", ["gh", "p_"].concat() + &"x".repeat(36), None),
+            ("registry", "https://registry.npmjs.org:443/@scope/pkg".into(), None),
             ("password", "change-me-local-only".into(), None),
             ("JETSCALE_JWT_SECRET_KEY", "change-me-ci-only-jwt-key".into(), None),
             ("password", "changeme".into(), None),
@@ -901,7 +1169,7 @@ mod tests {
             // Through YAML, the way values files reach the rule (a JSON string is a YAML one).
             let text = format!("{key}: {}\n", serde_json::to_string(value).unwrap());
             let layer = crate::values::parse_layer("envs/corpus.yaml", &text).unwrap();
-            let found = scan_layer(&layer);
+            let found = scan_layer(&layer, &Default::default());
             let got = classify(key, value).map(|h| h.why);
             let ok = match expected {
                 Some(_) => {
@@ -940,6 +1208,8 @@ mod tests {
     fn gitignore_lines_are_matched_like_git_matches_them() {
         assert!(gitignore_findings(Some(".env\n*.secret.yaml\n.stackctl/\n")).is_empty());
         assert!(gitignore_findings(Some(".env*\n**/*.secret.yaml\n/.stackctl\n")).is_empty());
+        assert!(gitignore_findings(Some(".env\n*.secret.yaml\n/.stackctl/*\n")).is_empty());
+        assert!(gitignore_findings(Some(".env\n*.secret.yaml\n.stackctl/**\n")).is_empty());
 
         let found = gitignore_findings(Some("/target/\n*.secret.yaml\n.stackctl/\n"));
         assert_eq!(found.len(), 1, "{found:?}");

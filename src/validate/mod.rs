@@ -778,7 +778,7 @@ pub fn secret_literals(
         }
         // A layer that does not parse is reported by `values/syntax` through its targets.
         if let LayerLoad::Parsed(layer, s) = ws.layer(&file) {
-            findings.extend(crate::rules::secrets::scan_layer(&layer));
+            findings.extend(crate::rules::secrets::scan_layer(&layer, &s));
             suppressions.push(s);
         }
     }

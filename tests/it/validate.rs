@@ -830,11 +830,28 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
     );
     let token_line = aws.lines().position(|l| l.contains(&token)).unwrap() + 1;
     sandbox.write("envs/aws.yaml", &aws);
-    let console = sandbox.read(CONSOLE).replacen(
-        "postgres:\n  enabled: false\n",
-        &format!("postgres:\n  enabled: false\n  auth:\n    password: {password}\n"),
-        1,
-    );
+    // A password holding `"` and `\\`, which messages and reports quote escaped; and weak
+    // "secrets" that are ordinary words of the repository (`jetscale` names the release, and
+    // `default` a layer and SARIF's `defaultConfiguration`), one of them suppressed.
+    let url_password = r#"Pa&ss"w0rd9\x"#;
+    let console = sandbox
+        .read(CONSOLE)
+        .replacen(
+            "postgres:\n  enabled: false\n",
+            &format!("postgres:\n  enabled: false\n  auth:\n    password: {password}\n"),
+            1,
+        )
+        .replacen(
+            "    VITE_API_BASE_URL: https://console.jetscale.ai\n",
+            &format!(
+                "    VITE_API_BASE_URL: 'https://admin:{url_password}@console.jetscale.ai'\n    \
+                 SMTP_PASSWORD: jetscale\n    \
+                 # stackctl:ignore secrets/literal the name of a credentials profile\n    \
+                 AWS_CREDENTIALS: default\n"
+            ),
+            1,
+        );
+    let url_line = console.lines().position(|l| l.contains("w0rd9")).unwrap() + 1;
     sandbox.write(CONSOLE, &console);
 
     for format in ["human", "json", "sarif", "junit", "github"] {
@@ -862,6 +879,28 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
             all.contains("ghp_… (40 chars)"),
             "{format}: the masked token is not shown:\n{all}"
         );
+        assert!(
+            !all.contains("w0rd9"),
+            "{format} printed the URL's password:\n{all}"
+        );
+        for mangled in [
+            "[REDACTED].yaml",
+            "[REDACTED]Configuration",
+            "[REDACTED]-console",
+        ] {
+            assert!(
+                !all.contains(mangled),
+                "{format} redacted an ordinary word ({mangled}):\n{all}"
+            );
+        }
+        if format == "sarif" {
+            let doc: Value = serde_json::from_str(&support::stdout(&output)).unwrap();
+            assert!(
+                doc["runs"][0]["tool"]["driver"]["rules"][0]
+                    .get("defaultConfiguration")
+                    .is_some()
+            );
+        }
     }
 
     // One file, one finding: envs/aws.yaml is applied by every env.
@@ -880,7 +919,12 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
     at.sort();
     assert_eq!(
         at,
-        vec![("envs/aws.yaml", token_line as u64), (CONSOLE, 33)],
+        vec![
+            ("envs/aws.yaml", token_line as u64),
+            (CONSOLE, 33),
+            (CONSOLE, url_line as u64),
+            (CONSOLE, url_line as u64 + 1),
+        ],
         "{literals:?}"
     );
 
@@ -896,9 +940,17 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|d| d["rule"] == "secrets/literal")
         .map(|d| (d["rule"].as_str().unwrap(), d["file"].as_str().unwrap()))
         .collect();
-    assert_eq!(rules, vec![("secrets/literal", "envs/aws.yaml")]);
+    assert_eq!(
+        rules,
+        vec![
+            ("secrets/literal", "envs/aws.yaml"),
+            ("secrets/literal", CONSOLE),
+            ("secrets/literal", CONSOLE)
+        ]
+    );
 }
 
 /// helm renders with Go's collector off up to a soft memory limit (a quarter of a render's
