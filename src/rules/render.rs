@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 
@@ -672,6 +673,19 @@ const LABEL_NAMED: &[&str] = &[
     "DaemonSet",
 ];
 
+/// DNS-1123 label and subdomain names, and one field of a cron schedule. Compiled once per
+/// run, not once per target.
+static DNS_LABEL: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("valid regex"));
+static DNS_SUBDOMAIN: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$").expect("valid regex"));
+static CRON_FIELD: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(
+        r"^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*$",
+    )
+    .expect("valid regex")
+});
+
 /// `render/name-too-long`: names that Kubernetes will refuse. CronJob names are limited to 52
 /// characters because the controller appends an 11-character suffix to its Jobs.
 ///
@@ -684,15 +698,13 @@ pub fn name_lengths(
     release_at: Option<&At>,
     sources: &Sources<'_>,
 ) -> Vec<Diagnostic> {
-    let label = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("valid regex");
-    let subdomain = regex::Regex::new(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$").expect("valid regex");
     let mut out = Vec::new();
     for object in objects {
         let name = object.name();
         let (limit, pattern) = match object.kind() {
-            "CronJob" => (52, &label),
-            kind if LABEL_NAMED.contains(&kind) => (63, &label),
-            _ => (253, &subdomain),
+            "CronJob" => (52, &*DNS_LABEL),
+            kind if LABEL_NAMED.contains(&kind) => (63, &*DNS_LABEL),
+            _ => (253, &*DNS_SUBDOMAIN),
         };
         let too_long = name.chars().count() > limit;
         let message = if too_long {
@@ -785,8 +797,6 @@ pub fn cronjob_schedules(
     merged: Option<&Merged>,
     sources: &Sources<'_>,
 ) -> Vec<Diagnostic> {
-    let field = regex::Regex::new(r"^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*$")
-        .expect("valid regex");
     let mut out = Vec::new();
     for cronjob in objects.iter().filter(|o| o.kind() == "CronJob") {
         let schedule = cronjob
@@ -796,7 +806,8 @@ pub fn cronjob_schedules(
             .unwrap_or("");
         let macro_schedule = schedule.starts_with('@');
         let fields: Vec<&str> = schedule.split_whitespace().collect();
-        if !macro_schedule && (fields.len() != 5 || !fields.iter().all(|f| field.is_match(f))) {
+        if !macro_schedule && (fields.len() != 5 || !fields.iter().all(|f| CRON_FIELD.is_match(f)))
+        {
             let d = finding(
                 "render/cronjob-schedule",
                 format!(
