@@ -1071,17 +1071,8 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::render::fixtures::{SOURCES, objects};
     use crate::values::{merge_chain, parse_layer};
-
-    const SOURCES: Sources<'static> = Sources {
-        chart_name: "jetscale",
-        chart_dir: "charts/jetscale",
-        root: None,
-    };
-
-    fn objects(manifest: &str) -> Vec<RenderedObject> {
-        crate::helm::split_manifest(manifest).unwrap()
-    }
 
     fn problems(manifest: &str) -> Vec<Problem> {
         objects(manifest)

@@ -543,19 +543,27 @@ pub fn resources(
     out
 }
 
+/// What the tests of rules on rendered objects share: this repository's chart, no files on
+/// disk, and objects from a manifest as helm prints it.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
 
-    fn objects(manifest: &str) -> Vec<RenderedObject> {
-        crate::helm::split_manifest(manifest).unwrap()
-    }
-
-    const SOURCES: Sources<'static> = Sources {
+    pub const SOURCES: Sources<'static> = Sources {
         chart_name: "jetscale",
         chart_dir: "charts/jetscale",
         root: None,
     };
+
+    pub fn objects(manifest: &str) -> Vec<RenderedObject> {
+        crate::helm::split_manifest(manifest).unwrap()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{SOURCES, objects};
+    use super::*;
 
     #[test]
     fn fields_are_found_in_the_document_that_writes_the_object() {
@@ -845,17 +853,8 @@ pub fn cronjob_schedules(
 
 #[cfg(test)]
 mod object_tests {
+    use super::fixtures::{SOURCES, objects};
     use super::*;
-
-    const SOURCES: Sources<'static> = Sources {
-        chart_name: "jetscale",
-        chart_dir: "charts/jetscale",
-        root: None,
-    };
-
-    fn objects(manifest: &str) -> Vec<RenderedObject> {
-        crate::helm::split_manifest(manifest).unwrap()
-    }
 
     #[test]
     fn long_and_invalid_names_are_found() {
@@ -964,6 +963,7 @@ pub fn preview_cronjobs(
 
 #[cfg(test)]
 mod resource_tests {
+    use super::fixtures::{SOURCES, objects};
     use super::*;
 
     #[test]
@@ -977,13 +977,10 @@ mod resource_tests {
 
     #[test]
     fn requests_above_limits_are_found() {
-        let objs = crate::helm::split_manifest("---\n# Source: jetscale/templates/psql.yaml\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: r-postgres}\nspec:\n  template:\n    spec:\n      containers:\n        - name: db\n          resources: {requests: {cpu: 1500m, memory: 1Gi}, limits: {cpu: '1', memory: 2Gi}}\n").unwrap();
-        let sources = Sources {
-            chart_name: "jetscale",
-            chart_dir: "charts/jetscale",
-            root: None,
-        };
-        let found = resources(&objs, None, &sources);
+        let objs = objects(
+            "---\n# Source: jetscale/templates/psql.yaml\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: r-postgres}\nspec:\n  template:\n    spec:\n      containers:\n        - name: db\n          resources: {requests: {cpu: 1500m, memory: 1Gi}, limits: {cpu: '1', memory: 2Gi}}\n",
+        );
+        let found = resources(&objs, None, &SOURCES);
         assert_eq!(found.len(), 1);
         assert!(
             found[0]
