@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::support::fixture::Run;
 use crate::support::registry::TestRegistry;
 use crate::support::{self, Sandbox};
 
@@ -484,48 +485,32 @@ fn the_helm_version_is_remembered_until_the_binary_changes() {
     let helm = bin.join("helm");
     std::fs::copy(support::helm4(), &helm).unwrap();
     let memo_dir = sandbox.cache_dir().join("helm-versions");
-    let validate = || {
+    let validate = || -> Run {
         sandbox
             .stackctl_with(&helm)
             .args(["--format", "json", "validate", "envs", "aws", "--offline"])
             .output()
             .unwrap()
+            .into()
     };
 
-    let output = validate();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    validate().expect(0);
     let memos = walk_files(&memo_dir);
     assert_eq!(memos.len(), 1, "{memos:?}");
     assert_eq!(std::fs::read_to_string(&memos[0]).unwrap().trim(), "4.3.1");
 
     // The memo is what the next run believes: one claiming an unsupported helm is reported.
     std::fs::write(&memos[0], "3.16.4").unwrap();
-    let output = validate();
-    assert_eq!(
-        output.status.code(),
-        Some(3),
-        "{}",
-        support::stdout(&output)
-    );
-    assert!(support::stderr(&output).contains("3.16.4 is not supported"));
+    let run = validate();
+    run.expect(3);
+    assert!(run.stderr.contains("3.16.4 is not supported"));
 
     // A new file in the same place (an upgrade) is asked again.
     let file = std::fs::File::options().write(true).open(&helm).unwrap();
     file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
         .unwrap();
     drop(file);
-    let output = validate();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    validate().expect(0);
     assert_eq!(walk_files(&memo_dir).len(), 2);
 
     // A wrapper script is never remembered.
