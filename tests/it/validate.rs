@@ -52,6 +52,50 @@ fn this_repository_passes_with_each_helm() {
             names.contains(&"envs/prod/console.yaml") && names.contains(&"test-ci"),
             "{names:?}"
         );
+        assert_golden_json(&format!("{label}-this-repository"), &sandbox, &doc);
+    }
+}
+
+/// The JSON report, byte for byte, against its golden file in `tests/it/golden/` (timings
+/// zeroed, the sandbox's path replaced): the contract refactors of the engine must keep.
+/// `INSTA_UPDATE=always` rewrites the files after a deliberate change.
+fn assert_golden_json(name: &str, sandbox: &Sandbox, doc: &Value) {
+    let mut doc = doc.clone();
+    zero_durations(&mut doc);
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    let root = sandbox.root().display().to_string();
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let name = slug.trim_end_matches('-');
+    insta::with_settings!({
+        snapshot_path => "golden",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+        filters => vec![(regex::escape(&root).as_str(), "[ROOT]")],
+    }, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+fn zero_durations(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "duration_ms" {
+                    *child = Value::from(0);
+                } else {
+                    zero_durations(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(zero_durations),
+        _ => {}
     }
 }
 
@@ -503,6 +547,7 @@ fn each_broken_repository_is_reported_at_its_line() {
                 None => (case.file, Some(marker.expect("marker line"))),
             };
             let (code, doc, stderr) = validate_json_with(&sandbox, &helm, case.args);
+            assert_golden_json(&format!("{label}-{}", case.name), &sandbox, &doc);
             let diagnostics = doc["diagnostics"].as_array().cloned().unwrap_or_default();
             let hit = diagnostics.iter().any(|d| {
                 d["rule"] == case.rule && d["file"] == file && line.is_none_or(|l| d["line"] == l)
