@@ -78,18 +78,43 @@ pub struct GlobalArgs {
     pub helm: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// For people: file:line:col, the source line with a caret, a hint, a summary.
-    Human,
-    /// One JSON document, the versioned schema of docs/output.md.
-    Json,
-    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
-    Sarif,
-    /// JUnit XML, one test case per target.
-    Junit,
-    /// GitHub Actions workflow commands (::error file=…,line=…::…).
-    Github,
+pub use crate::report::Format;
+
+/// `--format`'s values and their help. The renderers know nothing of clap, so the command
+/// line's description of the formats lives here.
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            Format::Human,
+            Format::Json,
+            Format::Sarif,
+            Format::Junit,
+            Format::Github,
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let (name, help) = match self {
+            Format::Human => (
+                "human",
+                "For people: file:line:col, the source line with a caret, a hint, a summary",
+            ),
+            Format::Json => (
+                "json",
+                "One JSON document, the versioned schema of docs/output.md",
+            ),
+            Format::Sarif => (
+                "sarif",
+                "SARIF 2.1.0, for GitHub code scanning and other SARIF viewers",
+            ),
+            Format::Junit => ("junit", "JUnit XML, one test case per target"),
+            Format::Github => (
+                "github",
+                "GitHub Actions workflow commands (::error file=…,line=…::…)",
+            ),
+        };
+        Some(clap::builder::PossibleValue::new(name).help(help))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

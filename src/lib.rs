@@ -4,22 +4,22 @@
 //! [`commands`] orchestrate; the domain modules do the work and never print; [`report`] is
 //! the only place that writes results to stdout.
 
-pub mod chart;
 pub mod cli;
 pub mod commands;
-pub mod envs;
+pub mod config;
+pub mod deps;
+pub mod engine;
+pub mod environment;
 pub mod error;
+pub mod findings;
 pub mod fsutil;
 pub mod helm;
-pub mod lint;
 pub mod oci;
+pub mod process;
+pub mod redact;
 pub mod repo;
 pub mod report;
 pub mod rules;
-pub mod schema;
-pub mod secrets;
-pub mod tools;
-pub mod validate;
 pub mod values;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};
@@ -73,13 +73,13 @@ fn print_error(err: &Error) {
         .bold()
         .fg_color(Some(anstyle::AnsiColor::Red.into()));
     let bold = anstyle::Style::new().bold();
-    let message = secrets::redact(&err.to_string()).into_owned();
+    let message = redact::redact(&err.to_string()).into_owned();
     let _ = writeln!(
         stderr,
         "{bold_red}error{bold_red:#}{bold}:{bold:#} {message}"
     );
     if let Some(hint) = &err.hint {
         let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
-        let _ = writeln!(stderr, "  {cyan}hint{cyan:#}: {}", secrets::redact(hint));
+        let _ = writeln!(stderr, "  {cyan}hint{cyan:#}: {}", redact::redact(hint));
     }
 }

@@ -3,12 +3,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::chart::{bump, publish};
 use crate::cli::{ChartCommand, Format, GlobalArgs};
+use crate::deps::{bump, publish};
+use crate::environment::Environment;
 use crate::error::{Error, ExitCode, Result};
 use crate::oci::RegistrySettings;
+use crate::redact::RedactingWriter;
 use crate::repo::Repo;
-use crate::secrets::{Environment, RedactingWriter};
 
 pub fn run(global: &GlobalArgs, command: ChartCommand) -> Result<ExitCode> {
     match command {

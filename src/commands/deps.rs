@@ -3,13 +3,14 @@
 use std::io::Write;
 
 use super::output;
-use crate::chart::build::{self, BuildOutcome, DepsOptions, Presence};
-use crate::chart::{bump, check, links, update};
 use crate::cli::{DepsCommand, Format, GlobalArgs, RegistryArgs};
+use crate::deps::build::{self, BuildOutcome, DepsOptions, Presence};
+use crate::deps::{bump, check, links, update};
+use crate::environment::Environment;
 use crate::error::{Error, ExitCode, Result};
+use crate::findings::{Diagnostic, Report};
+use crate::redact::RedactingWriter;
 use crate::repo::Repo;
-use crate::report::{Diagnostic, Report};
-use crate::secrets::{Environment, RedactingWriter};
 
 pub fn run(global: &GlobalArgs, command: DepsCommand) -> Result<ExitCode> {
     let repo = Repo::discover(
@@ -203,7 +204,7 @@ fn run_update(
     registry: &RegistryArgs,
 ) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let chart = crate::chart::chartfile::ChartFile::load(&repo.chart_dir())?;
+    let chart = crate::deps::chartfile::ChartFile::load(&repo.chart_dir())?;
     let blockers = update::blockers(repo, &chart);
     if !blockers.is_empty() {
         // Nothing can be locked until these are fixed: show them like `deps check` does.
@@ -224,7 +225,7 @@ fn run_update(
         return Ok(ExitCode::Ok);
     }
     if !global.quiet {
-        let lock = repo.display_path(&repo.chart_dir().join(crate::chart::chartfile::LOCK_FILE));
+        let lock = repo.display_path(&repo.chart_dir().join(crate::deps::chartfile::LOCK_FILE));
         let what = if outcome.lock_written {
             "written"
         } else {

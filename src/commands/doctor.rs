@@ -5,10 +5,11 @@ use serde::Serialize;
 use crate::cli::{Format, GlobalArgs};
 use std::path::Path;
 
+use crate::config::CONFIG_FILE;
 use crate::error::{Error, ErrorKind, ExitCode, Result};
 use crate::helm;
-use crate::repo::{CONFIG_FILE, Repo};
-use crate::tools;
+use crate::process;
+use crate::repo::Repo;
 
 /// What doctor found about one tool.
 #[derive(Debug, Serialize)]
@@ -166,10 +167,10 @@ fn generic(
         needed_by,
         required: false,
     };
-    if let Some(path) = tools::find_on_path(name) {
+    if let Some(path) = process::find_on_path(name) {
         status.found = true;
         status.path = Some(path.display().to_string());
-        match tools::probe_output(&path, version_args) {
+        match process::probe_output(&path, version_args) {
             Ok(out) => status.version = extract_version(&out),
             Err(e) => status.problem = Some(e),
         }

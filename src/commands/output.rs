@@ -6,9 +6,10 @@ use std::path::Path;
 
 use crate::cli::{ColorChoice, GlobalArgs};
 use crate::error::{Error, ExitCode, Result};
-use crate::report::{self, RenderOptions, Report};
+use crate::findings::Report;
+use crate::redact;
+use crate::report::{self, RenderOptions};
 use crate::rules;
-use crate::secrets;
 
 /// Whether human output on stdout should carry colors.
 pub fn stdout_color(choice: ColorChoice) -> bool {
@@ -39,7 +40,7 @@ pub fn emit(report: &Report, global: &GlobalArgs, root: &Path, command: &str) ->
     let text = String::from_utf8_lossy(&buffer);
     let mut stdout = std::io::stdout().lock();
     stdout
-        .write_all(secrets::redact(&text).as_bytes())
+        .write_all(redact::redact(&text).as_bytes())
         .and_then(|_| stdout.flush())
         .map_err(|e| Error::environment(format!("cannot write to stdout: {e}")))?;
     Ok(if report.ok() {

@@ -10,18 +10,19 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::output;
-use crate::chart::build::{self, DepsOptions};
-use crate::chart::{check, links};
 use crate::cli::{CheckArgs, Format, GlobalArgs, ValidateScope};
-use crate::envs::{self, Target};
+use crate::deps::build::{self, DepsOptions};
+use crate::deps::{check, links};
+use crate::engine::cache::ResultCache;
+use crate::engine::targets::{self, Target};
+use crate::engine::{self, Workspace};
+use crate::environment::Environment;
 use crate::error::{Error, ExitCode, Result};
+use crate::findings::{Diagnostic, Severity};
 use crate::helm::Helm;
-use crate::lint;
+use crate::redact;
 use crate::repo::Repo;
-use crate::report::{Diagnostic, Severity};
-use crate::secrets::{self, Environment};
-use crate::validate::cache::ResultCache;
-use crate::validate::{self, Workspace, display_path};
+use crate::values::dotted_path;
 use crate::values::escape_key;
 
 /// The repository, its environment, helm, and a runtime: what every rendering command needs.
@@ -202,21 +203,20 @@ pub fn run_validate(
         // A dependency finding (a file:// leak, a lock out of sync) can make the chart
         // unbuildable; those findings are the report, not an error of the run.
         Err(_) if general.iter().any(|d| d.severity == Severity::Error) => {
-            let report = validate::assemble(repo, &[], general, started);
+            let report = engine::assemble(repo, &[], general, started);
             return output::emit(&report, global, &repo.root, &command);
         }
         Err(e) => return Err(e),
     };
     if lint_charts {
-        general.extend(crate::rules::agnostic::check_templates(
+        general.extend(crate::rules::chart::check_templates(
             &workspace.chart_dir,
             &repo.display_path(&workspace.chart_dir),
         ));
-        general.extend(
-            session
-                .runtime
-                .block_on(lint::lint_charts(&workspace, &envs::variant_targets(repo)))?,
-        );
+        general.extend(session.runtime.block_on(engine::lint::lint_charts(
+            &workspace,
+            &targets::variant_targets(repo),
+        ))?);
     }
     let service_values: Vec<String> = if lint_charts {
         repo.config
@@ -230,7 +230,7 @@ pub fn run_validate(
     } else {
         Vec::new()
     };
-    let (literals, scanned) = validate::secret_literals(&workspace, &targets, &service_values);
+    let (literals, scanned) = engine::secret_literals(&workspace, &targets, &service_values);
     general.extend(literals);
     let cache = if use_cache {
         Some(Arc::new(session.result_cache()?))
@@ -238,13 +238,13 @@ pub fn run_validate(
         None
     };
     let progress = progress_bar(global, targets.len());
-    let on_done: Option<validate::OnDone> = progress.clone().map(|bar| {
+    let on_done: Option<engine::OnDone> = progress.clone().map(|bar| {
         Arc::new(move |name: &str| {
             bar.set_message(name.to_string());
             bar.inc(1);
-        }) as validate::OnDone
+        }) as engine::OnDone
     });
-    let outcomes = session.runtime.block_on(validate::check_all(
+    let outcomes = session.runtime.block_on(engine::check_all(
         Arc::clone(&workspace),
         targets,
         jobs(&args),
@@ -254,23 +254,23 @@ pub fn run_validate(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    general.extend(validate::consistent_env(&outcomes));
-    general.extend(validate::ingress_parity(repo, &outcomes));
-    let report = validate::assemble_with(repo, &outcomes, general, &scanned, started);
+    general.extend(engine::consistent_env(&outcomes));
+    general.extend(engine::ingress_parity(repo, &outcomes));
+    let report = engine::assemble_with(repo, &outcomes, general, &scanned, started);
     output::emit(&report, global, &repo.root, &command)
 }
 
 /// The targets of a `validate` scope, and whether the charts are linted too.
 fn select_targets(repo: &Repo, scope: Option<&ValidateScope>) -> Result<(Vec<Target>, bool)> {
     Ok(match scope {
-        Some(ValidateScope::Envs { cloud }) => (envs::env_targets(repo, cloud)?, false),
-        Some(ValidateScope::Chart) => (envs::variant_targets(repo), true),
+        Some(ValidateScope::Envs { cloud }) => (targets::env_targets(repo, cloud)?, false),
+        Some(ValidateScope::Chart) => (targets::variant_targets(repo), true),
         None => {
             let mut targets = Vec::new();
-            for cloud in envs::clouds(repo)? {
-                targets.extend(envs::env_targets(repo, &cloud)?);
+            for cloud in targets::clouds(repo)? {
+                targets.extend(targets::env_targets(repo, &cloud)?);
             }
-            targets.extend(envs::variant_targets(repo));
+            targets.extend(targets::variant_targets(repo));
             (targets, true)
         }
     })
@@ -284,14 +284,14 @@ pub fn run_render(
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let session = Session::open(global)?;
-    let target = session.helm_first(envs::resolve_target(&session.repo, target, cloud))?;
+    let target = session.helm_first(targets::resolve_target(&session.repo, target, cloud))?;
     let workspace = Arc::new(session.workspace(&args, global.quiet)?);
     if !global.quiet {
         eprintln!("{}: {}", target.name, layer_chain(&workspace, &target));
     }
     let outcome = session
         .runtime
-        .block_on(validate::check_all(
+        .block_on(engine::check_all(
             Arc::clone(&workspace),
             vec![target],
             1,
@@ -303,10 +303,10 @@ pub fn run_render(
         Some(rendered) if global.format == Format::Human => {
             let mut stdout = std::io::stdout().lock();
             stdout
-                .write_all(secrets::redact(&rendered.manifest).as_bytes())
+                .write_all(redact::redact(&rendered.manifest).as_bytes())
                 .map_err(|e| Error::environment(format!("cannot write to stdout: {e}")))?;
             // Findings still matter, but the manifest owns stdout: they go to stderr.
-            let report = validate::assemble(
+            let report = engine::assemble(
                 &session.repo,
                 std::slice::from_ref(&outcome),
                 Vec::new(),
@@ -316,14 +316,14 @@ pub fn run_render(
                 eprintln!(
                     "{}: {} [{}]",
                     d.severity.as_str(),
-                    secrets::redact(&d.message),
+                    redact::redact(&d.message),
                     d.rule
                 );
             }
             Ok(ExitCode::Ok)
         }
         _ => {
-            let report = validate::assemble(
+            let report = engine::assemble(
                 &session.repo,
                 std::slice::from_ref(&outcome),
                 Vec::new(),
@@ -349,14 +349,14 @@ pub fn run_values(
     cloud: Option<&str>,
 ) -> Result<ExitCode> {
     let session = Session::open(global)?;
-    let target = session.helm_first(envs::resolve_target(&session.repo, target, cloud))?;
+    let target = session.helm_first(targets::resolve_target(&session.repo, target, cloud))?;
     let args = CheckArgs {
         jobs: Some(1),
         offline: true,
         registry: Default::default(),
     };
     let workspace = session.workspace(&args, global.quiet)?;
-    let merged = validate::merged_values(&workspace, &target)?;
+    let merged = engine::merged_values(&workspace, &target)?;
     let mut out = String::new();
     match path {
         None => {
@@ -391,7 +391,7 @@ pub fn run_values(
                     serde_json::json!({"path": path, "value": history.value, "layers": layers});
                 out = serde_json::to_string_pretty(&doc).expect("serialisable") + "\n";
             } else {
-                out.push_str(&format!("{}\n", display_path(&pointer)));
+                out.push_str(&format!("{}\n", dotted_path(&pointer)));
                 for (i, l) in history.layers.iter().enumerate() {
                     let at = match l.span {
                         Some(span) => format!("{}:{}", l.file, span.primary().line),
@@ -418,7 +418,7 @@ pub fn run_values(
     }
     let mut stdout = std::io::stdout().lock();
     stdout
-        .write_all(secrets::redact(&out).as_bytes())
+        .write_all(redact::redact(&out).as_bytes())
         .map_err(|e| Error::environment(format!("cannot write to stdout: {e}")))?;
     Ok(ExitCode::Ok)
 }

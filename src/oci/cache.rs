@@ -14,10 +14,10 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::chart::package::sha256_digest;
+use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::fsutil;
-use crate::secrets::Environment;
+use crate::oci::sha256_digest;
 
 pub const CACHE_DIR_VAR: &str = "STACKCTL_CACHE_DIR";
 

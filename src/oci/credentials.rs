@@ -17,8 +17,9 @@ use base64::Engine as _;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::secrets::{self, Environment};
+use crate::redact;
 
 /// Where a credential came from, for messages that tell the user what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +133,7 @@ impl CredentialChain {
         else {
             return Ok(None);
         };
-        secrets::register(&token);
+        redact::register(&token);
         let username = match self.env.get("GITHUB_USER") {
             Some(user) => user.to_string(),
             None => {
@@ -187,7 +188,7 @@ impl CredentialChain {
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         if !status.is_success() {
-            let body = secrets::redact(body.trim()).into_owned();
+            let body = redact::redact(body.trim()).into_owned();
             let body: String = body.chars().take(200).collect();
             return Err(Error::environment(format!(
                 "cannot look up the GitHub login for {variable}: {url} answered {status}: {body}"
@@ -307,7 +308,7 @@ fn read_auth_file(
         return Ok(None);
     };
     let (username, password) = if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-        secrets::register(auth);
+        redact::register(auth);
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(auth.trim())
             .ok()
@@ -335,7 +336,7 @@ fn read_auth_file(
             _ => return Ok(None),
         }
     };
-    secrets::register(&password);
+    redact::register(&password);
     Ok(Some(Credential {
         username,
         password,
@@ -359,7 +360,7 @@ async fn docker_helper(config: &Path, host: &str) -> Result<Option<Credential>> 
         return Ok(None);
     };
     let program = format!("docker-credential-{helper}");
-    let Some(path) = crate::tools::find_on_path(&program) else {
+    let Some(path) = crate::process::find_on_path(&program) else {
         tracing::debug!("{program} is not installed; skipping it for {host}");
         return Ok(None);
     };
@@ -407,7 +408,7 @@ async fn docker_helper(config: &Path, host: &str) -> Result<Option<Credential>> 
     if answer.secret.is_empty() {
         return Ok(None);
     }
-    secrets::register(&answer.secret);
+    redact::register(&answer.secret);
     Ok(Some(Credential {
         username: answer.username,
         password: answer.secret,
@@ -426,7 +427,7 @@ pub(crate) fn describe_reqwest(err: &reqwest::Error) -> String {
         cause = next;
     }
     let text = cause.to_string();
-    secrets::redact(&text).into_owned()
+    redact::redact(&text).into_owned()
 }
 
 #[cfg(test)]
@@ -499,7 +500,7 @@ mod tests {
             None
         );
         assert_eq!(
-            secrets::redact("docker-pass-123456 helm-pass-123456"),
+            redact::redact("docker-pass-123456 helm-pass-123456"),
             "[REDACTED] [REDACTED]"
         );
         assert!(!format!("{helm_cred:?}").contains("helm-pass"));

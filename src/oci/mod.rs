@@ -8,9 +8,9 @@ pub mod registry;
 
 use std::collections::BTreeSet;
 
+use crate::config::RegistriesConfig;
+use crate::environment::Environment;
 use crate::error::{Error, Result};
-use crate::repo::RegistriesConfig;
-use crate::secrets::Environment;
 
 /// Media type of a Helm chart artifact's config blob.
 pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -198,6 +198,22 @@ fn split_mirror<'a>(pair: &'a str, origin: &str) -> Result<(&'a str, &'a str)> {
             "{origin}: {pair:?} is not FROM=TO, like oci://ghcr.io/jetscale-ai/charts=oci://127.0.0.1:5000/charts"
         ))
     })
+}
+
+/// A packaged chart in memory: the artifact pushed to and pulled from a registry.
+#[derive(Debug, Clone)]
+pub struct PackagedChart {
+    pub name: String,
+    pub version: String,
+    pub bytes: Vec<u8>,
+    /// `sha256:<hex>` of `bytes`.
+    pub digest: String,
+}
+
+/// The OCI content digest of `bytes`: `sha256:<hex>`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 #[cfg(test)]

@@ -10,14 +10,15 @@ use oci_client::manifest::OciImageManifest;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
-use crate::chart::package::{PackagedChart, sha256_digest};
+use crate::environment::Environment;
 use crate::error::{Error, Result};
 use crate::oci::credentials::{Credential, CredentialChain, describe_reqwest};
 use crate::oci::{
     HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, RegistrySettings, RepositoryLocation,
     version_tag,
 };
-use crate::secrets::{self, Environment};
+use crate::oci::{PackagedChart, sha256_digest};
+use crate::redact;
 
 /// A registry that does not accept a connection within this is reported unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -374,7 +375,7 @@ fn classify(err: OciDistributionError, op: &Operation<'_>) -> Error {
     };
     // Registry answers can echo request details; nothing secret may pass through.
     Error {
-        message: secrets::redact(&error.message).into_owned(),
+        message: redact::redact(&error.message).into_owned(),
         ..error
     }
 }

@@ -212,7 +212,7 @@ impl Styles {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Format;
+    use crate::report::Format;
     use crate::report::sample;
 
     fn human(report: &Report, root: &std::path::Path, quiet: bool) -> String {

@@ -207,7 +207,7 @@ mod tests {
     use quick_xml::Reader;
 
     use super::*;
-    use crate::cli::Format;
+    use crate::report::Format;
     use crate::report::sample;
 
     /// An element read back: its name, attributes, text and children.

@@ -1,15 +1,13 @@
-//! Findings and their presentation.
+//! Presentation: the renderers of every command's results, in the format the user chose
+//! (human, json, sarif, junit, github). The only code that writes results to stdout.
 //!
-//! Checking code produces [`Diagnostic`]s and [`TargetResult`]s into a [`Report`]; it never
-//! prints. The renderers in this module are the only code that writes results to stdout, in
-//! the format the user chose (human, json, sarif, junit, github).
+//! Checking code produces [`Diagnostic`]s and [`TargetResult`]s into a [`Report`]
+//! ([`crate::findings`]); it never prints.
 
 use std::io;
 use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
-
-use crate::cli::Format;
+pub use crate::findings::{Diagnostic, Report, Severity, Status, TargetResult};
 
 mod github;
 mod human;
@@ -22,165 +20,19 @@ mod source;
 
 pub use source::SourceCache;
 
-/// How bad a finding is. Errors fail the run (exit 1); warnings are shown but do not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Warning,
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-/// One finding: a rule that did not hold, located as precisely as stackctl can.
-///
-/// `file` is relative to the repository root, with `/` separators. `line` and `column` are
-/// 1-based. `path` is a JSON pointer into the merged values (or the rendered object) when the
-/// finding is about a value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diagnostic {
-    pub rule: String,
-    pub severity: Severity,
-    pub message: String,
-    pub hint: Option<String>,
-    pub target: Option<String>,
-    pub file: Option<String>,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    pub path: Option<String>,
-}
-
-impl Diagnostic {
-    pub fn new(rule: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
-        Diagnostic {
-            rule: rule.into(),
-            severity,
-            message: message.into(),
-            hint: None,
-            target: None,
-            file: None,
-            line: None,
-            column: None,
-            path: None,
-        }
-    }
-    pub fn error(rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(rule, Severity::Error, message)
-    }
-    pub fn warning(rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(rule, Severity::Warning, message)
-    }
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-    pub fn with_target(mut self, target: impl Into<String>) -> Self {
-        self.target = Some(target.into());
-        self
-    }
-    pub fn at(mut self, file: impl Into<String>, line: usize, column: usize) -> Self {
-        self.file = Some(file.into());
-        self.line = Some(line);
-        self.column = Some(column);
-        self
-    }
-    pub fn in_file(mut self, file: impl Into<String>) -> Self {
-        self.file = Some(file.into());
-        self
-    }
-    pub fn with_path(mut self, pointer: impl Into<String>) -> Self {
-        self.path = Some(pointer.into());
-        self
-    }
-}
-
-/// Whether a target's checks passed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Passed,
-    Failed,
-}
-
-/// The outcome of checking one target (an env file with its layer chain, or a chart variant).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TargetResult {
-    /// The target's name: its env file relative to the repository root, or the variant name.
-    pub target: String,
-    /// The values files applied in order, relative to the repository root.
-    pub layers: Vec<String>,
-    pub release: String,
-    pub status: Status,
-    /// True when the verdict came from the result cache without running helm.
-    pub cached: bool,
-    pub duration_ms: u64,
-}
-
-/// Everything one command found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    pub targets: Vec<TargetResult>,
-    pub diagnostics: Vec<Diagnostic>,
-    pub duration_ms: u64,
-}
-
-impl Report {
-    pub fn errors(&self) -> usize {
-        self.count(Severity::Error)
-    }
-    pub fn warnings(&self) -> usize {
-        self.count(Severity::Warning)
-    }
-    fn count(&self, severity: Severity) -> usize {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == severity)
-            .count()
-    }
-    /// True when no finding has error severity.
-    pub fn ok(&self) -> bool {
-        self.errors() == 0
-    }
-    pub fn passed(&self) -> usize {
-        self.targets
-            .iter()
-            .filter(|t| t.status == Status::Passed)
-            .count()
-    }
-    pub fn failed(&self) -> usize {
-        self.targets.len() - self.passed()
-    }
-    /// The result of the target named `name`, if the report has one.
-    pub fn target(&self, name: &str) -> Option<&TargetResult> {
-        self.targets.iter().find(|t| t.target == name)
-    }
-    /// The diagnostics in presentation order: grouped by file (files in name order), by line
-    /// and column within a file, diagnostics without a file last; then by target (target-less
-    /// last), rule and message. Checks run in parallel, so the order they produce findings in
-    /// is not stable; this one is, and every renderer uses it.
-    pub fn sorted_diagnostics(&self) -> Vec<&Diagnostic> {
-        let mut sorted: Vec<&Diagnostic> = self.diagnostics.iter().collect();
-        sorted.sort_by_key(|d| {
-            (
-                d.file.is_none(),
-                &d.file,
-                d.line,
-                d.column,
-                d.target.is_none(),
-                &d.target,
-                &d.rule,
-                &d.message,
-            )
-        });
-        sorted
-    }
+/// The output formats (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For people: file:line:col, the source line with a caret, a hint, a summary.
+    Human,
+    /// One JSON document, the versioned schema of docs/output.md.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// JUnit XML, one test case per target.
+    Junit,
+    /// GitHub Actions workflow commands (::error file=…,line=…::…).
+    Github,
 }
 
 /// How to render a [`Report`].
@@ -310,28 +162,6 @@ mod tests {
             summary_line(&empty),
             "checked no targets; 0 errors, 0 warnings (0.00 s)"
         );
-    }
-
-    #[test]
-    fn diagnostics_sort_by_file_then_line_with_fileless_last() {
-        let report = Report {
-            diagnostics: vec![
-                Diagnostic::error("a", "no file"),
-                Diagnostic::error("b", "b.yaml:9").at("b.yaml", 9, 1),
-                Diagnostic::error("c", "a.yaml:3").at("a.yaml", 3, 1),
-                Diagnostic::error("d", "b.yaml:2").at("b.yaml", 2, 1),
-                Diagnostic::error("e", "a.yaml, no line").in_file("a.yaml"),
-                Diagnostic::warning("f", "no file either"),
-                Diagnostic::warning("g", "no file, a target").with_target("t"),
-            ],
-            ..Report::default()
-        };
-        let order: Vec<&str> = report
-            .sorted_diagnostics()
-            .iter()
-            .map(|d| d.rule.as_str())
-            .collect();
-        assert_eq!(order, ["e", "c", "d", "b", "g", "a", "f"]);
     }
 
     #[test]

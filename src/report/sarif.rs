@@ -193,7 +193,7 @@ fn fingerprint(d: &Diagnostic) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Format;
+    use crate::report::Format;
     use crate::report::sample;
 
     fn sarif(report: &Report) -> Value {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::finding;
-use super::render::{Sources, describe};
+use super::sources::{At, Sources, describe};
+use crate::findings::Diagnostic;
 use crate::helm::RenderedObject;
-use crate::report::Diagnostic;
 use crate::values::{Merged, escape_key};
 
 /// The pinned ALB TLS policy every AWS Ingress uses.
@@ -98,9 +98,6 @@ fn locate_annotation(
         None => sources.locate(d, object),
     }
 }
-
-/// A file, line and column a finding can point at.
-pub type At = (String, usize, usize);
 
 /// What `ingress/parity` compares across targets: each Ingress's certificate and hosts.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]

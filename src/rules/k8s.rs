@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::finding;
-use super::render::{Sources, describe};
+use super::sources::{Sources, describe};
+use crate::findings::Diagnostic;
 use crate::helm::RenderedObject;
-use crate::report::Diagnostic;
 use crate::values::{Merged, escape_key};
 
 /// The Kubernetes minor version whose API types stackctl checks against: the `k8s-openapi`
@@ -1600,15 +1600,15 @@ spec:
         );
         // The key chain picks the right one of several `name:` lines.
         assert_eq!(
-            crate::rules::render::template_line(template, &["spec", "ports", "name"]),
+            crate::rules::sources::template_line(template, &["spec", "ports", "name"]),
             Some((11, 7))
         );
         assert_eq!(
-            crate::rules::render::template_line(template, &["metadata", "labels", "name"]),
+            crate::rules::sources::template_line(template, &["metadata", "labels", "name"]),
             Some((6, 5))
         );
         assert_eq!(
-            crate::rules::render::template_line(template, &["spec", "missing"]),
+            crate::rules::sources::template_line(template, &["spec", "missing"]),
             None
         );
     }

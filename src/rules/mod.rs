@@ -3,15 +3,16 @@
 //! then applies the user's severity overrides (`[rules]` in `stackctl.toml`) and inline
 //! suppressions (`# stackctl:ignore <rule> <reason>`).
 
-pub mod agnostic;
+pub mod chart;
 pub mod ingress;
 pub mod k8s;
 pub mod render;
 pub mod secrets;
+pub mod sources;
 pub mod values;
 
-use crate::repo::Config;
-use crate::report::{Diagnostic, Severity};
+use crate::config::Config;
+use crate::findings::{Diagnostic, Severity};
 use crate::values::{Suppression, Suppressions};
 
 /// A rule's identity and default severity.
@@ -278,7 +279,7 @@ fn configured(mut diagnostic: Diagnostic, config: &Config) -> Option<Diagnostic>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::RuleLevel;
+    use crate::config::RuleLevel;
     use crate::values::scan_suppressions;
 
     fn diag(rule: &str, file: &str, line: usize) -> Diagnostic {

@@ -7,7 +7,7 @@
 //! repository's `.gitignore` covers `.env`, `*.secret.yaml` and `.stackctl/`.
 //!
 //! A finding never carries the secret: messages show [`mask`]ed text only, and every literal
-//! found is registered with [`crate::secrets::register`] so that any other text quoting it is
+//! found is registered with [`crate::redact::register`] so that any other text quoting it is
 //! redacted as well.
 
 use std::path::Path;
@@ -17,7 +17,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::finding;
-use crate::report::Diagnostic;
+use crate::findings::Diagnostic;
 use crate::values::{ParsedLayer, Suppressions, push_key};
 
 /// Why a scalar looks like a secret.
@@ -624,7 +624,7 @@ pub fn scan_layer(layer: &ParsedLayer, suppressions: &Suppressions) -> Vec<Diagn
                 .line
                 .is_some_and(|line| suppressions.covers("secrets/literal", line).is_some());
             if !suppressed && worth_redacting(&hit) {
-                crate::secrets::register(&hit.secret);
+                crate::redact::register(&hit.secret);
             }
             d
         })
@@ -695,7 +695,7 @@ fn walk(value: &Value, pointer: String, key: &str, out: &mut Vec<(String, Hit)>)
 }
 
 fn diagnostic(layer: &ParsedLayer, pointer: &str, hit: &Hit) -> Diagnostic {
-    let shown = crate::validate::display_path(pointer);
+    let shown = crate::values::dotted_path(pointer);
     let d = finding(
         "secrets/literal",
         format!(

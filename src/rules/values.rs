@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::finding;
-use crate::report::Diagnostic;
+use crate::findings::Diagnostic;
 use crate::values::{Merged, ParsedLayer, Provenance, escape_key};
 
 /// A dependency of the umbrella chart as the value rules see it.

@@ -42,20 +42,21 @@
 //! - An empty map `{}` over a non-empty map clears nothing; [`Merged::empty_map_overrides`]
 //!   lists every such place (the `envFrom: {}` mistake).
 
+mod layer;
 mod merge;
+pub mod schema;
 pub mod suppressions;
-mod yaml;
 
 use std::fmt;
 
+pub use layer::{Layer, LayerFinding, LayerFindingKind, ParsedLayer, parse_layer};
 pub use merge::{
     EmptyMapOverride, History, LayerValue, MergeOptions, Merged, Provenance, TypeChange, ValueKind,
     merge_chain, merge_chain_with, scope_subchart,
 };
 pub use suppressions::{Suppression, SuppressionProblem, Suppressions, scan_suppressions};
-pub use yaml::{Layer, LayerFinding, LayerFindingKind, ParsedLayer, parse_layer};
 
-use crate::report::Diagnostic;
+use crate::findings::Diagnostic;
 
 /// A position in a file: 1-based line and 1-based column (in characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -212,6 +213,27 @@ pub(crate) fn is_at_or_under(pointer: &str, base: &str) -> bool {
             && pointer.as_bytes()[base.len()] == b'/')
 }
 
+/// `/a/b~1c/0` as `a.b/c[0]`, the way people write values paths.
+pub fn dotted_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for token in pointer.split('/').skip(1) {
+        let key = token.replace("~1", "/").replace("~0", "~");
+        if key.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() && !out.is_empty() {
+            out.push_str(&format!("[{key}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&key);
+        }
+    }
+    if out.is_empty() {
+        "(root)".to_string()
+    } else {
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +249,19 @@ mod tests {
         assert!(is_at_or_under("/a", "/a"));
         assert!(is_at_or_under("/a", ""));
         assert!(!is_at_or_under("/ab", "/a"));
+    }
+
+    #[test]
+    fn pointers_read_as_dotted_values_paths() {
+        assert_eq!(
+            dotted_path("/backend-api/cronJobs/pull-ce/suspend"),
+            "backend-api.cronJobs.pull-ce.suspend"
+        );
+        assert_eq!(
+            dotted_path("/ingress/annotations/alb.ingress.kubernetes.io~1scheme"),
+            "ingress.annotations.alb.ingress.kubernetes.io/scheme"
+        );
+        assert_eq!(dotted_path("/ingress/tls/0/hosts"), "ingress.tls[0].hosts");
+        assert_eq!(dotted_path(""), "(root)");
     }
 }

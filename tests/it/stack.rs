@@ -266,8 +266,8 @@ fn secrets_never_reach_the_output_even_through_helm() {
 /// same entries (bar the registry) and the digest that same computation gives.
 #[test]
 fn the_committed_lock_is_what_helm_writes() {
-    use stackctl::chart::chartfile::{ChartFile, LockFile};
-    use stackctl::chart::lock::helm_digest;
+    use stackctl::deps::chartfile::{ChartFile, LockFile};
+    use stackctl::deps::lock::helm_digest;
 
     let chart_yaml = "charts/jetscale/Chart.yaml";
     let lock = "charts/jetscale/Chart.lock";

@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::chart::chartfile::{CHART_FILE, ChartFile, LOCK_FILE, LockFile};
-use crate::chart::check::is_exact_version;
-use crate::chart::update::planned_lock;
-use crate::chart::yaml::{self, Node, ScalarText, Source};
+use crate::deps::chartfile::{CHART_FILE, ChartFile, LOCK_FILE, LockFile};
+use crate::deps::check::is_exact_version;
+use crate::deps::document::{self, Node, ScalarText, Source};
+use crate::deps::update::planned_lock;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::repo::Repo;
@@ -128,7 +128,7 @@ pub fn plan(repo: &Repo, chart_name: &str, version: &str) -> Result<BumpPlan> {
         }
     }
     let mut changes = Vec::new();
-    let chart_after = yaml::splice(&chart.source.text, edits);
+    let chart_after = document::splice(&chart.source.text, edits);
     if chart_after != chart.source.text {
         changes.push(FileChange {
             path: chart.path.clone(),
@@ -158,7 +158,7 @@ pub fn plan(repo: &Repo, chart_name: &str, version: &str) -> Result<BumpPlan> {
         changes.push(FileChange {
             display: repo.display_path(&path),
             before: Some(text.clone()),
-            after: yaml::splice(&text, edits),
+            after: document::splice(&text, edits),
             path,
         });
     }
@@ -246,15 +246,15 @@ fn collect_tag_edits(
 ) -> Result<()> {
     match &node.data {
         saphyr::YamlData::Mapping(_) => {
-            let repository = yaml::get(node, "repository").and_then(|n| source.scalar(n));
-            let tag = yaml::get(node, "tag").and_then(|n| source.scalar(n));
+            let repository = document::get(node, "repository").and_then(|n| source.scalar(n));
+            let tag = document::get(node, "tag").and_then(|n| source.scalar(n));
             if let (Some(repository), Some(tag)) = (repository, tag)
                 && repository.value == image
                 && tag.value != version
             {
                 edits.push(replacement(path, &tag, version)?);
             }
-            for (_, _, value) in yaml::entries(node) {
+            for (_, _, value) in document::entries(node) {
                 collect_tag_edits(source, value, path, image, version, edits)?;
             }
         }
@@ -309,7 +309,7 @@ jobs:
             &mut edits,
         )
         .unwrap();
-        let after = yaml::splice(text, edits);
+        let after = document::splice(text, edits);
         assert_eq!(
             after,
             text.replace("tag: \"4.6.12\"", "tag: \"4.6.13\"").replace(

@@ -14,7 +14,7 @@ use saphyr_parser::{Event, Marker, Parser, ScalarStyle, SpannedEventReceiver, Ta
 use serde_json::{Map, Number, Value};
 
 use super::{NodeSpan, Span, YamlError, push_key};
-use crate::report::{Diagnostic, Severity};
+use crate::findings::{Diagnostic, Severity};
 
 /// Alias expansion can make a tiny file produce a huge tree ("billion laughs"); no real values
 /// file comes near this many nodes.

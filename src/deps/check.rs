@@ -6,14 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::chart::chartfile::{ChartFile, DependencyEntry, LockFile};
-use crate::chart::links::{self, LINKS_FILE, Link};
-use crate::chart::lock::helm_digest;
+use crate::deps::chartfile::{ChartFile, DependencyEntry, LockFile};
+use crate::deps::links::{self, LINKS_FILE, Link};
+use crate::deps::lock::helm_digest;
+use crate::environment::Environment;
 use crate::error::Result;
+use crate::findings::Diagnostic;
 use crate::repo::Repo;
-use crate::report::Diagnostic;
 use crate::rules;
-use crate::secrets::Environment;
 
 pub const OCI_ONLY: &str = "deps/oci-only";
 pub const PINNED: &str = "deps/pinned";
@@ -33,7 +33,7 @@ pub fn check(repo: &Repo, env: &Environment) -> Result<Vec<Diagnostic>> {
     let chart = ChartFile::load(&chart_dir)?;
     let lock = LockFile::load(&chart_dir)?;
     let chart_display = repo.display_path(&chart.path);
-    let lock_display = repo.display_path(&chart_dir.join(crate::chart::chartfile::LOCK_FILE));
+    let lock_display = repo.display_path(&chart_dir.join(crate::deps::chartfile::LOCK_FILE));
     let mut findings = check_files(&chart, lock.as_ref(), &chart_display, &lock_display);
     if env.is_ci() {
         findings.extend(check_links(&links::load(repo)?));
@@ -341,7 +341,7 @@ fn check_digest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chart::lock::{lock_entries, render_lock};
+    use crate::deps::lock::{lock_entries, render_lock};
     use std::path::Path;
 
     const CHART: &str = "apiVersion: v2

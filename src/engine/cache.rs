@@ -29,13 +29,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::envs::{Target, TargetKind};
+use crate::engine::targets::{Target, TargetKind};
 use crate::error::Result;
+use crate::findings::Diagnostic;
 use crate::fsutil;
 use crate::helm::Helm;
 use crate::repo::Repo;
-use crate::report::Diagnostic;
-use crate::rules::ingress::{At, IngressFacts};
+use crate::rules::ingress::IngressFacts;
+use crate::rules::sources::At;
 
 /// Bumped whenever the entry format or the meaning of a key changes.
 const FORMAT: u32 = 1;
@@ -79,11 +80,11 @@ impl ResultCache {
         hash.field("stackctl-binary", executable_identity().as_bytes());
         hash.field("helm", helm.path.to_string_lossy().as_bytes());
         hash.field("helm-version", helm.version.to_string().as_bytes());
-        hash.file("stackctl.toml", &repo.path(crate::repo::CONFIG_FILE));
+        hash.file("stackctl.toml", &repo.path(crate::config::CONFIG_FILE));
         let layers_only = if reads_files(&chart_dir) {
             HashSet::new()
         } else {
-            crate::envs::variant_targets(repo)
+            crate::engine::targets::variant_targets(repo)
                 .into_iter()
                 .flat_map(|t| t.layers)
                 .map(|layer| repo.path(layer))
@@ -178,7 +179,7 @@ impl ResultCache {
             }
         };
         // Findings quote helm's messages, which can quote values: nothing secret goes to disk.
-        let json = crate::secrets::redact(&json);
+        let json = crate::redact::redact(&json);
         let path = self.entry_path(key);
         if let Err(e) = fsutil::write_atomic(&path, json.as_bytes()) {
             tracing::warn!("result cache: cannot store the verdict of {target}: {e}");

@@ -1,9 +1,10 @@
-//! `chart/agnostic`: the umbrella chart declares intent; cloud specifics come from values.
+//! Rules on the charts themselves: `chart/lint` (what `helm lint --strict` complains of) and
+//! `chart/agnostic` (the umbrella chart declares intent; cloud specifics come from values).
 
 use std::path::Path;
 
 use super::finding;
-use crate::report::Diagnostic;
+use crate::findings::Diagnostic;
 
 /// Literals that tie a template to one cloud, with the cloud they belong to.
 const CLOUD_MARKERS: &[(&str, &str)] = &[
@@ -67,6 +68,38 @@ fn check_text(text: &str, file: &str) -> Vec<Diagnostic> {
     out
 }
 
+/// `[ERROR] templates/x.yaml: message` and `[WARNING] …` lines as findings in `chart`.
+pub fn lint_findings(text: &str, chart: &str, context: &str) -> Vec<Diagnostic> {
+    let re = regex::Regex::new(r"^\[(ERROR|WARNING)\]\s+(?:(?P<file>[^\s:]+):\s+)?(?P<msg>.*)$")
+        .expect("valid regex");
+    let mut out: Vec<Diagnostic> = text
+        .lines()
+        .filter_map(|line| re.captures(line.trim()))
+        .map(|c| {
+            let d = finding(
+                "chart/lint",
+                format!("helm lint ({context}): {}", &c["msg"]),
+            )
+            .with_hint("helm lint --strict fails on warnings as well as errors");
+            match c.name("file").map(|m| m.as_str()) {
+                Some(file) if file != "." => d.in_file(format!("{chart}/{file}")),
+                _ => d.in_file(format!("{chart}/Chart.yaml")),
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("helm lint failed");
+        out.push(
+            finding("chart/lint", format!("helm lint ({context}): {first}"))
+                .in_file(format!("{chart}/Chart.yaml")),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +111,18 @@ mod tests {
         let at: Vec<(Option<usize>, Option<usize>)> =
             found.iter().map(|d| (d.line, d.column)).collect();
         assert_eq!(at, vec![(Some(3), Some(5)), (Some(6), Some(11))]);
+    }
+
+    #[test]
+    fn lint_lines_become_findings_in_the_chart() {
+        let text = "==> Linting charts/jetscale\n[INFO] Chart.yaml: icon is recommended\n[WARNING] templates/ingress.yaml: object name does not conform\n[ERROR] templates/: template: x\n\nError: 1 chart(s) linted, 1 chart(s) failed\n";
+        let found = lint_findings(text, "charts/jetscale", "variant test-ci");
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[0].file.as_deref(),
+            Some("charts/jetscale/templates/ingress.yaml")
+        );
+        assert!(found[0].message.contains("variant test-ci"));
+        assert_eq!(found[1].file.as_deref(), Some("charts/jetscale/templates/"));
     }
 }

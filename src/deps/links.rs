@@ -42,7 +42,7 @@ pub fn load(repo: &Repo) -> Result<Vec<Link>> {
         Err(e) => return Err(Error::io("read", &path, e)),
     };
     let doc: LinksDocument = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| crate::repo::line_of(&text, s.start));
+        let line = e.span().map(|s| crate::config::line_of(&text, s.start));
         Error::config(format!("invalid {LINKS_FILE}: {}", e.message()))
             .at(&path, line)
             .with_hint("fix or delete the file; `stackctl deps link` and `deps unlink` maintain it")
@@ -81,7 +81,7 @@ pub fn link(repo: &Repo, chart: &str, dir: &Path) -> Result<Link> {
             dir.display()
         ))
     })?;
-    if !dir.join(crate::chart::chartfile::CHART_FILE).is_file() {
+    if !dir.join(crate::deps::chartfile::CHART_FILE).is_file() {
         return Err(Error::usage(format!(
             "{} has no Chart.yaml: link a chart directory",
             dir.display()

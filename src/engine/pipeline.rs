@@ -6,8 +6,6 @@
 //! then checked in parallel, each by [`check_target`], or found in the [`cache`] when nothing
 //! it depends on has changed. Nothing here prints.
 
-pub mod cache;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,21 +14,21 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::chart::chartfile::ChartFile;
-use crate::envs::Target;
+use super::cache::{EnvFact, ResultCache};
+use crate::deps::chartfile::ChartFile;
+use crate::engine::targets::Target;
 use crate::error::{Error, Result};
+use crate::findings::{Diagnostic, Report, Severity, Status, TargetResult};
 use crate::helm::{Helm, RenderError, Rendered, TemplateRequest};
 use crate::repo::Repo;
-use crate::report::{Diagnostic, Report, Severity, Status, TargetResult};
 use crate::rules::render as render_rules;
 use crate::rules::values::{DependencyView, image_tags, keyed_map_overrides, locate};
 use crate::rules::{self, finding};
-use crate::schema::{Schema, Violation};
+use crate::values::schema::{Schema, Violation};
 use crate::values::{
-    Layer, MergeOptions, Merged, ParsedLayer, Suppressions, merge_chain_with, scan_suppressions,
-    scope_subchart,
+    Layer, MergeOptions, Merged, ParsedLayer, Suppressions, dotted_path, merge_chain_with,
+    scan_suppressions, scope_subchart,
 };
-use cache::{EnvFact, ResultCache};
 
 /// A dependency of the umbrella chart, as built into `charts/<chart>/charts/`.
 #[derive(Debug)]
@@ -306,7 +304,7 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let sources = render_rules::Sources {
+                let sources = crate::rules::sources::Sources {
                     chart_name: &chart_name,
                     chart_dir: &chart_dir,
                     root: Some(&ws.repo.root),
@@ -324,7 +322,7 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     .config
                     .release_lines
                     .get(&target.name)
-                    .map(|&line| (crate::repo::CONFIG_FILE.to_string(), line, 1));
+                    .map(|&line| (crate::config::CONFIG_FILE.to_string(), line, 1));
                 diagnostics.extend(render_rules::name_lengths(
                     &rendered.objects,
                     &target.release,
@@ -352,7 +350,7 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
                     Some(&merged),
                     &sources,
                 ));
-                if target.kind == crate::envs::TargetKind::Variant {
+                if target.kind == crate::engine::targets::TargetKind::Variant {
                     diagnostics.extend(crate::rules::values::release_hosts(
                         &merged,
                         &target.release,
@@ -457,7 +455,7 @@ fn merge_events(merged: &Merged, prefix: &str, out: &mut Vec<Diagnostic>) {
             "values/type-change",
             format!(
                 "{} replaces a {} default with a {}",
-                display_path(&format!("{prefix}{}", change.pointer)),
+                dotted_path(&format!("{prefix}{}", change.pointer)),
                 change.default_kind,
                 change.user_kind
             ),
@@ -474,7 +472,7 @@ fn merge_events(merged: &Merged, prefix: &str, out: &mut Vec<Diagnostic>) {
             "values/noop-empty-map",
             format!(
                 "{}: {{}} removes nothing; the {} default entries stay",
-                display_path(&format!("{prefix}{}", empty.pointer)),
+                dotted_path(&format!("{prefix}{}", empty.pointer)),
                 empty.kept_keys
             ),
         )
@@ -511,7 +509,7 @@ fn schema_findings(schema: &Schema, merged: &Merged, prefix: &str) -> Vec<Diagno
                 };
                 let shown = format!("{prefix}{pointer}");
                 let d =
-                    finding(rule, format!("{}: {message}", display_path(&shown))).with_hint(hint);
+                    finding(rule, format!("{}: {message}", dotted_path(&shown))).with_hint(hint);
                 let d = locate(d, &merged.provenance, &pointer);
                 d.with_path(shown)
             },
@@ -519,31 +517,10 @@ fn schema_findings(schema: &Schema, merged: &Merged, prefix: &str) -> Vec<Diagno
         .collect()
 }
 
-/// `/a/b~1c/0` as `a.b/c[0]`, the way people write values paths.
-pub fn display_path(pointer: &str) -> String {
-    let mut out = String::new();
-    for token in pointer.split('/').skip(1) {
-        let key = token.replace("~1", "/").replace("~0", "~");
-        if key.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() && !out.is_empty() {
-            out.push_str(&format!("[{key}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&key);
-        }
-    }
-    if out.is_empty() {
-        "(root)".to_string()
-    } else {
-        out
-    }
-}
-
 /// Whether an env target lives in `envs/<dir>/`.
 fn in_envs_dir(repo: &Repo, target: &Target, dir: &str) -> bool {
     let prefix = format!("{}/{dir}/", repo.display_path(&repo.envs_dir()));
-    target.kind == crate::envs::TargetKind::Env && target.name.starts_with(&prefix)
+    target.kind == crate::engine::targets::TargetKind::Env && target.name.starts_with(&prefix)
 }
 
 /// Preview environments: the env files under `envs/preview/`.
@@ -553,7 +530,7 @@ fn is_preview(repo: &Repo, target: &Target) -> bool {
 
 /// The cloud of an env target: the name of its first layer, `envs/<cloud>.yaml`.
 fn cloud_of(repo: &Repo, target: &Target) -> Option<String> {
-    if target.kind != crate::envs::TargetKind::Env {
+    if target.kind != crate::engine::targets::TargetKind::Env {
         return None;
     }
     let envs = format!("{}/", repo.display_path(&repo.envs_dir()));
@@ -583,7 +560,7 @@ pub fn ingress_parity(repo: &Repo, outcomes: &[TargetOutcome]) -> Vec<Diagnostic
 pub fn consistent_env(outcomes: &[TargetOutcome]) -> Vec<Diagnostic> {
     let mut by_dir: BTreeMap<String, Vec<(&TargetOutcome, &EnvFact)>> = BTreeMap::new();
     for outcome in outcomes {
-        if outcome.target.kind != crate::envs::TargetKind::Env {
+        if outcome.target.kind != crate::engine::targets::TargetKind::Env {
             continue;
         }
         let Some(fact) = &outcome.env else {
@@ -896,23 +873,4 @@ pub fn merged_values(ws: &Workspace, target: &Target) -> Result<Merged> {
         }
     }
     Ok(merged)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pointers_display_as_values_paths() {
-        assert_eq!(
-            display_path("/backend-api/cronJobs/pull-ce/suspend"),
-            "backend-api.cronJobs.pull-ce.suspend"
-        );
-        assert_eq!(
-            display_path("/ingress/annotations/alb.ingress.kubernetes.io~1scheme"),
-            "ingress.annotations.alb.ingress.kubernetes.io/scheme"
-        );
-        assert_eq!(display_path("/ingress/tls/0/hosts"), "ingress.tls[0].hosts");
-        assert_eq!(display_path(""), "(root)");
-    }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::chart::yaml::{self, Node, ScalarText, Source};
+use crate::deps::document::{self, Node, ScalarText, Source};
 use crate::error::{Error, Result};
 
 pub const CHART_FILE: &str = "Chart.yaml";
@@ -100,11 +100,11 @@ impl ChartFile {
     pub fn parse(path: &Path, text: impl Into<String>) -> Result<ChartFile> {
         let source = parse_source(path, text)?;
         let root = &source.root;
-        let scalar = |key: &str| yaml::get(root, key).and_then(|n| source.scalar(n));
+        let scalar = |key: &str| document::get(root, key).and_then(|n| source.scalar(n));
         let name = scalar("name");
         let version = scalar("version");
         let app_version = scalar("appVersion");
-        let (dependencies, dependencies_line) = match yaml::get(root, "dependencies") {
+        let (dependencies, dependencies_line) = match document::get(root, "dependencies") {
             None => (Vec::new(), None),
             Some(list) => (
                 parse_dependencies(path, &source, list)?,
@@ -163,15 +163,15 @@ impl LockFile {
     pub fn parse(path: &Path, text: impl Into<String>) -> Result<LockFile> {
         let source = parse_source(path, text)?;
         let root = &source.root;
-        let (dependencies, dependencies_line) = match yaml::get(root, "dependencies") {
+        let (dependencies, dependencies_line) = match document::get(root, "dependencies") {
             None => (Vec::new(), None),
             Some(list) => (
                 parse_dependencies(path, &source, list)?,
                 key_line(root, "dependencies"),
             ),
         };
-        let digest = yaml::get(root, "digest").and_then(|n| source.scalar(n));
-        let generated = yaml::get(root, "generated").and_then(|n| source.scalar(n));
+        let digest = document::get(root, "digest").and_then(|n| source.scalar(n));
+        let generated = document::get(root, "generated").and_then(|n| source.scalar(n));
         Ok(LockFile {
             path: path.to_path_buf(),
             source,
@@ -200,7 +200,8 @@ fn parse_source(path: &Path, text: impl Into<String>) -> Result<Source> {
         ))
         .at(path, Some(e.line))
     })?;
-    if !matches!(source.root.data, saphyr::YamlData::Mapping(_)) && !yaml::is_null(&source.root) {
+    if !matches!(source.root.data, saphyr::YamlData::Mapping(_)) && !document::is_null(&source.root)
+    {
         return Err(
             Error::config(format!("{} must be a YAML mapping", path.display())).at(path, Some(1)),
         );
@@ -209,14 +210,14 @@ fn parse_source(path: &Path, text: impl Into<String>) -> Result<Source> {
 }
 
 fn key_line(map: &Node, key: &str) -> Option<usize> {
-    yaml::entries(map)
+    document::entries(map)
         .into_iter()
         .find(|(k, _, _)| *k == key)
         .map(|(_, k, _)| k.span.start.line())
 }
 
 fn parse_dependencies(path: &Path, source: &Source, list: &Node) -> Result<Vec<DependencyEntry>> {
-    if yaml::is_null(list) {
+    if document::is_null(list) {
         return Ok(Vec::new());
     }
     if !matches!(list.data, saphyr::YamlData::Sequence(_)) {
@@ -226,7 +227,7 @@ fn parse_dependencies(path: &Path, source: &Source, list: &Node) -> Result<Vec<D
                 .at(path, Some(line)),
         );
     }
-    yaml::items(list)
+    document::items(list)
         .iter()
         .map(|item| parse_dependency(path, source, item))
         .collect()
@@ -241,14 +242,14 @@ fn parse_dependency(path: &Path, source: &Source, item: &Node) -> Result<Depende
         ))
         .at(path, Some(line)));
     }
-    let scalar = |key: &str| yaml::get(item, key).and_then(|n| source.scalar(n));
+    let scalar = |key: &str| document::get(item, key).and_then(|n| source.scalar(n));
     let text = |key: &str| scalar(key).map(|s| s.value).unwrap_or_default();
-    let list = |key: &str| match yaml::get(item, key).map(yaml::to_json) {
+    let list = |key: &str| match document::get(item, key).map(document::to_json) {
         Some(serde_json::Value::Array(values)) => values,
         _ => Vec::new(),
     };
     let enabled = matches!(
-        yaml::get(item, "enabled").map(yaml::to_json),
+        document::get(item, "enabled").map(document::to_json),
         Some(serde_json::Value::Bool(true))
     );
     let fields = HelmDependency {

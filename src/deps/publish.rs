@@ -5,15 +5,16 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::chart::bump::FileChange;
-use crate::chart::chartfile::{CHART_FILE, ChartFile};
-use crate::chart::check::is_exact_version;
-use crate::chart::package::{self, PackagedChart};
-use crate::chart::yaml::{self, Source};
+use crate::deps::bump::FileChange;
+use crate::deps::chartfile::{CHART_FILE, ChartFile};
+use crate::deps::check::is_exact_version;
+use crate::deps::document::{self, Source};
+use crate::deps::package;
+use crate::environment::Environment;
 use crate::error::{Error, Result};
+use crate::oci::PackagedChart;
 use crate::oci::registry::{PushedChart, RegistryClient};
 use crate::oci::{RegistrySettings, RepositoryLocation};
-use crate::secrets::Environment;
 
 /// Everything a push needs, computed before any network I/O.
 #[derive(Debug, Clone)]
@@ -63,7 +64,7 @@ pub fn prepare(
     });
     let metadata = Source::parse(chart_yaml.clone())
         .map_err(|e| Error::config(format!("the stamped Chart.yaml is invalid: {}", e.message)))?;
-    let config = helm_config_json(&yaml::to_json(&metadata.root));
+    let config = helm_config_json(&document::to_json(&metadata.root));
     let mut annotations = BTreeMap::from([
         (
             "org.opencontainers.image.title".to_string(),
@@ -80,7 +81,7 @@ pub fn prepare(
                 .to_string(),
         ),
     ]);
-    if let Some(description) = yaml::get(&metadata.root, "description")
+    if let Some(description) = document::get(&metadata.root, "description")
         .and_then(|n| metadata.scalar(n))
         .filter(|d| !d.value.is_empty())
     {
@@ -124,7 +125,7 @@ pub fn stamp_version(chart: &ChartFile, version: &str) -> Result<String> {
                 .at(&chart.path, Some(1)),
         );
     };
-    let rewrite = |scalar: &yaml::ScalarText| {
+    let rewrite = |scalar: &document::ScalarText| {
         scalar.rewrite(version).ok_or_else(|| {
             Error::config(format!(
                 "cannot rewrite line {} in place (block scalars are not edited)",
@@ -152,7 +153,7 @@ pub fn stamp_version(chart: &ChartFile, version: &str) -> Result<String> {
             ));
         }
     }
-    Ok(yaml::splice(text, edits))
+    Ok(document::splice(text, edits))
 }
 
 /// helm refuses to package an umbrella chart whose dependencies are not in `charts/`; say so

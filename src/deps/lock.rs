@@ -7,7 +7,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use crate::chart::chartfile::HelmDependency;
+use crate::deps::chartfile::HelmDependency;
 
 /// Helm's digest of a chart's requested and locked dependencies.
 pub fn helm_digest(requested: &[HelmDependency], locked: &[HelmDependency]) -> String {

@@ -9,24 +9,14 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
-use crate::chart::chartfile::{CHART_FILE, ChartFile};
+use crate::deps::chartfile::{CHART_FILE, ChartFile};
 use crate::error::{Error, Result};
+use crate::oci::{PackagedChart, sha256_digest};
 
 /// Charts bigger than this are refused when read: a dependency archive is kilobytes, and a
 /// bound keeps a hostile archive from exhausting memory.
 const MAX_CHART_FILE: u64 = 1024 * 1024;
-
-/// A packaged chart in memory.
-#[derive(Debug, Clone)]
-pub struct PackagedChart {
-    pub name: String,
-    pub version: String,
-    pub bytes: Vec<u8>,
-    /// `sha256:<hex>` of `bytes`.
-    pub digest: String,
-}
 
 /// The identity a chart archive declares in its `Chart.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -35,10 +25,6 @@ pub struct ArchiveMetadata {
     pub version: String,
     #[serde(rename = "appVersion", default)]
     pub app_version: Option<String>,
-}
-
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// Package the chart in `dir`. `chart_yaml` replaces the directory's `Chart.yaml` text in the

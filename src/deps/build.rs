@@ -15,18 +15,19 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::chart::chartfile::{ChartFile, LOCK_FILE, LockFile};
-use crate::chart::check::{self, LOCK_DIGEST, LOCK_IN_SYNC, LOCK_MISSING, OCI_ONLY};
-use crate::chart::links::{self, Link};
-use crate::chart::package::{self, ArchiveMetadata, sha256_digest};
+use crate::deps::chartfile::{ChartFile, LOCK_FILE, LockFile};
+use crate::deps::check::{self, LOCK_DIGEST, LOCK_IN_SYNC, LOCK_MISSING, OCI_ONLY};
+use crate::deps::links::{self, Link};
+use crate::deps::package::{self, ArchiveMetadata};
+use crate::environment::Environment;
 use crate::error::{Error, ErrorKind, Result};
+use crate::findings::Severity;
 use crate::fsutil;
 use crate::oci::RegistrySettings;
 use crate::oci::cache::{CacheLookup, ChartCache};
 use crate::oci::registry::RegistryClient;
+use crate::oci::sha256_digest;
 use crate::repo::Repo;
-use crate::report::Severity;
-use crate::secrets::Environment;
 
 pub const STATE_FILE: &str = ".stackctl/deps-state.json";
 

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use crate::chart::build::{self, BuildOutcome, DepsOptions};
-use crate::chart::chartfile::{ChartFile, HelmDependency, LOCK_FILE, LockFile};
-use crate::chart::check::{self, ALIAS_VERSIONS, OCI_ONLY, PINNED};
-use crate::chart::lock::{self, LockedDependency};
+use crate::deps::build::{self, BuildOutcome, DepsOptions};
+use crate::deps::chartfile::{ChartFile, HelmDependency, LOCK_FILE, LockFile};
+use crate::deps::check::{self, ALIAS_VERSIONS, OCI_ONLY, PINNED};
+use crate::deps::lock::{self, LockedDependency};
 use crate::error::{Error, Result};
+use crate::findings::{Diagnostic, Severity};
 use crate::fsutil;
 use crate::oci::cache::CacheLookup;
 use crate::oci::registry::RegistryClient;
 use crate::repo::Repo;
-use crate::report::{Diagnostic, Severity};
 
 /// What `deps update` did.
 #[derive(Debug, Clone)]

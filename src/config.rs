@@ -1,0 +1,359 @@
+//! `stackctl.toml`: the repository's configuration.
+//!
+//! The file is optional; every setting has a default that fits the Stack repository. It is a
+//! public contract documented in `docs/configuration.md`: an unknown key or a bad value is a
+//! configuration error that names the line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::findings::Severity;
+
+pub const CONFIG_FILE: &str = "stackctl.toml";
+
+/// The contents of `stackctl.toml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub chart: ChartConfig,
+    pub envs: EnvsConfig,
+    pub render: RenderConfig,
+    /// Per-target settings, keyed by the env file's repository-relative path.
+    pub targets: BTreeMap<String, TargetConfig>,
+    /// Lifecycle variants of the chart: named chains of the chart's own values files.
+    pub variants: BTreeMap<String, VariantConfig>,
+    pub dependencies: DependenciesConfig,
+    pub registries: RegistriesConfig,
+    /// Severity overrides by rule ID: "error", "warning" or "off".
+    pub rules: BTreeMap<String, RuleLevel>,
+    /// The line of `stackctl.toml` that sets each target's or variant's `release`, keyed like
+    /// `targets` and `variants`: findings caused by a release name point there.
+    #[serde(skip)]
+    pub release_lines: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ChartConfig {
+    /// The umbrella chart, relative to the repository root.
+    pub path: PathBuf,
+}
+
+impl Default for ChartConfig {
+    fn default() -> Self {
+        ChartConfig {
+            path: PathBuf::from("charts/jetscale"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EnvsConfig {
+    /// The directory of per-environment values files.
+    pub dir: PathBuf,
+}
+
+impl Default for EnvsConfig {
+    fn default() -> Self {
+        EnvsConfig {
+            dir: PathBuf::from("envs"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RenderConfig {
+    /// Passed to `helm template --kube-version`, so results do not depend on the helm build.
+    pub kube_version: String,
+    /// Release name for targets without their own.
+    pub release: String,
+    /// Namespace for targets without their own.
+    pub namespace: String,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            kube_version: "1.33.0".to_string(),
+            release: "jetscale".to_string(),
+            namespace: "default".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TargetConfig {
+    /// The release name the deploy path of this target uses.
+    pub release: Option<String>,
+    pub namespace: Option<String>,
+    /// Secrets and ConfigMaps that the target's pods reference but that something outside
+    /// the chart provides (the infrastructure, a workflow). `{release}` is replaced.
+    pub external_refs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct VariantConfig {
+    /// Values files of the chart, applied in order (relative to the chart directory).
+    pub layers: Vec<PathBuf>,
+    pub release: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub external_refs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DependenciesConfig {
+    /// Local sources of dependency charts by chart name, for offline resolution.
+    pub sources: BTreeMap<String, PathBuf>,
+    /// The image repository of each dependency chart, for tag checks and `deps bump`.
+    /// A chart not listed here defaults to `ghcr.io/jetscale-ai/<chart>`.
+    pub images: BTreeMap<String, String>,
+}
+
+impl Default for DependenciesConfig {
+    fn default() -> Self {
+        DependenciesConfig {
+            sources: BTreeMap::from([
+                ("backend".to_string(), PathBuf::from("charts/backend")),
+                ("frontend".to_string(), PathBuf::from("charts/frontend")),
+            ]),
+            images: BTreeMap::new(),
+        }
+    }
+}
+
+impl DependenciesConfig {
+    /// The image repository a dependency chart ships.
+    pub fn image_for(&self, chart: &str) -> String {
+        self.images
+            .get(chart)
+            .cloned()
+            .unwrap_or_else(|| format!("ghcr.io/jetscale-ai/{chart}"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegistriesConfig {
+    /// Registry mirrors: `"oci://ghcr.io/jetscale-ai/charts" = "oci://127.0.0.1:5000/charts"`.
+    pub mirrors: BTreeMap<String, String>,
+    /// Registries spoken to over plain HTTP (`host:port`).
+    pub insecure: Vec<String>,
+    /// Registry hosts that accept a GitHub token (`GITHUB_TOKEN` / `GH_TOKEN`).
+    pub github: Vec<String>,
+}
+
+impl Default for RegistriesConfig {
+    fn default() -> Self {
+        RegistriesConfig {
+            mirrors: BTreeMap::new(),
+            insecure: Vec::new(),
+            github: vec!["ghcr.io".to_string()],
+        }
+    }
+}
+
+/// A rule's configured level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleLevel {
+    Error,
+    Warning,
+    Off,
+}
+
+impl RuleLevel {
+    /// The severity to report at, or `None` when the rule is off.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            RuleLevel::Error => Some(Severity::Error),
+            RuleLevel::Warning => Some(Severity::Warning),
+            RuleLevel::Off => None,
+        }
+    }
+}
+
+impl Config {
+    /// Parse `stackctl.toml` text; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Config> {
+        let mut config: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start));
+            // toml's message repeats the location as a snippet; keep its first line, which
+            // says what is wrong, and point at the line ourselves.
+            let message = e
+                .message()
+                .lines()
+                .next()
+                .unwrap_or("invalid TOML")
+                .to_string();
+            Error::config(format!("invalid {}: {message}", file.display()))
+                .at(file, line)
+                .with_hint("see docs/configuration.md for every key and its type")
+        })?;
+        config.check(file)?;
+        config.release_lines = release_lines(text);
+        Ok(config)
+    }
+
+    /// Checks serde cannot express.
+    fn check(&self, file: &Path) -> Result<()> {
+        if self.render.kube_version.trim().is_empty()
+            || semver::Version::parse(self.render.kube_version.trim_start_matches('v')).is_err()
+        {
+            return Err(Error::config(format!(
+                "invalid {}: render.kube-version {:?} is not a version like \"1.33.0\"",
+                file.display(),
+                self.render.kube_version
+            ))
+            .at(file, None));
+        }
+        for (name, variant) in &self.variants {
+            if variant.layers.is_empty() {
+                return Err(Error::config(format!(
+                    "invalid {}: variant {name:?} has no layers",
+                    file.display()
+                ))
+                .at(file, None)
+                .with_hint("list the chart's values files it applies, e.g. layers = [\"values.test.yaml\"]"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configured level of a rule, if any.
+    pub fn rule_level(&self, rule: &str) -> Option<RuleLevel> {
+        self.rules.get(rule).copied()
+    }
+}
+
+/// The 1-based line of a byte offset.
+/// Where `release` is set under `[targets."…"]` and `[variants.…]`, by target or variant name.
+fn release_lines(text: &str) -> BTreeMap<String, usize> {
+    use toml::de::{DeTable, DeValue};
+    let mut lines = BTreeMap::new();
+    let Ok(document) = DeTable::parse(text) else {
+        return lines;
+    };
+    for section in ["targets", "variants"] {
+        let Some(DeValue::Table(entries)) = document.get_ref().get(section).map(|v| v.get_ref())
+        else {
+            continue;
+        };
+        for (name, entry) in entries {
+            if let DeValue::Table(fields) = entry.get_ref()
+                && let Some(release) = fields.get("release")
+            {
+                lines.insert(
+                    name.get_ref().to_string(),
+                    line_of(text, release.span().start),
+                );
+            }
+        }
+    }
+    lines
+}
+
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        let config = Config::parse("", Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.chart.path, PathBuf::from("charts/jetscale"));
+        assert_eq!(
+            config.dependencies.image_for("backend"),
+            "ghcr.io/jetscale-ai/backend"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_its_line() {
+        let text = "[chart]\npath = \"charts/jetscale\"\n\n[render]\nkube-versoin = \"1.33.0\"\n";
+        let err = Config::parse(text, Path::new(CONFIG_FILE)).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Config);
+        assert_eq!(err.location.as_ref().unwrap().1, Some(5));
+        assert!(err.message.contains("kube-versoin"), "{}", err.message);
+    }
+
+    #[test]
+    fn bad_value_names_its_line() {
+        let text = "[rules]\n\"values/schema\" = \"loud\"\n";
+        let err = Config::parse(text, Path::new(CONFIG_FILE)).unwrap_err();
+        assert_eq!(err.location.as_ref().unwrap().1, Some(2));
+    }
+
+    #[test]
+    fn bad_kube_version_is_rejected() {
+        let err = Config::parse(
+            "[render]\nkube-version = \"latest\"\n",
+            Path::new(CONFIG_FILE),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("kube-version"));
+    }
+
+    #[test]
+    fn full_config_parses() {
+        let text = r#"
+[chart]
+path = "charts/jetscale"
+[envs]
+dir = "envs"
+[render]
+kube-version = "1.33.0"
+release = "jetscale"
+namespace = "default"
+[targets."envs/prod/console.yaml"]
+release = "jetscale-console"
+namespace = "jetscale-console"
+[targets."envs/preview/preview.yaml"]
+release = "pr-1"
+external-refs = ["{release}-aws-client-secret"]
+[variants.test-ci]
+layers = ["values.test.yaml", "values.test.ci.yaml"]
+release = "jetscale-ci"
+[dependencies.sources]
+backend = "charts/backend"
+[dependencies.images]
+backend = "ghcr.io/jetscale-ai/backend"
+[registries]
+mirrors = { "oci://ghcr.io/jetscale-ai/charts" = "oci://127.0.0.1:5000/charts" }
+insecure = ["127.0.0.1:5000"]
+github = ["ghcr.io"]
+[rules]
+"values/noop-empty-map" = "error"
+"render/helm-warning" = "off"
+"#;
+        let config = Config::parse(text, Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(
+            config.targets["envs/prod/console.yaml"].release.as_deref(),
+            Some("jetscale-console")
+        );
+        assert_eq!(config.variants["test-ci"].layers.len(), 2);
+        // Each release line, for findings the release name causes.
+        assert_eq!(config.release_lines["envs/prod/console.yaml"], 11);
+        assert_eq!(config.release_lines["envs/preview/preview.yaml"], 14);
+        assert_eq!(config.release_lines["test-ci"], 18);
+        assert!(!config.release_lines.contains_key("envs/prod/demo.yaml"));
+        assert_eq!(
+            config.rule_level("render/helm-warning"),
+            Some(RuleLevel::Off)
+        );
+        assert_eq!(config.registries.insecure, vec!["127.0.0.1:5000"]);
+    }
+}

@@ -1,0 +1,106 @@
+//! The manifest `helm template` prints, split into objects.
+
+/// A rendered manifest split into objects, with helm's warnings.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    pub objects: Vec<RenderedObject>,
+    /// Lines helm printed on stderr while succeeding (coalesce warnings and the like).
+    pub warnings: Vec<String>,
+    /// The manifest text as helm printed it.
+    pub manifest: String,
+}
+
+/// One Kubernetes object of a render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedObject {
+    /// The template that produced it, as helm's `# Source:` comment says
+    /// (`jetscale/charts/backend-api/templates/deployment.yaml`).
+    pub source: String,
+    pub value: serde_json::Value,
+}
+
+impl RenderedObject {
+    fn str_at(&self, pointer: &str) -> &str {
+        self.value
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    }
+    pub fn api_version(&self) -> &str {
+        self.str_at("/apiVersion")
+    }
+    pub fn kind(&self) -> &str {
+        self.str_at("/kind")
+    }
+    pub fn name(&self) -> &str {
+        self.str_at("/metadata/name")
+    }
+    /// The object's namespace, or `default_ns` when the template leaves it to the release.
+    pub fn namespace<'a>(&'a self, default_ns: &'a str) -> &'a str {
+        match self.str_at("/metadata/namespace") {
+            "" => default_ns,
+            ns => ns,
+        }
+    }
+    /// The API group (`networking.k8s.io`), empty for the core group.
+    pub fn group(&self) -> &str {
+        match self.api_version().rsplit_once('/') {
+            Some((group, _)) => group,
+            None => "",
+        }
+    }
+}
+
+/// Split a `helm template` manifest into objects, keeping each one's `# Source:` template.
+pub fn split_manifest(manifest: &str) -> Result<Vec<RenderedObject>, String> {
+    let mut objects = Vec::new();
+    let mut source = String::new();
+    let mut current = String::new();
+    let mut flush = |source: &str, text: &mut String| -> Result<(), String> {
+        if !text.trim().is_empty() {
+            let value: serde_json::Value = serde_saphyr::from_str(text)
+                .map_err(|e| format!("helm output from {source} is not YAML: {e}"))?;
+            if !value.is_null() {
+                objects.push(RenderedObject {
+                    source: source.to_string(),
+                    value,
+                });
+            }
+        }
+        text.clear();
+        Ok(())
+    };
+    for line in manifest.lines() {
+        if line == "---" || line.starts_with("--- ") {
+            flush(&source, &mut current)?;
+            source.clear();
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# Source: ") {
+            source = rest.trim().to_string();
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+    }
+    flush(&source, &mut current)?;
+    Ok(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_documents_and_keeps_their_sources() {
+        let manifest = "---\n# Source: jetscale/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r-config\ndata:\n  A: \"1\"\n---\n# Source: jetscale/charts/backend-api/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: r-backend-api\n  namespace: ns\n---\n# Source: jetscale/templates/empty.yaml\n";
+        let objects = split_manifest(manifest).unwrap();
+        assert_eq!(objects.len(), 2);
+        assert_eq!(objects[0].source, "jetscale/templates/cm.yaml");
+        assert_eq!(objects[0].kind(), "ConfigMap");
+        assert_eq!(objects[0].namespace("dflt"), "dflt");
+        assert_eq!(objects[1].name(), "r-backend-api");
+        assert_eq!(objects[1].namespace("dflt"), "ns");
+        assert_eq!(objects[1].group(), "");
+    }
+}
