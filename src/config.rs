@@ -55,12 +55,24 @@ impl Default for ChartConfig {
 pub struct EnvsConfig {
     /// The directory of per-environment values files.
     pub dir: PathBuf,
+    /// Directories of `dir` whose envs are per-PR previews (`preview/cronjobs-suspended`,
+    /// and the preview side of `ingress/parity`).
+    pub preview_dirs: Vec<String>,
+    /// Directories of `dir` whose envs are live production (the prod side of
+    /// `ingress/parity`).
+    pub production_dirs: Vec<String>,
+    /// Clouds (files directly in `dir`) whose Ingresses become AWS load balancers:
+    /// `ingress/tls` and `ingress/parity` apply to their envs.
+    pub aws_clouds: Vec<String>,
 }
 
 impl Default for EnvsConfig {
     fn default() -> Self {
         EnvsConfig {
             dir: PathBuf::from("envs"),
+            preview_dirs: vec!["preview".to_string()],
+            production_dirs: vec!["prod".to_string()],
+            aws_clouds: vec!["aws".to_string()],
         }
     }
 }

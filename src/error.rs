@@ -1,9 +1,12 @@
-//! The error type of stackctl's operations and how each kind maps to an exit code.
+//! The error type of stackctl's operations, and the one place where what went wrong becomes
+//! an exit code.
 //!
 //! Findings (validation errors, failed tests) are not errors: they travel in a
-//! [`crate::report::Report`]. An [`Error`] means stackctl could not do its job: the user asked
-//! for something impossible (usage), the repository's configuration is wrong (config), or the
-//! machine lacks something (environment: a tool missing, a registry unreachable).
+//! [`crate::findings::Report`]. An [`Error`] means stackctl could not do its job, and its
+//! [`ErrorKind`] says why in terms a caller can match on: the user asked for something
+//! impossible, the configuration is wrong, a tool is missing, a registry or cluster cannot be
+//! reached or refuses the credentials, something looked up does not exist, the run was
+//! interrupted.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -20,26 +23,53 @@ pub enum ExitCode {
     Usage = 2,
     /// The environment is missing something: a tool, a registry, credentials.
     Environment = 3,
+    /// Interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
-/// What went wrong, in the terms that decide the exit code.
+/// What went wrong, in terms a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// The command line asks for something that cannot be done.
     Usage,
     /// `stackctl.toml`, `Chart.yaml` or another input of the repository is unusable.
     Config,
-    /// A tool, a registry, the network or credentials are missing or refuse.
+    /// A program stackctl needs (helm, kubectl, kind, docker) is not installed.
+    ToolMissing,
+    /// A program is installed but in a version stackctl does not support.
+    ToolUnsupported,
+    /// A registry, cluster or other service could not be reached.
+    Unreachable,
+    /// A registry or cluster refused the credentials (or there were none where some are
+    /// needed).
+    CredentialsRejected,
+    /// Something looked up does not exist: a chart version, a cluster, a namespace.
+    NotFound,
+    /// An external program or service did not answer in time.
+    Timeout,
+    /// Any other failure of the machine: a file that cannot be read or written, a program
+    /// that failed.
     Environment,
+    /// The user interrupted the run (Ctrl-C, SIGTERM).
+    Cancelled,
     /// A bug in stackctl: an invariant that should hold did not.
     Internal,
 }
 
 impl ErrorKind {
+    /// The exit code of a run that ends with this error: the only place the mapping lives.
     pub fn exit_code(self) -> ExitCode {
         match self {
             ErrorKind::Usage | ErrorKind::Config => ExitCode::Usage,
-            ErrorKind::Environment | ErrorKind::Internal => ExitCode::Environment,
+            ErrorKind::ToolMissing
+            | ErrorKind::ToolUnsupported
+            | ErrorKind::Unreachable
+            | ErrorKind::CredentialsRejected
+            | ErrorKind::NotFound
+            | ErrorKind::Timeout
+            | ErrorKind::Environment
+            | ErrorKind::Internal => ExitCode::Environment,
+            ErrorKind::Cancelled => ExitCode::Interrupted,
         }
     }
 }
@@ -80,6 +110,10 @@ impl Error {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
+    /// The run was interrupted by the user.
+    pub fn cancelled() -> Self {
+        Self::new(ErrorKind::Cancelled, "interrupted")
+    }
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
@@ -96,6 +130,9 @@ impl Error {
     pub fn io(action: &str, path: impl Into<PathBuf>, err: std::io::Error) -> Self {
         let path = path.into();
         Error::environment(format!("cannot {action} {}: {err}", path.display())).at(path, None)
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == ErrorKind::Cancelled
     }
 }
 
@@ -129,5 +166,29 @@ impl std::error::Error for Error {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_exit_code() {
+        for (kind, code) in [
+            (ErrorKind::Usage, 2),
+            (ErrorKind::Config, 2),
+            (ErrorKind::ToolMissing, 3),
+            (ErrorKind::ToolUnsupported, 3),
+            (ErrorKind::Unreachable, 3),
+            (ErrorKind::CredentialsRejected, 3),
+            (ErrorKind::NotFound, 3),
+            (ErrorKind::Timeout, 3),
+            (ErrorKind::Environment, 3),
+            (ErrorKind::Internal, 3),
+            (ErrorKind::Cancelled, 130),
+        ] {
+            assert_eq!(kind.exit_code() as u8, code, "{kind:?}");
+        }
     }
 }

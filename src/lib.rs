@@ -1,8 +1,8 @@
 //! stackctl: the task runner of the JetScale Stack repository.
 //!
-//! The binary (`src/main.rs`) parses the command line and calls [`run`]. Commands in
-//! [`commands`] orchestrate; the domain modules do the work and never print; [`report`] is
-//! the only place that writes results to stdout.
+//! The binary (`src/main.rs`) parses the command line and calls [`run`]. Each command in
+//! [`commands`] calls one operation of [`ops`] and hands its result to [`report`], the only
+//! place that writes to the terminal. `docs/architecture.md` maps the modules.
 
 pub mod cli;
 pub mod commands;
@@ -15,23 +15,49 @@ pub mod findings;
 pub mod fsutil;
 pub mod helm;
 pub mod oci;
+pub mod ops;
 pub mod process;
 pub mod redact;
 pub mod repo;
 pub mod report;
 pub mod rules;
+pub mod target;
 pub mod values;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};
 
 /// Run one parsed command line and return the process exit code.
+///
+/// One tokio runtime serves the whole run. Ctrl-C or SIGTERM fires the run's cancellation:
+/// every running child is killed, the operation stops at its next step, and the exit code is
+/// 130.
 pub fn run(cli: cli::Cli) -> ExitCode {
     init_color(cli.global.color);
     init_tracing(&cli.global);
-    match commands::dispatch(cli) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let err = Error::environment(format!("cannot start the async runtime: {e}"));
+            report::print_error(&err);
+            return err.kind.exit_code();
+        }
+    };
+    let cancel = process::Cancel::new();
+    let result = runtime.block_on(async {
+        tokio::spawn(process::cancel_on_signal(cancel.clone()));
+        commands::dispatch(cli, cancel.clone()).await
+    });
+    // Whatever still runs (a probe nobody waited for) is abandoned, not waited on.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    match result {
+        // An operation that finished just as the user interrupted it may not have noticed.
+        Ok(_) if cancel.is_cancelled() => ExitCode::Interrupted,
         Ok(code) => code,
         Err(err) => {
-            print_error(&err);
+            report::print_error(&err);
             err.kind.exit_code()
         }
     }
@@ -64,22 +90,4 @@ fn init_tracing(global: &cli::GlobalArgs) {
         .without_time()
         .with_target(false)
         .try_init();
-}
-
-fn print_error(err: &Error) {
-    use std::io::Write;
-    let mut stderr = anstream::stderr();
-    let bold_red = anstyle::Style::new()
-        .bold()
-        .fg_color(Some(anstyle::AnsiColor::Red.into()));
-    let bold = anstyle::Style::new().bold();
-    let message = redact::redact(&err.to_string()).into_owned();
-    let _ = writeln!(
-        stderr,
-        "{bold_red}error{bold_red:#}{bold}:{bold:#} {message}"
-    );
-    if let Some(hint) = &err.hint {
-        let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
-        let _ = writeln!(stderr, "  {cyan}hint{cyan:#}: {}", redact::redact(hint));
-    }
 }

@@ -1,8 +1,24 @@
-//! Finding external tools and reading their versions.
+//! Every external program stackctl runs (helm today; kubectl, kind and docker for the cluster
+//! commands) goes through one runner, so that each run has the same guarantees:
+//!
+//! - a timeout: a program that hangs is killed and reported, never waited on forever;
+//! - cancellation: when the user presses Ctrl-C (or the process gets SIGTERM), the run's
+//!   [`Cancel`] token fires and every running child is killed at once;
+//! - its own process group, killed as a whole, so a child's children do not outlive it;
+//! - redaction: what a program writes to stderr can end up in a message, so it is redacted of
+//!   every known secret before it leaves this module. Stdout is data (a manifest must keep its
+//!   values) and is handed over as the program wrote it; code that shows it redacts it.
+//!
+//! Finding programs on `PATH` lives here too.
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
+
+pub use tokio_util::sync::CancellationToken as Cancel;
+
+use crate::error::{Error, ErrorKind};
+use crate::redact::redact;
 
 /// Look `name` up on `PATH`, as a shell would.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -12,6 +28,7 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
+/// Whether `path` is a regular file someone may execute.
 pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
@@ -19,39 +36,363 @@ pub fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Run `program args…` and return its stdout, or a short reason why it failed.
-/// Used for version probes, so it has a tight timeout: a tool that hangs is reported, not waited on.
-pub fn probe_output(program: &Path, args: &[&str]) -> Result<String, String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5))
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                return Err(format!("{} did not answer within 10 s", program.display()));
-            }
-            Err(e) => return Err(e.to_string()),
+/// One program to run, built like [`std::process::Command`].
+#[derive(Debug, Clone)]
+pub struct Command {
+    program: PathBuf,
+    args: Vec<OsString>,
+    envs: Vec<(OsString, OsString)>,
+    cwd: Option<PathBuf>,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    /// How messages name this run (`helm template`), without its arguments: arguments can
+    /// be long, and are never where a secret belongs, but a message needs no more.
+    label: String,
+}
+
+impl Command {
+    /// `program`, with a default timeout of 60 s and a label of its file name.
+    pub fn new(program: impl AsRef<Path>) -> Command {
+        let program = program.as_ref().to_path_buf();
+        let label = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| program.display().to_string());
+        Command {
+            program,
+            args: Vec::new(),
+            envs: Vec::new(),
+            cwd: None,
+            stdin: None,
+            timeout: Duration::from_secs(60),
+            label,
         }
     }
-    let output = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!(
-            "{} exited with {}: {}",
-            program.display(),
-            output.status,
-            stderr.trim()
-        ));
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Command {
+        self.args.push(arg.as_ref().to_owned());
+        self
     }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+
+    pub fn args<I, S>(mut self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Command {
+        self.envs
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Command {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Bytes written to the program's stdin (then closed); without them stdin is empty. The
+    /// way to hand a program a secret: never on its command line.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Command {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Command {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Name the run in messages, e.g. `helm template`.
+    pub fn label(mut self, label: impl Into<String>) -> Command {
+        self.label = label.into();
+        self
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    pub fn get_args(&self) -> &[OsString] {
+        &self.args
+    }
+
+    /// Run to completion, or until the timeout or `cancel` ends it (the program and its
+    /// process group are then killed).
+    pub async fn run(&self, cancel: &Cancel) -> Result<Output, RunError> {
+        if cancel.is_cancelled() {
+            return Err(RunError::Cancelled {
+                label: self.label.clone(),
+            });
+        }
+        let mut cmd = tokio::process::Command::new(&self.program);
+        cmd.args(&self.args)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .stdin(if self.stdin.is_some() {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        tracing::debug!(program = %self.program.display(), label = %self.label, "run");
+        let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
+            program: self.program.clone(),
+            source,
+        })?;
+        let group = child.id().map(|pid| ProcessGroup(pid as i32));
+        let stdin = child.stdin.take();
+        let input = self.stdin.clone();
+        let finished = async move {
+            if let (Some(mut pipe), Some(bytes)) = (stdin, input) {
+                use tokio::io::AsyncWriteExt;
+                // A program that exits without reading its input is not an error of ours.
+                let _ = pipe.write_all(&bytes).await;
+                drop(pipe);
+            }
+            child.wait_with_output().await
+        };
+        let outcome = tokio::select! {
+            output = finished => Some(output),
+            _ = tokio::time::sleep(self.timeout) => None,
+            _ = cancel.cancelled() => {
+                if let Some(group) = &group { group.kill() }
+                return Err(RunError::Cancelled { label: self.label.clone() });
+            }
+        };
+        let Some(output) = outcome else {
+            if let Some(group) = &group {
+                group.kill();
+            }
+            return Err(RunError::Timeout {
+                label: self.label.clone(),
+                after: self.timeout,
+            });
+        };
+        // The program is done; anything it left running in its group goes with it.
+        if let Some(group) = &group {
+            group.kill();
+        }
+        let output = output.map_err(|source| RunError::Wait {
+            label: self.label.clone(),
+            source,
+        })?;
+        Ok(Output {
+            status: output.status,
+            stdout: output.stdout,
+            stderr: redact(&String::from_utf8_lossy(&output.stderr)).into_owned(),
+        })
+    }
+}
+
+/// A child's process group (the child leads it), killed with SIGKILL.
+struct ProcessGroup(i32);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        // SAFETY: killpg only sends a signal; a group that is already gone gives ESRCH.
+        unsafe {
+            libc::killpg(self.0, libc::SIGKILL);
+        }
+    }
+}
+
+/// What a finished program produced.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub status: std::process::ExitStatus,
+    /// As the program wrote it.
+    pub stdout: Vec<u8>,
+    /// Decoded lossily and redacted.
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// Stdout as text, redacted: for output that becomes a message.
+    pub fn stdout_text(&self) -> String {
+        redact(&String::from_utf8_lossy(&self.stdout)).into_owned()
+    }
+}
+
+/// Why a program did not run to completion.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot run {}: {source}", program.display())]
+    Spawn {
+        program: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{label} did not finish within {}", seconds(*after))]
+    Timeout { label: String, after: Duration },
+    #[error("{label} was interrupted")]
+    Cancelled { label: String },
+    #[error("lost track of {label}: {source}")]
+    Wait {
+        label: String,
+        source: std::io::Error,
+    },
+}
+
+impl From<RunError> for Error {
+    fn from(err: RunError) -> Error {
+        let kind = match &err {
+            RunError::Spawn { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::ToolMissing
+            }
+            RunError::Cancelled { .. } => ErrorKind::Cancelled,
+            RunError::Timeout { .. } => ErrorKind::Timeout,
+            RunError::Spawn { .. } | RunError::Wait { .. } => ErrorKind::Environment,
+        };
+        Error::new(kind, err.to_string()).with_source(err)
+    }
+}
+
+/// `120 s`, `0.3 s`: a duration as people read it in a message.
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+/// Wait for Ctrl-C or SIGTERM, then fire `cancel`. A second signal ends the process at once
+/// with exit code 130: the user insists, and every file stackctl writes is written atomically,
+/// so nothing is left half-written (a temporary file at most, which the next run removes).
+pub async fn cancel_on_signal(cancel: Cancel) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot listen for Ctrl-C: an interrupted run will not clean up");
+        return;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("interrupted: stopping every running program");
+    cancel.cancel();
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    std::process::exit(130);
+}
+
+/// `future`, unless `cancel` fires first: then it is dropped (whatever it was waiting for,
+/// a registry or a child, is abandoned) and the result is a cancellation error.
+pub async fn cancellable<T>(
+    cancel: &Cancel,
+    future: impl std::future::Future<Output = crate::error::Result<T>>,
+) -> crate::error::Result<T> {
+    tokio::select! {
+        result = future => result,
+        _ = cancel.cancelled() => Err(Error::cancelled()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        Command::new("/bin/sh").arg("-c").arg(script)
+    }
+
+    #[tokio::test]
+    async fn output_is_captured_and_stderr_redacted() {
+        crate::redact::register("runner-sentinel-4242");
+        let output = sh("echo out; echo 'err runner-sentinel-4242' >&2; exit 3")
+            .run(&Cancel::new())
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(3));
+        assert_eq!(output.stdout, b"out\n");
+        assert_eq!(output.stderr, "err [REDACTED]\n");
+    }
+
+    #[tokio::test]
+    async fn stdin_reaches_the_program() {
+        let output = Command::new("/bin/cat")
+            .stdin("through stdin")
+            .run(&Cancel::new())
+            .await
+            .unwrap();
+        assert_eq!(output.stdout, b"through stdin");
+    }
+
+    #[tokio::test]
+    async fn a_hung_program_is_killed_at_its_timeout_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pids = dir.path().join("pids");
+        let script = format!("sleep 30 & echo $! > {}; wait", pids.display());
+        let started = std::time::Instant::now();
+        let err = sh(&script)
+            .timeout(Duration::from_millis(300))
+            .label("the sleeper")
+            .run(&Cancel::new())
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(err.to_string(), "the sleeper did not finish within 0.3 s");
+        let grandchild: i32 = std::fs::read_to_string(&pids)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(gone(grandchild), "the program's own child outlived it");
+    }
+
+    #[tokio::test]
+    async fn cancelling_kills_a_running_program() {
+        let cancel = Cancel::new();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            trigger.cancel();
+        });
+        let started = std::time::Instant::now();
+        let err = sh("sleep 30").run(&cancel).await.unwrap_err();
+        assert!(matches!(err, RunError::Cancelled { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let err: Error = err.into();
+        assert_eq!(err.kind, ErrorKind::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_a_missing_tool() {
+        let err: Error = Command::new("/nonexistent/tool")
+            .run(&Cancel::new())
+            .await
+            .unwrap_err()
+            .into();
+        assert_eq!(err.kind, ErrorKind::ToolMissing);
+    }
+
+    /// Whether a process has ended (a zombie waiting for its reaper counts as ended).
+    fn gone(pid: i32) -> bool {
+        for _ in 0..50 {
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => return true,
+                Ok(stat) if stat.split_whitespace().nth(2) == Some("Z") => return true,
+                Ok(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        false
+    }
 }

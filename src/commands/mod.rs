@@ -1,41 +1,103 @@
-//! One module per command: each parses nothing (clap did) and decides nothing about the
-//! domain (the library modules do); it wires inputs to operations and the result to a renderer.
+//! One module per command: each turns its parsed arguments into one call of an operation
+//! (`src/ops/`) and hands the result to the report layer (`src/report/`). No domain logic
+//! lives here.
 
 mod chart;
 mod completions;
 mod deps;
 mod doctor;
-pub(crate) mod output;
+mod render;
 mod validate;
+mod values;
 
-use crate::cli::{Cli, Command};
-use crate::error::{ExitCode, Result};
+use std::sync::Arc;
 
-pub fn dispatch(cli: Cli) -> Result<ExitCode> {
-    if let Some(dir) = &cli.global.chdir {
-        std::env::set_current_dir(dir).map_err(|e| {
-            crate::Error::usage(format!("cannot change to directory {}: {e}", dir.display()))
-        })?;
+use crate::cli::{Cli, ColorChoice, Command, GlobalArgs, RegistryArgs};
+use crate::error::{Error, ExitCode, Result};
+use crate::ops::{Context, DepsSource, Invocation};
+use crate::process::Cancel;
+use crate::report::{Format, Printer, TerminalProgress};
+
+/// What every command gets: the invocation for the operations, the printer for the results.
+pub struct Session {
+    pub invocation: Invocation,
+    pub printer: Printer,
+}
+
+impl Session {
+    fn new(global: &GlobalArgs, cancel: Cancel) -> Result<Session> {
+        if let Some(dir) = &global.chdir {
+            std::env::set_current_dir(dir).map_err(|e| {
+                Error::usage(format!("cannot change to directory {}: {e}", dir.display()))
+            })?;
+        }
+        let cwd = std::env::current_dir()
+            .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
+        let progress = TerminalProgress::new(global.format == Format::Human, global.quiet);
+        Ok(Session {
+            invocation: Invocation {
+                cwd,
+                helm: global.helm.clone(),
+                cancel,
+                progress: Arc::new(progress),
+            },
+            printer: Printer {
+                format: global.format,
+                color: stdout_color(global.color),
+                quiet: global.quiet,
+                github_annotations: std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
+            },
+        })
     }
+
+    /// The operations' context inside the repository.
+    fn context(&self) -> Result<Context> {
+        Context::open(self.invocation.clone())
+    }
+}
+
+/// Whether human output on stdout should carry colors.
+fn stdout_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+        }
+    }
+}
+
+/// The dependency flags as the operations take them.
+fn deps_source(offline: bool, registry: &RegistryArgs) -> DepsSource {
+    DepsSource {
+        offline,
+        mirrors: registry.mirrors.clone(),
+        insecure: registry.insecure.clone(),
+    }
+}
+
+/// Run one command line to its exit code; `cancel` fires on Ctrl-C.
+pub async fn dispatch(cli: Cli, cancel: Cancel) -> Result<ExitCode> {
+    let session = Session::new(&cli.global, cancel)?;
     match cli.command {
-        Command::Doctor => doctor::run(&cli.global),
-        Command::Completions { shell } => completions::run(shell),
-        Command::Deps { command } => deps::run(&cli.global, command),
-        Command::Chart { command } => chart::run(&cli.global, command),
+        Command::Doctor => doctor::run(&session).await,
+        Command::Completions { shell } => completions::run(&session, shell),
+        Command::Deps { command } => deps::run(&session, command).await,
+        Command::Chart { command } => chart::run(&session, command).await,
         Command::Validate {
             scope,
             args,
             no_cache,
-        } => validate::run_validate(&cli.global, scope, args, !no_cache),
+        } => validate::run(&session, scope, args, !no_cache).await,
         Command::Render {
             target,
             cloud,
             args,
-        } => validate::run_render(&cli.global, &target, cloud.as_deref(), args),
+        } => render::run(&session, target, cloud, args).await,
         Command::Values {
             target,
             path,
             cloud,
-        } => validate::run_values(&cli.global, &target, path.as_deref(), cloud.as_deref()),
+        } => values::run(&session, target, path, cloud).await,
     }
 }

@@ -9,24 +9,30 @@
 //! The build state (`.stackctl/deps-state.json`) records the digest and origin of every
 //! archive stackctl wrote. When it matches what is on disk, a build reads a few small files,
 //! hashes the archives, and does no network I/O.
+//!
+//! A build has two phases. [`resolve`] finds the bytes of every archive (fetching into the
+//! cache, which is written entry by entry, atomically) and writes nothing in `charts/`; it is
+//! where a build waits, and where an interrupted build stops. [`Resolution::commit`] then
+//! writes the archives, removes stale ones and saves the build state without awaiting
+//! anything, so an interrupted build leaves `charts/` as it was, and a finished one leaves it
+//! complete.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::deps::chartfile::{ChartFile, LOCK_FILE, LockFile};
-use crate::deps::check::{self, LOCK_DIGEST, LOCK_IN_SYNC, LOCK_MISSING, OCI_ONLY};
+use crate::deps::chartfile::{ChartFile, LockFile};
 use crate::deps::links::{self, Link};
 use crate::deps::package::{self, ArchiveMetadata};
 use crate::environment::Environment;
 use crate::error::{Error, ErrorKind, Result};
-use crate::findings::Severity;
 use crate::fsutil;
 use crate::oci::RegistrySettings;
 use crate::oci::cache::{CacheLookup, ChartCache};
 use crate::oci::registry::RegistryClient;
 use crate::oci::sha256_digest;
+use crate::process::Cancel;
 use crate::repo::Repo;
 
 pub const STATE_FILE: &str = ".stackctl/deps-state.json";
@@ -38,6 +44,8 @@ pub struct DepsOptions {
     pub cache: ChartCache,
     /// No network at all: the cache and local chart sources only.
     pub offline: bool,
+    /// The run's cancellation, for the programs credential lookup runs.
+    pub cancel: Cancel,
 }
 
 impl DepsOptions {
@@ -48,6 +56,7 @@ impl DepsOptions {
         offline: bool,
         cli_mirrors: &[String],
         cli_insecure: &[String],
+        cancel: Cancel,
     ) -> Result<DepsOptions> {
         let registries =
             RegistrySettings::resolve(&repo.config.registries, &env, cli_mirrors, cli_insecure)?;
@@ -57,6 +66,7 @@ impl DepsOptions {
             registries,
             cache,
             offline,
+            cancel,
         })
     }
 }
@@ -194,55 +204,29 @@ pub fn locked_charts(lock: &LockFile) -> Vec<LockedChart> {
         .collect()
 }
 
-/// Read Chart.yaml and Chart.lock and refuse to build from a lock that does not match
-/// Chart.yaml (helm refuses too), naming the first finding and its line.
-pub fn load_buildable(repo: &Repo) -> Result<(ChartFile, LockFile)> {
-    let chart_dir = repo.chart_dir();
-    let chart = ChartFile::load(&chart_dir)?;
-    let lock = LockFile::load(&chart_dir)?;
-    let chart_display = repo.display_path(&chart.path);
-    let lock_display = repo.display_path(&chart_dir.join(LOCK_FILE));
-    let blocking: Vec<_> = check::apply_levels(
-        repo,
-        check::check_files(&chart, lock.as_ref(), &chart_display, &lock_display),
-    )
-    .into_iter()
-    .filter(|d| {
-        d.severity == Severity::Error
-            && [OCI_ONLY, LOCK_MISSING, LOCK_IN_SYNC, LOCK_DIGEST].contains(&d.rule.as_str())
-    })
-    .collect();
-    if let Some(first) = blocking.first() {
-        let more = match blocking.len() {
-            1 => String::new(),
-            n => format!(" (and {} more: `stackctl deps check` lists them)", n - 1),
-        };
-        let mut error = Error::config(format!(
-            "cannot build dependencies: {} [{}]{more}",
-            first.message, first.rule
-        ));
-        if let (Some(file), Some(line)) = (&first.file, first.line) {
-            error = error.at(repo.path(file), Some(line));
-        }
-        if let Some(hint) = &first.hint {
-            error = error.with_hint(hint.clone());
-        }
-        return Err(error);
-    }
-    match lock {
-        Some(lock) => Ok((chart, lock)),
-        // No dependencies and no lock: nothing to build.
-        None => Ok((
-            chart,
-            LockFile::parse(&chart_dir.join(LOCK_FILE), "dependencies: []\n")?,
-        )),
-    }
+/// Make `charts/` hold exactly the dependencies `lock` pins: [`resolve`], then commit. The
+/// caller has checked that the lock matches `Chart.yaml` (helm refuses to build otherwise).
+pub async fn ensure_built(
+    repo: &Repo,
+    lock: &LockFile,
+    options: &DepsOptions,
+) -> Result<BuildOutcome> {
+    resolve(repo, lock, options).await?.commit(repo)
 }
 
-/// Make `charts/` hold exactly the locked dependencies. The API `validate`, `render` and the
-/// deploy commands call before running helm.
-pub async fn ensure_built(repo: &Repo, options: &DepsOptions) -> Result<BuildOutcome> {
-    let (_, lock) = load_buildable(repo)?;
+/// Every archive `lock` pins, found, with nothing written in `charts/` yet.
+pub struct Resolution {
+    charts_dir: PathBuf,
+    /// Each dependency and, when its file must be (re)written, the bytes to write.
+    archives: Vec<(BuiltDependency, Option<Vec<u8>>)>,
+    previous: BuildState,
+    state: BuildState,
+    links: Vec<Link>,
+    warnings: Vec<String>,
+}
+
+/// Find the bytes of every archive `lock` pins (see the module's documentation).
+pub async fn resolve(repo: &Repo, lock: &LockFile, options: &DepsOptions) -> Result<Resolution> {
     let links = links::load(repo)?;
     let mut resolver = Resolver {
         repo,
@@ -251,17 +235,15 @@ pub async fn ensure_built(repo: &Repo, options: &DepsOptions) -> Result<BuildOut
         warnings: Vec::new(),
     };
     let charts_dir = repo.chart_dir().join("charts");
-    std::fs::create_dir_all(&charts_dir)
-        .map_err(|e| Error::io("create directory", &charts_dir, e))?;
     let previous = BuildState::load(repo);
     let mut state = BuildState {
         chart: previous.chart.clone(),
         archives: BTreeMap::new(),
     };
-    let mut dependencies = Vec::new();
-    for locked in locked_charts(&lock) {
+    let mut archives = Vec::new();
+    for locked in locked_charts(lock) {
         let link = links.iter().find(|l| l.chart == locked.name);
-        let built = resolver
+        let (built, bytes) = resolver
             .resolve(
                 &locked,
                 link,
@@ -280,20 +262,51 @@ pub async fn ensure_built(repo: &Repo, options: &DepsOptions) -> Result<BuildOut
                 origin: built.origin.clone(),
             },
         );
-        dependencies.push(built);
+        archives.push((built, bytes));
     }
-    let expected: BTreeSet<String> = dependencies.iter().map(|d| d.file.clone()).collect();
-    let removed = remove_stale(&charts_dir, &expected, &mut resolver.warnings)?;
-    if state.archives != previous.archives {
-        state.save(repo)?;
-    }
-    Ok(BuildOutcome {
+    Ok(Resolution {
         charts_dir,
-        dependencies,
-        removed,
+        archives,
+        previous,
+        state,
         links,
         warnings: resolver.warnings,
     })
+}
+
+impl Resolution {
+    /// Write what [`resolve`] found. Nothing here awaits: see the module's documentation.
+    pub fn commit(self, repo: &Repo) -> Result<BuildOutcome> {
+        let Resolution {
+            charts_dir,
+            archives,
+            previous,
+            state,
+            links,
+            mut warnings,
+        } = self;
+        std::fs::create_dir_all(&charts_dir)
+            .map_err(|e| Error::io("create directory", &charts_dir, e))?;
+        let mut dependencies = Vec::new();
+        for (mut built, bytes) in archives {
+            if let Some(bytes) = bytes {
+                built.written = write_if_changed(&charts_dir.join(&built.file), &bytes)?;
+            }
+            dependencies.push(built);
+        }
+        let expected: BTreeSet<String> = dependencies.iter().map(|d| d.file.clone()).collect();
+        let removed = remove_stale(&charts_dir, &expected, &mut warnings)?;
+        if state.archives != previous.archives {
+            state.save(repo)?;
+        }
+        Ok(BuildOutcome {
+            charts_dir,
+            dependencies,
+            removed,
+            links,
+            warnings,
+        })
+    }
 }
 
 struct Resolver<'a> {
@@ -312,10 +325,10 @@ impl Resolver<'_> {
         link: Option<&Link>,
         recorded: Option<&StateEntry>,
         charts_dir: &Path,
-    ) -> Result<BuiltDependency> {
+    ) -> Result<(BuiltDependency, Option<Vec<u8>>)> {
         let target = charts_dir.join(locked.file_name());
         if let Some(link) = link {
-            return self.package_directory(locked, &link.dir, SourceKind::Link, &target);
+            return self.package_directory(locked, &link.dir, SourceKind::Link);
         }
         if let Some(entry) = recorded.filter(|e| {
             e.source.is_published()
@@ -325,7 +338,7 @@ impl Resolver<'_> {
         }) && let Ok(bytes) = std::fs::read(&target)
             && sha256_digest(&bytes) == entry.digest
         {
-            return Ok(BuiltDependency {
+            let built = BuiltDependency {
                 name: locked.name.clone(),
                 version: locked.version.clone(),
                 file: locked.file_name(),
@@ -334,15 +347,15 @@ impl Resolver<'_> {
                 digest: entry.digest.clone(),
                 archive_version: locked.version.clone(),
                 written: false,
-            });
+            };
+            return Ok((built, None));
         }
         let cache = &self.options.cache;
         match cache.get(&locked.repository, &locked.name, &locked.version)? {
             CacheLookup::Hit { bytes, digest } => {
                 let origin = format!("cache {}", cache.root().display());
                 verify(&bytes, locked, &origin, ErrorKind::Environment)?;
-                let written = write_if_changed(&target, &bytes)?;
-                return Ok(BuiltDependency {
+                let built = BuiltDependency {
                     name: locked.name.clone(),
                     version: locked.version.clone(),
                     file: locked.file_name(),
@@ -350,8 +363,9 @@ impl Resolver<'_> {
                     origin,
                     digest,
                     archive_version: locked.version.clone(),
-                    written,
-                });
+                    written: false,
+                };
+                return Ok((built, Some(bytes)));
             }
             CacheLookup::Corrupt {
                 path,
@@ -386,7 +400,7 @@ impl Resolver<'_> {
                 )));
             };
             let dir = self.repo.path(source);
-            return self.package_directory(locked, &dir, SourceKind::Local, &target);
+            return self.package_directory(locked, &dir, SourceKind::Local);
         }
         let location = self.options.registries.locate(&locked.repository)?;
         let origin = format!(
@@ -394,15 +408,18 @@ impl Resolver<'_> {
             location.display_reference(&locked.name, &locked.version)
         );
         let registry = self.registry.get_or_insert_with(|| {
-            RegistryClient::new(&self.options.registries, self.options.env.clone())
+            RegistryClient::new(
+                &self.options.registries,
+                self.options.env.clone(),
+                self.options.cancel.clone(),
+            )
         });
         let bytes = registry
             .pull_chart(&location, &locked.name, &locked.version)
             .await?;
         verify(&bytes, locked, &origin, ErrorKind::Environment)?;
         let digest = cache.put(&locked.repository, &locked.name, &locked.version, &bytes)?;
-        let written = write_if_changed(&target, &bytes)?;
-        Ok(BuiltDependency {
+        let built = BuiltDependency {
             name: locked.name.clone(),
             version: locked.version.clone(),
             file: locked.file_name(),
@@ -410,18 +427,18 @@ impl Resolver<'_> {
             origin,
             digest,
             archive_version: locked.version.clone(),
-            written,
-        })
+            written: false,
+        };
+        Ok((built, Some(bytes)))
     }
 
-    /// Package a chart directory (a link or a local source) into `target`.
+    /// Package a chart directory (a link or a local source).
     fn package_directory(
         &self,
         locked: &LockedChart,
         dir: &Path,
         source: SourceKind,
-        target: &Path,
-    ) -> Result<BuiltDependency> {
+    ) -> Result<(BuiltDependency, Option<Vec<u8>>)> {
         let packaged = package::package_dir(dir, None).map_err(|e| {
             let what = if source == SourceKind::Link {
                 "linked"
@@ -453,8 +470,7 @@ impl Resolver<'_> {
         } else {
             verify(&packaged.bytes, locked, &origin, ErrorKind::Config)?;
         }
-        let written = write_if_changed(target, &packaged.bytes)?;
-        Ok(BuiltDependency {
+        let built = BuiltDependency {
             name: locked.name.clone(),
             version: locked.version.clone(),
             file: locked.file_name(),
@@ -462,8 +478,9 @@ impl Resolver<'_> {
             origin,
             digest: packaged.digest,
             archive_version: packaged.version,
-            written,
-        })
+            written: false,
+        };
+        Ok((built, Some(packaged.bytes)))
     }
 }
 

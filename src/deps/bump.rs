@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::deps::chartfile::is_exact_version;
 use crate::deps::chartfile::{CHART_FILE, ChartFile, LOCK_FILE, LockFile};
-use crate::deps::check::is_exact_version;
 use crate::deps::document::{self, Node, ScalarText, Source};
 use crate::deps::update::planned_lock;
 use crate::error::{Error, Result};

@@ -272,6 +272,11 @@ fn parse_dependency(path: &Path, source: &Source, item: &Node) -> Result<Depende
     })
 }
 
+/// Whether a version is one exact SemVer version (what a pin must be).
+pub fn is_exact_version(version: &str) -> bool {
+    semver::Version::parse(version).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

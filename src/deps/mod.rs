@@ -1,11 +1,11 @@
 //! The umbrella chart's dependencies: `Chart.yaml` / `Chart.lock` with positions, helm's lock
-//! digest, the supply-chain rules, chart packaging, link mode, and resolving the locked
-//! dependencies into `charts/`.
+//! digest, chart packaging and publishing, link mode, bumping versions in place, and
+//! resolving the locked dependencies into `charts/`. (The rules they must satisfy are
+//! [`crate::rules::deps`] and [`crate::rules::lock`].)
 
 pub mod build;
 pub mod bump;
 pub mod chartfile;
-pub mod check;
 pub mod document;
 pub mod links;
 pub mod lock;

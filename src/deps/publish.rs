@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::deps::bump::FileChange;
+use crate::deps::chartfile::is_exact_version;
 use crate::deps::chartfile::{CHART_FILE, ChartFile};
-use crate::deps::check::is_exact_version;
 use crate::deps::document::{self, Source};
 use crate::deps::package;
 use crate::environment::Environment;
@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::oci::PackagedChart;
 use crate::oci::registry::{PushedChart, RegistryClient};
 use crate::oci::{RegistrySettings, RepositoryLocation};
+use crate::process::Cancel;
 
 /// Everything a push needs, computed before any network I/O.
 #[derive(Debug, Clone)]
@@ -104,8 +105,9 @@ pub async fn push(
     plan: &PublishPlan,
     settings: &RegistrySettings,
     env: Environment,
+    cancel: Cancel,
 ) -> Result<PushedChart> {
-    RegistryClient::new(settings, env)
+    RegistryClient::new(settings, env, cancel)
         .push_chart(
             &plan.location,
             &plan.packaged,

@@ -5,10 +5,8 @@ use std::collections::BTreeSet;
 
 use crate::deps::build::{self, BuildOutcome, DepsOptions};
 use crate::deps::chartfile::{ChartFile, HelmDependency, LOCK_FILE, LockFile};
-use crate::deps::check::{self, ALIAS_VERSIONS, OCI_ONLY, PINNED};
 use crate::deps::lock::{self, LockedDependency};
-use crate::error::{Error, Result};
-use crate::findings::{Diagnostic, Severity};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil;
 use crate::oci::cache::CacheLookup;
 use crate::oci::registry::RegistryClient;
@@ -20,23 +18,6 @@ pub struct UpdateOutcome {
     /// Whether Chart.lock was (re)written.
     pub lock_written: bool,
     pub build: BuildOutcome,
-}
-
-/// Findings that make a lock impossible to compute: dependencies that are not on an OCI
-/// registry, not pinned, or whose aliases disagree. `deps update` refuses to lock them.
-pub fn blockers(repo: &Repo, chart: &ChartFile) -> Vec<Diagnostic> {
-    let display = repo.display_path(&chart.path);
-    let lock_display = repo.display_path(&repo.chart_dir().join(LOCK_FILE));
-    check::apply_levels(
-        repo,
-        check::check_files(chart, None, &display, &lock_display),
-    )
-    .into_iter()
-    .filter(|d| {
-        d.severity == Severity::Error
-            && [OCI_ONLY, PINNED, ALIAS_VERSIONS].contains(&d.rule.as_str())
-    })
-    .collect()
 }
 
 /// The lock text for a Chart.yaml, and whether it differs in content (entries or digest)
@@ -106,14 +87,19 @@ pub async fn verify_versions_exist(
             continue;
         }
         let location = options.registries.locate(&d.repository)?;
-        let client = registry
-            .get_or_insert_with(|| RegistryClient::new(&options.registries, options.env.clone()));
+        let client = registry.get_or_insert_with(|| {
+            RegistryClient::new(
+                &options.registries,
+                options.env.clone(),
+                options.cancel.clone(),
+            )
+        });
         client
             .check_exists(&location, &d.name, &d.version)
             .await
             .map_err(|e| {
                 let (line, _) = dep.version_line();
-                if e.message.contains("was not found") {
+                if e.kind == ErrorKind::NotFound {
                     e.at(&chart.path, Some(line))
                 } else {
                     e
@@ -123,24 +109,25 @@ pub async fn verify_versions_exist(
     Ok(())
 }
 
-/// Verify, lock, build.
-pub async fn update(repo: &Repo, options: &DepsOptions) -> Result<UpdateOutcome> {
+/// Verify, lock, build. The caller has checked that `chart`'s dependencies can be locked
+/// (OCI, pinned, one version per chart). Everything that waits happens first; the lock and
+/// `charts/` are then written without awaiting, so an interrupted update changes no file.
+pub async fn update(
+    repo: &Repo,
+    chart: &ChartFile,
+    options: &DepsOptions,
+) -> Result<UpdateOutcome> {
     let chart_dir = repo.chart_dir();
-    let chart = ChartFile::load(&chart_dir)?;
-    if let Some(first) = blockers(repo, &chart).first() {
-        return Err(Error::config(format!(
-            "cannot lock dependencies: {} [{}]",
-            first.message, first.rule
-        ))
-        .at(&chart.path, first.line));
-    }
-    verify_versions_exist(repo, &chart, options).await?;
+    verify_versions_exist(repo, chart, options).await?;
     let existing = LockFile::load(&chart_dir)?;
-    let (text, changed) = planned_lock(&chart, existing.as_ref());
+    let (text, changed) = planned_lock(chart, existing.as_ref());
+    let lock_path = chart_dir.join(LOCK_FILE);
+    let lock = LockFile::parse(&lock_path, text.clone())?;
+    let resolution = build::resolve(repo, &lock, options).await?;
     if changed {
-        fsutil::write_atomic(&chart_dir.join(LOCK_FILE), text.as_bytes())?;
+        fsutil::write_atomic(&lock_path, text.as_bytes())?;
     }
-    let build = build::ensure_built(repo, options).await?;
+    let build = resolution.commit(repo)?;
     Ok(UpdateOutcome {
         lock_written: changed,
         build,

@@ -35,18 +35,10 @@ use crate::findings::Diagnostic;
 use crate::fsutil;
 use crate::helm::Helm;
 use crate::repo::Repo;
-use crate::rules::ingress::IngressFacts;
-use crate::rules::sources::At;
+use crate::rules::Facts;
 
 /// Bumped whenever the entry format or the meaning of a key changes.
-const FORMAT: u32 = 1;
-
-/// A target's merged `global.env` and the layer line that set it (`envs/consistent-env`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EnvFact {
-    pub value: String,
-    pub at: Option<At>,
-}
+const FORMAT: u32 = 2;
 
 /// One target's verdict as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,8 +49,8 @@ pub struct Entry {
     /// Findings before rule levels and suppressions are applied: those are applied to cached
     /// and fresh findings alike when the report is assembled.
     pub diagnostics: Vec<Diagnostic>,
-    pub env: Option<EnvFact>,
-    pub ingress: Option<IngressFacts>,
+    /// The facts of the cross-target rules, by rule ID.
+    pub facts: Facts,
 }
 
 /// The result cache of one run: where entries live and the hash of the inputs every target
@@ -155,21 +147,13 @@ impl ResultCache {
     }
 
     /// Store a verdict. A failure is logged, never fatal.
-    pub fn put(
-        &self,
-        key: &str,
-        target: &str,
-        diagnostics: &[Diagnostic],
-        env: Option<&EnvFact>,
-        ingress: Option<&IngressFacts>,
-    ) {
+    pub fn put(&self, key: &str, target: &str, diagnostics: &[Diagnostic], facts: &Facts) {
         let entry = Entry {
             format: FORMAT,
             key: key.to_string(),
             target: target.to_string(),
             diagnostics: diagnostics.to_vec(),
-            env: env.cloned(),
-            ingress: ingress.cloned(),
+            facts: facts.clone(),
         };
         let json = match serde_json::to_string(&entry) {
             Ok(json) => json,
@@ -281,6 +265,8 @@ mod tests {
             namespace: "jetscale".to_string(),
             external_refs: Vec::new(),
             kind: TargetKind::Env,
+            group: Some("prod".to_string()),
+            cloud: Some("aws".to_string()),
         }
     }
 
@@ -292,11 +278,12 @@ mod tests {
         std::fs::write(root.join("charts/jetscale/values.yaml"), "a: 1\n").unwrap();
         std::fs::write(root.join("envs/aws.yaml"), "b: 1\n").unwrap();
         std::fs::write(root.join("envs/prod/console.yaml"), "c: 1\n").unwrap();
-        let helm = Helm {
-            path: PathBuf::from("/usr/bin/helm"),
-            version: semver::Version::new(4, 3, 1),
-            source: crate::helm::HelmSource::Path,
-        };
+        let helm = Helm::new(
+            PathBuf::from("/usr/bin/helm"),
+            semver::Version::new(4, 3, 1),
+            crate::helm::HelmSource::Path,
+            crate::process::Cancel::new(),
+        );
         let repo = Repo::open(root).unwrap();
         let cache = ResultCache::open(&dir.path().join("cache"), &repo, &helm).unwrap();
         (dir, cache)
@@ -309,13 +296,13 @@ mod tests {
         let t = target(&["envs/aws.yaml", "envs/prod/console.yaml"]);
         let key = cache.key(&root, &t);
         assert!(cache.get(&key, &t.name).is_none());
-        let env = EnvFact {
-            value: "prod".into(),
-            at: Some(("envs/prod/console.yaml".into(), 1, 1)),
-        };
-        cache.put(&key, &t.name, &[], Some(&env), None);
+        let facts = Facts::from([(
+            "envs/consistent-env".to_string(),
+            serde_json::json!({"value": "prod", "at": ["envs/prod/console.yaml", 1, 1]}),
+        )]);
+        cache.put(&key, &t.name, &[], &facts);
         let entry = cache.get(&key, &t.name).expect("stored");
-        assert_eq!(entry.env, Some(env));
+        assert_eq!(entry.facts, facts);
         // Another target name under the same key is not trusted.
         assert!(cache.get(&key, "envs/prod/api.yaml").is_none());
     }
@@ -353,7 +340,7 @@ mod tests {
         let root = dir.path().join("repo");
         let t = target(&["envs/aws.yaml"]);
         let key = cache.key(&root, &t);
-        cache.put(&key, &t.name, &[], None, None);
+        cache.put(&key, &t.name, &[], &Facts::new());
         let path = cache.entry_path(&key);
         for garbage in ["", "{", "null", "{\"format\":1}", "\u{0}\u{1}binary"] {
             std::fs::write(&path, garbage).unwrap();
@@ -361,7 +348,7 @@ mod tests {
         }
         // A well-formed entry stored under another key's name is not trusted either.
         let other = "0".repeat(64);
-        cache.put(&other, &t.name, &[], None, None);
+        cache.put(&other, &t.name, &[], &Facts::new());
         std::fs::copy(cache.entry_path(&other), &path).unwrap();
         assert!(cache.get(&key, &t.name).is_none());
     }

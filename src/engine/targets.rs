@@ -9,28 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::repo::Repo;
-
-/// One thing to validate and render: an env file with its layer chain, or a chart variant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// The name used in reports: the env file's repository-relative path, or the variant's name.
-    pub name: String,
-    /// Values files applied over the chart's defaults, in order, repository-relative.
-    pub layers: Vec<String>,
-    pub release: String,
-    pub namespace: String,
-    /// Secret and ConfigMap names provided outside the chart (release placeholder expanded).
-    pub external_refs: Vec<String>,
-    pub kind: TargetKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    /// An env file under `envs/`.
-    Env,
-    /// A lifecycle variant of the chart declared in `stackctl.toml`.
-    Variant,
-}
+pub use crate::target::{Target, TargetKind};
 
 fn is_yaml(path: &Path) -> bool {
     matches!(
@@ -128,6 +107,14 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Target {
     }
     let name = repo.display_path(file);
     layers.push(name.clone());
+    let envs = format!("{}/", repo.display_path(&repo.envs_dir()));
+    let group = name
+        .strip_prefix(&envs)
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(dir, _)| dir.to_string());
+    let cloud = cloud_file
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned());
     let settings = repo.config.targets.get(&name);
     let release = settings
         .and_then(|t| t.release.clone())
@@ -145,6 +132,8 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Target {
         namespace,
         external_refs,
         kind: TargetKind::Env,
+        group,
+        cloud,
     }
 }
 
@@ -168,6 +157,8 @@ pub fn variant_targets(repo: &Repo) -> Vec<Target> {
                 .unwrap_or_else(|| repo.config.render.namespace.clone()),
             external_refs: expand_refs(&variant.external_refs, &variant.release),
             kind: TargetKind::Variant,
+            group: None,
+            cloud: None,
         })
         .collect()
 }
@@ -197,13 +188,11 @@ fn expand_refs(refs: &[String], release: &str) -> Vec<String> {
 /// The target a user names on the command line: a variant name from `stackctl.toml`, an env
 /// file (its chain built on `cloud`, by default the only cloud or `aws`), or a values file of
 /// the chart (the variant ending with it, else that file alone).
-pub fn resolve_target(repo: &Repo, spec: &str, cloud: Option<&str>) -> Result<Target> {
+pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) -> Result<Target> {
     let variants = variant_targets(repo);
     if let Some(variant) = variants.iter().find(|v| v.name == spec) {
         return Ok(variant.clone());
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| Error::environment(format!("cannot read the current directory: {e}")))?;
     let path = cwd.join(spec);
     let path = path.canonicalize().map_err(|_| {
         let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
@@ -267,6 +256,8 @@ pub fn resolve_target(repo: &Repo, spec: &str, cloud: Option<&str>) -> Result<Ta
         namespace: repo.config.render.namespace.clone(),
         external_refs: Vec::new(),
         kind: TargetKind::Variant,
+        group: None,
+        cloud: None,
     })
 }
 

@@ -1,9 +1,10 @@
 //! `helm lint --strict`: one chart, optionally with values files.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::{Helm, TEMPLATE_TIMEOUT, go_runtime_env};
-use crate::error::{Error, Result};
+use super::{Helm, TEMPLATE_TIMEOUT};
+use crate::error::Result;
 
 /// What `helm lint` is asked to check.
 #[derive(Debug, Clone)]
@@ -24,8 +25,8 @@ pub struct LintOutput {
 impl Helm {
     /// Run `helm lint --strict` on one chart.
     pub async fn lint(&self, req: &LintRequest<'_>) -> Result<LintOutput> {
-        let mut cmd = tokio::process::Command::new(&self.path);
-        cmd.envs(go_runtime_env(|name| std::env::var_os(name)))
+        let command = self
+            .command()
             .arg("lint")
             .arg(req.chart_dir)
             .args([
@@ -35,24 +36,18 @@ impl Helm {
                 "--kube-version",
                 req.kube_version,
             ])
+            .args(
+                req.values
+                    .iter()
+                    .flat_map(|v| [OsStr::new("--values"), v.as_os_str()]),
+            )
             .current_dir(req.cwd)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        for v in req.values {
-            cmd.arg("--values").arg(v);
-        }
-        let output = tokio::time::timeout(TEMPLATE_TIMEOUT, cmd.output())
-            .await
-            .map_err(|_| Error::environment("helm lint did not finish in time"))?
-            .map_err(|e| Error::environment(format!("cannot run {}: {e}", self.path.display())))?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .timeout(TEMPLATE_TIMEOUT)
+            .label("helm lint");
+        let output = self.run(command).await?;
         Ok(LintOutput {
-            passed: output.status.success(),
-            text: crate::redact::redact(&text).into_owned(),
+            passed: output.success(),
+            text: format!("{}{}", output.stdout_text(), output.stderr),
         })
     }
 }

@@ -16,8 +16,8 @@ pub use template::{
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::process;
+use crate::error::{Error, ErrorKind, Result};
+use crate::process::{self, Cancel, Command, Output, RunError};
 
 /// Where the helm binary came from, for messages that tell the user what to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +37,14 @@ impl HelmSource {
     }
 }
 
-/// A helm binary stackctl has checked and can run.
+/// A helm binary stackctl has checked and can run, bound to the run's cancellation: every
+/// helm it starts is killed when the user interrupts the run.
 #[derive(Debug, Clone)]
 pub struct Helm {
     pub path: PathBuf,
     pub version: semver::Version,
     pub source: HelmSource,
+    cancel: Cancel,
 }
 
 /// The oldest Helm 3 release stackctl supports.
@@ -50,8 +52,8 @@ pub const MIN_HELM3: semver::Version = semver::Version::new(3, 17, 0);
 
 impl Helm {
     /// Find helm and check its version.
-    pub fn discover(flag: Option<&Path>) -> Result<Helm> {
-        Helm::discover_memoized(flag, None)
+    pub async fn discover(flag: Option<&Path>, cancel: &Cancel) -> Result<Helm> {
+        Helm::discover_memoized(flag, None, cancel).await
     }
 
     /// [`Helm::discover`], remembering the version under `memo_dir` for a binary that cannot
@@ -61,7 +63,11 @@ impl Helm {
     /// ctime, and kept only for a binary named `helm…` that is not a script: a wrapper, a
     /// version manager's shim or a multi-call binary can answer differently from one run to
     /// the next without its file changing, so those are asked every time.
-    pub fn discover_memoized(flag: Option<&Path>, memo_dir: Option<&Path>) -> Result<Helm> {
+    pub async fn discover_memoized(
+        flag: Option<&Path>,
+        memo_dir: Option<&Path>,
+        cancel: &Cancel,
+    ) -> Result<Helm> {
         let (path, source) = locate(flag)?;
         let memo = memo_dir.and_then(|dir| version_memo(dir, &path));
         let remembered = memo
@@ -71,7 +77,7 @@ impl Helm {
         let version = match remembered {
             Some(version) => version,
             None => {
-                let version = read_version(&path)?;
+                let version = read_version(&path, cancel).await?;
                 if let Some(file) = &memo {
                     // Best effort: a cache that cannot be written only costs the next run a probe.
                     let _ = crate::fsutil::write_atomic(file, version.to_string().as_bytes());
@@ -89,11 +95,41 @@ impl Helm {
             path,
             version,
             source,
+            cancel: cancel.clone(),
         })
+    }
+
+    /// A helm whose version is already known (a test's, or one checked earlier).
+    pub fn new(
+        path: PathBuf,
+        version: semver::Version,
+        source: HelmSource,
+        cancel: Cancel,
+    ) -> Helm {
+        Helm {
+            path,
+            version,
+            source,
+            cancel,
+        }
     }
 
     pub fn major(&self) -> u64 {
         self.version.major
+    }
+
+    /// A command running this helm with the Go runtime settings of [`go_runtime_env`].
+    fn command(&self) -> Command {
+        go_runtime_env(|name| std::env::var_os(name))
+            .into_iter()
+            .fold(Command::new(&self.path), |cmd, (key, value)| {
+                cmd.env(key, value)
+            })
+    }
+
+    /// Run `command` under this run's cancellation.
+    async fn run(&self, command: Command) -> Result<Output, RunError> {
+        command.run(&self.cancel).await
     }
 }
 
@@ -142,7 +178,7 @@ pub fn locate(flag: Option<&Path>) -> Result<(PathBuf, HelmSource)> {
     process::find_on_path("helm")
         .map(|p| (p, HelmSource::Path))
         .ok_or_else(|| {
-            Error::environment("helm was not found on PATH").with_hint(
+            Error::new(ErrorKind::ToolMissing, "helm was not found on PATH").with_hint(
                 "install Helm 3.17+ or Helm 4 (scripts/toolchain.sh installs pinned copies into .tools/), \
 or pass --helm PATH or set STACKCTL_HELM",
             )
@@ -153,19 +189,39 @@ fn existing(path: &Path, source: HelmSource) -> Result<(PathBuf, HelmSource)> {
     if process::is_executable(path) {
         Ok((path.to_path_buf(), source))
     } else {
-        Err(Error::environment(format!(
-            "helm given by {} is not an executable file: {}",
-            source.describe(),
-            path.display()
-        ))
+        Err(Error::new(
+            ErrorKind::ToolMissing,
+            format!(
+                "helm given by {} is not an executable file: {}",
+                source.describe(),
+                path.display()
+            ),
+        )
         .with_hint("point it at a helm binary, or unset it to use helm from PATH"))
     }
 }
 
+/// How long `helm version` may take: it answers in milliseconds, so a helm that does not is
+/// broken, and is reported rather than waited on.
+const VERSION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Ask helm for its version (`v4.3.1` or `v3.17.2+g…`) and parse it.
-pub fn read_version(path: &Path) -> Result<semver::Version> {
-    let out = process::probe_output(path, &["version", "--template", "{{.Version}}"])
-        .map_err(|e| Error::environment(format!("cannot read the helm version: {e}")))?;
+pub async fn read_version(path: &Path, cancel: &Cancel) -> Result<semver::Version> {
+    let output = Command::new(path)
+        .args(["version", "--template", "{{.Version}}"])
+        .timeout(VERSION_TIMEOUT)
+        .label("helm version")
+        .run(cancel)
+        .await?;
+    if !output.success() {
+        return Err(Error::environment(format!(
+            "cannot read the helm version: {} exited with {}: {}",
+            path.display(),
+            output.status,
+            output.stderr.trim()
+        )));
+    }
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
     parse_version(&out).ok_or_else(|| {
         Error::environment(format!(
             "{} printed {:?} as its version, which is not a helm version",
@@ -208,9 +264,12 @@ pub fn check_supported(version: &semver::Version) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::environment(format!(
-            "helm {version} is not supported: stackctl needs Helm 3.17 or later, or Helm 4"
-        )))
+        Err(Error::new(
+            ErrorKind::ToolUnsupported,
+            format!(
+                "helm {version} is not supported: stackctl needs Helm 3.17 or later, or Helm 4"
+            ),
+        ))
     }
 }
 

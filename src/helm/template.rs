@@ -2,7 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Helm, Rendered, go_runtime_env, split_manifest};
+use super::{Helm, Rendered, split_manifest};
+use crate::process::RunError;
 
 /// What `helm template` is asked to render.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub enum RenderError {
     },
     /// helm could not be run or did not finish.
     Run(String),
+    /// The run was interrupted while helm rendered.
+    Cancelled,
     /// helm printed something that is not YAML.
     Output(String),
 }
@@ -66,31 +69,26 @@ impl Helm {
 
     /// Run `helm template` and split its output into objects.
     pub async fn template(&self, req: &TemplateRequest<'_>) -> Result<Rendered, RenderError> {
-        let mut cmd = tokio::process::Command::new(&self.path);
-        cmd.envs(go_runtime_env(|name| std::env::var_os(name)))
+        tracing::debug!(helm = %self.path.display(), release = req.release, "helm template");
+        let command = self
+            .command()
             .args(self.template_args(req))
             .current_dir(req.cwd)
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        tracing::debug!(helm = %self.path.display(), release = req.release, "helm template");
-        let output = tokio::time::timeout(TEMPLATE_TIMEOUT, cmd.output())
-            .await
-            .map_err(|_| {
-                RenderError::Run(format!(
-                    "helm template did not finish within {} s",
-                    TEMPLATE_TIMEOUT.as_secs()
-                ))
-            })?
-            .map_err(|e| RenderError::Run(format!("cannot run {}: {e}", self.path.display())))?;
-        let stderr = crate::redact::redact(&String::from_utf8_lossy(&output.stderr)).into_owned();
-        if !output.status.success() {
-            return Err(parse_helm_error(&stderr));
+            .timeout(TEMPLATE_TIMEOUT)
+            .label("helm template");
+        let output = self.run(command).await.map_err(|e| match e {
+            RunError::Cancelled { .. } => RenderError::Cancelled,
+            other => RenderError::Run(other.to_string()),
+        })?;
+        if !output.success() {
+            return Err(parse_helm_error(&output.stderr));
         }
         let manifest = String::from_utf8_lossy(&output.stdout).into_owned();
         let objects = split_manifest(&manifest).map_err(RenderError::Output)?;
         Ok(Rendered {
             objects,
-            warnings: stderr
+            warnings: output
+                .stderr
                 .lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty())

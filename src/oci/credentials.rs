@@ -19,6 +19,7 @@ use tokio::sync::Mutex;
 
 use crate::environment::Environment;
 use crate::error::{Error, Result};
+use crate::process::{Cancel, Command};
 use crate::redact;
 
 /// Where a credential came from, for messages that tell the user what to fix.
@@ -80,14 +81,17 @@ const HELPER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Looks up credentials per host, once per host per run.
 pub struct CredentialChain {
     env: Environment,
+    /// Credential helpers are programs: they are killed when the run is interrupted.
+    cancel: Cancel,
     cache: Mutex<HashMap<String, Option<Credential>>>,
     github_login: Mutex<Option<String>>,
 }
 
 impl CredentialChain {
-    pub fn new(env: Environment) -> CredentialChain {
+    pub fn new(env: Environment, cancel: Cancel) -> CredentialChain {
         CredentialChain {
             env,
+            cancel,
             cache: Mutex::new(HashMap::new()),
             github_login: Mutex::new(None),
         }
@@ -123,7 +127,7 @@ impl CredentialChain {
         {
             return Ok(Some(credential));
         }
-        docker_helper(&docker_config, host).await
+        docker_helper(&docker_config, host, &self.cancel).await
     }
 
     async fn github_token(&self) -> Result<Option<Credential>> {
@@ -346,7 +350,7 @@ fn read_auth_file(
 
 /// Ask docker's credential helper for `host` (`credHelpers`, else `credsStore`), when that
 /// helper is installed. A helper that is not installed is skipped: it cannot be run.
-async fn docker_helper(config: &Path, host: &str) -> Result<Option<Credential>> {
+async fn docker_helper(config: &Path, host: &str, cancel: &Cancel) -> Result<Option<Credential>> {
     let Some(file) = load_auth_file(config)? else {
         return Ok(None);
     };
@@ -364,32 +368,14 @@ async fn docker_helper(config: &Path, host: &str) -> Result<Option<Credential>> 
         tracing::debug!("{program} is not installed; skipping it for {host}");
         return Ok(None);
     };
-    let run = async {
-        use tokio::io::AsyncWriteExt;
-        let mut child = tokio::process::Command::new(&path)
-            .arg("get")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(host.as_bytes()).await?;
-        }
-        child.wait_with_output().await
-    };
-    let output = match tokio::time::timeout(HELPER_TIMEOUT, run).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => {
-            return Err(Error::environment(format!("cannot run {program}: {e}")));
-        }
-        Err(_) => {
-            return Err(Error::environment(format!(
-                "{program} did not answer within {} s",
-                HELPER_TIMEOUT.as_secs()
-            )));
-        }
-    };
+    let output = Command::new(&path)
+        .arg("get")
+        .stdin(host.as_bytes())
+        .timeout(HELPER_TIMEOUT)
+        .label(program.clone())
+        .run(cancel)
+        .await
+        .map_err(Error::from)?;
     if !output.status.success() {
         // "credentials not found in native keychain": no credential for this host.
         return Ok(None);
@@ -470,7 +456,7 @@ mod tests {
             ("GITHUB_USER", "octocat"),
             ("HOME", dir.path().to_str().unwrap()),
         ]);
-        let chain = CredentialChain::new(env);
+        let chain = CredentialChain::new(env, Cancel::new());
 
         let github = chain.lookup("ghcr.io", true).await.unwrap().unwrap();
         assert_eq!(github.username, "octocat");
@@ -538,7 +524,7 @@ mod tests {
             ("DOCKER_CONFIG", dir.path().to_str().unwrap()),
             ("HOME", dir.path().to_str().unwrap()),
         ]);
-        let chain = CredentialChain::new(env);
+        let chain = CredentialChain::new(env, Cancel::new());
         assert_eq!(chain.lookup("ghcr.io", false).await.unwrap(), None);
     }
 }

@@ -11,13 +11,14 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 use crate::environment::Environment;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::oci::credentials::{Credential, CredentialChain, describe_reqwest};
 use crate::oci::{
     HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, RegistrySettings, RepositoryLocation,
     version_tag,
 };
 use crate::oci::{PackagedChart, sha256_digest};
+use crate::process::Cancel;
 use crate::redact;
 
 /// A registry that does not accept a connection within this is reported unreachable.
@@ -67,7 +68,8 @@ impl Operation<'_> {
 }
 
 impl RegistryClient {
-    pub fn new(settings: &RegistrySettings, env: Environment) -> RegistryClient {
+    /// A client with `settings`; credential helpers it runs are killed when `cancel` fires.
+    pub fn new(settings: &RegistrySettings, env: Environment, cancel: Cancel) -> RegistryClient {
         let config = ClientConfig {
             protocol: ClientProtocol::HttpsExcept(settings.insecure_hosts()),
             connect_timeout: Some(CONNECT_TIMEOUT),
@@ -76,7 +78,7 @@ impl RegistryClient {
         };
         RegistryClient {
             client: Client::new(config),
-            credentials: CredentialChain::new(env),
+            credentials: CredentialChain::new(env, cancel),
         }
     }
 
@@ -317,11 +319,14 @@ fn fix_hint(location: &RepositoryLocation) -> String {
 }
 
 fn unreachable(op: &Operation<'_>, cause: &str) -> Error {
-    Error::environment(format!(
-        "registry {} is unreachable ({cause}) while {}",
-        op.location.host,
-        op.what()
-    ))
+    Error::new(
+        ErrorKind::Unreachable,
+        format!(
+            "registry {} is unreachable ({cause}) while {}",
+            op.location.host,
+            op.what()
+        ),
+    )
     .with_hint(format!(
         "check the network and the registry address{}; or build offline from local chart sources with --offline",
         if op.location.plain_http {
@@ -336,17 +341,23 @@ fn classify(err: OciDistributionError, op: &Operation<'_>) -> Error {
     let host = &op.location.host;
     let error = match failure_of(&err) {
         Failure::Unauthorized(status) => match op.credential {
-            None => Error::environment(format!(
-                "no credentials found for {host}: the registry answered {status} while {}",
-                op.what()
-            ))
+            None => Error::new(
+                ErrorKind::CredentialsRejected,
+                format!(
+                    "no credentials found for {host}: the registry answered {status} while {}",
+                    op.what()
+                ),
+            )
             .with_hint(fix_hint(op.location)),
-            Some(credential) => Error::environment(format!(
-                "credentials for {host} rejected ({status}): {} (user {}) while {}",
-                credential.source,
-                credential.username,
-                op.what()
-            ))
+            Some(credential) => Error::new(
+                ErrorKind::CredentialsRejected,
+                format!(
+                    "credentials for {host} rejected ({status}): {} (user {}) while {}",
+                    credential.source,
+                    credential.username,
+                    op.what()
+                ),
+            )
             .with_hint(if op.location.github {
                 format!(
                     "check that the token is valid and has the read:packages scope (write:packages to publish), or run `helm registry login {host}` again; --offline builds from local chart sources"
@@ -357,13 +368,16 @@ fn classify(err: OciDistributionError, op: &Operation<'_>) -> Error {
                 )
             }),
         },
-        Failure::NotFound => Error::environment(format!(
-            "chart {} version {} was not found in {} ({}: manifest unknown)",
-            op.name,
-            op.version,
-            op.location.canonical,
-            op.reference()
-        ))
+        Failure::NotFound => Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "chart {} version {} was not found in {} ({}: manifest unknown)",
+                op.name,
+                op.version,
+                op.location.canonical,
+                op.reference()
+            ),
+        )
         .with_hint(
             "check that this version was published (a release may still be building), or pin one that exists",
         ),

@@ -9,16 +9,30 @@ use std::path::PathBuf;
 
 pub use crate::findings::{Diagnostic, Report, Severity, Status, TargetResult};
 
+mod documents;
 mod github;
 mod human;
 mod json;
 mod junit;
+mod progress;
 #[cfg(test)]
 mod sample;
 mod sarif;
 mod source;
 
+use std::io::Write as _;
+use std::path::Path;
+
+pub use documents::{
+    DependencyStatuses, Document, Linked, RenderDocument, Styles, Unlinked, ValuesDocument,
+};
+pub use progress::TerminalProgress;
 pub use source::SourceCache;
+
+use crate::error::{Error, ExitCode, Result};
+use crate::ops::render::Rendering;
+use crate::ops::values::MergedValues;
+use crate::redact::redact;
 
 /// The output formats (`--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +103,118 @@ pub fn render(report: &Report, options: &RenderOptions, out: &mut dyn io::Write)
         Format::Sarif => sarif::render(report, options, out),
         Format::Junit => junit::render(report, options, out),
         Format::Github => github::render(report, out),
+    }
+}
+
+/// How one run presents its results: the only writer of stdout.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub format: Format,
+    /// Color human output on stdout.
+    pub color: bool,
+    pub quiet: bool,
+    /// After human output, also print GitHub workflow commands (`GITHUB_ACTIONS=true`).
+    pub github_annotations: bool,
+}
+
+impl Printer {
+    /// A findings report in the chosen format; exit 1 when it holds an error. `root` is the
+    /// repository root (source lines for snippets are read from it); `command` names the
+    /// run (`validate envs aws`).
+    pub fn findings(&self, report: &Report, root: &Path, command: &str) -> Result<ExitCode> {
+        let mut options = RenderOptions::new(self.format, root);
+        options.color = self.color;
+        options.quiet = self.quiet;
+        options.github_annotations = self.github_annotations;
+        options.command = Some(command.to_string());
+        options.rule_descriptions = crate::rules::all()
+            .map(|r| (r.id.to_string(), r.summary.to_string()))
+            .collect();
+        let mut buffer = Vec::new();
+        render(report, &options, &mut buffer)
+            .map_err(|e| Error::internal(format!("cannot render the report: {e}")))?;
+        self.stdout(&String::from_utf8_lossy(&buffer))?;
+        Ok(if report.ok() {
+            ExitCode::Ok
+        } else {
+            ExitCode::Findings
+        })
+    }
+
+    /// A command's result: its JSON document, or its human text.
+    pub fn document<D: Document>(&self, document: &D) -> Result<()> {
+        match self.format {
+            Format::Json => self.stdout(&documents::json(document)),
+            _ => self.stdout(&document.human(self.quiet, &Styles::new(self.color))),
+        }
+    }
+
+    /// A render: the manifest (its layer chain on stderr), or its JSON document; when helm
+    /// could not render, the findings that say why (exit 1).
+    pub fn rendering(&self, rendering: &Rendering, root: &Path) -> Result<ExitCode> {
+        let rendered = match &rendering.outcome {
+            Err(report) => return self.findings(report, root, "render"),
+            Ok(rendered) => rendered,
+        };
+        match self.format {
+            Format::Json => {
+                let document = RenderDocument::of(rendering).expect("rendered");
+                self.stdout(&documents::json(&document))?;
+            }
+            Format::Human => {
+                self.note(&format!(
+                    "{}: {}",
+                    rendering.target.name,
+                    rendering.chain.join(" → ")
+                ));
+                self.stdout(&rendered.rendered.manifest)?;
+            }
+            _ => return self.findings(&Report::default(), root, "render"),
+        }
+        Ok(ExitCode::Ok)
+    }
+
+    /// Merged values: JSON, or annotated YAML.
+    pub fn values(&self, values: &MergedValues) -> Result<()> {
+        let document = ValuesDocument(values);
+        match self.format {
+            Format::Json => self.stdout(&document.json()),
+            _ => self.stdout(&document.human()),
+        }
+    }
+
+    /// A line for people on stderr, unless quiet.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(anstream::stderr(), "{}", redact(text));
+        }
+    }
+
+    /// Write `text` to stdout, redacted of every known secret.
+    pub fn stdout(&self, text: &str) -> Result<()> {
+        let mut stdout = anstream::stdout().lock();
+        stdout
+            .write_all(redact(text).as_bytes())
+            .and_then(|_| stdout.flush())
+            .map_err(|e| Error::environment(format!("cannot write to stdout: {e}")))
+    }
+}
+
+/// An error that ended the run, on stderr: what failed and, when known, how to fix it.
+pub fn print_error(err: &Error) {
+    let mut stderr = anstream::stderr();
+    let bold_red = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Red.into()));
+    let bold = anstyle::Style::new().bold();
+    let message = redact(&err.to_string()).into_owned();
+    let _ = writeln!(
+        stderr,
+        "{bold_red}error{bold_red:#}{bold}:{bold:#} {message}"
+    );
+    if let Some(hint) = &err.hint {
+        let cyan = anstyle::Style::new().fg_color(Some(anstyle::AnsiColor::Cyan.into()));
+        let _ = writeln!(stderr, "  {cyan}hint{cyan:#}: {}", redact(hint));
     }
 }
 

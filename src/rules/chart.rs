@@ -3,8 +3,23 @@
 
 use std::path::Path;
 
-use super::finding;
-use crate::findings::Diagnostic;
+use super::{Scope, finding, rule};
+use crate::findings::{Diagnostic, Severity};
+
+pub const RULES: &[super::Rule] = &[
+    rule(
+        "chart/lint",
+        Severity::Error,
+        Scope::Repository,
+        "helm lint --strict passes for each chart and lifecycle variant",
+    ),
+    rule(
+        "chart/agnostic",
+        Severity::Error,
+        Scope::Repository,
+        "templates carry no cloud-specific annotations, identities or ARNs",
+    ),
+];
 
 /// Literals that tie a template to one cloud, with the cloud they belong to.
 const CLOUD_MARKERS: &[(&str, &str)] = &[

@@ -1,14 +1,121 @@
-//! Ingress rules: HTTPS on AWS (`ingress/tls`) and preview/prod parity (`ingress/parity`).
+//! `ingress/*`: HTTPS on AWS (`ingress/tls`) and preview/prod parity (`ingress/parity`).
+//!
+//! Both apply to the envs of the clouds whose Ingresses become AWS load balancers
+//! (`envs.aws-clouds`). Parity has a part within each target (DNS name and API URL agree with
+//! the Ingress host) and a part across targets: the previews (`envs.preview-dirs`) and
+//! production (`envs.production-dirs`) share one certificate.
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::finding;
 use super::sources::{At, Sources, describe};
-use crate::findings::Diagnostic;
+use super::{CrossTargetRule, Scope, TargetCx, TargetFact, TargetRule, finding, rule};
+use crate::config::Config;
+use crate::findings::{Diagnostic, Severity};
 use crate::helm::RenderedObject;
 use crate::values::{Merged, escape_key};
+
+pub const RULES: &[super::Rule] = &[
+    rule(
+        "ingress/tls",
+        Severity::Error,
+        Scope::Target,
+        "every AWS Ingress serves HTTPS: ports 80 and 443, redirect, pinned policy, certificate",
+    ),
+    rule(
+        "ingress/parity",
+        Severity::Error,
+        Scope::CrossTarget,
+        "preview and prod share a certificate; DNS and API URLs match the Ingress host",
+    ),
+];
+
+/// `ingress/tls` on the envs of AWS clouds.
+pub struct Tls;
+
+impl TargetRule for Tls {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered
+            && cx.on_aws()
+        {
+            out.extend(ingress_tls(&rendered.objects, Some(cx.merged), cx.sources));
+        }
+    }
+}
+
+/// The part of `ingress/parity` within one target: the ExternalDNS name is the Ingress host,
+/// and in production the frontend calls the API on that host over HTTPS.
+pub struct ParityWithinTarget;
+
+impl TargetRule for ParityWithinTarget {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered
+            && cx.on_aws()
+        {
+            let production = cx.in_group(&cx.config.envs.production_dirs);
+            out.extend(
+                ingress_facts(
+                    &cx.target.name,
+                    &rendered.objects,
+                    Some(cx.merged),
+                    production,
+                    cx.sources,
+                )
+                .findings,
+            );
+        }
+    }
+}
+
+/// The part of `ingress/parity` across targets: every preview and production env serves the
+/// same certificate. The fact of a target is its certificate and where a layer set it.
+pub struct CertificateParity;
+
+impl CrossTargetRule for CertificateParity {
+    fn id(&self) -> &'static str {
+        "ingress/parity"
+    }
+
+    fn collect(&self, cx: &TargetCx<'_>) -> Option<Value> {
+        let rendered = cx.rendered?;
+        let envs = &cx.config.envs;
+        if !cx.on_aws() || !(cx.in_group(&envs.production_dirs) || cx.in_group(&envs.preview_dirs))
+        {
+            return None;
+        }
+        let facts = ingress_facts(
+            &cx.target.name,
+            &rendered.objects,
+            Some(cx.merged),
+            false,
+            cx.sources,
+        );
+        serde_json::to_value(facts.certificate?).ok()
+    }
+
+    fn compare(&self, facts: &[TargetFact<'_>], _config: &Config) -> Vec<Diagnostic> {
+        let group: Vec<IngressFacts> = facts
+            .iter()
+            .filter_map(|f| {
+                Some(IngressFacts {
+                    target: f.target.name.clone(),
+                    certificate: Some(serde_json::from_value(f.fact.clone()).ok()?),
+                    findings: Vec::new(),
+                })
+            })
+            .collect();
+        certificate_parity(&group)
+    }
+}
+
+/// A certificate an Ingress serves and where a values layer set it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Certificate {
+    pub arn: String,
+    pub at: Option<At>,
+}
 
 /// The pinned ALB TLS policy every AWS Ingress uses.
 pub const PINNED_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -99,12 +206,11 @@ fn locate_annotation(
     }
 }
 
-/// What `ingress/parity` compares across targets: each Ingress's certificate and hosts.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// What `ingress/parity` finds in one target: its certificate, and its findings within it.
+#[derive(Debug, Clone)]
 pub struct IngressFacts {
     pub target: String,
-    /// The certificate ARN and where a values layer set it.
-    pub certificate: Option<(String, Option<At>)>,
+    pub certificate: Option<Certificate>,
     pub findings: Vec<Diagnostic>,
 }
 
@@ -147,7 +253,10 @@ pub fn ingress_facts(
             let at = merged
                 .and_then(|m| m.provenance.origin(&pointer))
                 .map(|o| (o.file, o.line, o.column));
-            facts.certificate = Some((arn.to_string(), at));
+            facts.certificate = Some(Certificate {
+                arn: arn.to_string(),
+                at,
+            });
         }
         if let Some(dns) = annotations
             .and_then(|a| a.get("external-dns.alpha.kubernetes.io/hostname"))
@@ -205,8 +314,8 @@ pub fn ingress_facts(
 pub fn certificate_parity(group: &[IngressFacts]) -> Vec<Diagnostic> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for facts in group {
-        if let Some((arn, _)) = &facts.certificate {
-            *counts.entry(arn).or_default() += 1;
+        if let Some(certificate) = &facts.certificate {
+            *counts.entry(&certificate.arn).or_default() += 1;
         }
     }
     let Some((common, _)) = counts.iter().max_by_key(|(_, n)| **n) else {
@@ -214,7 +323,7 @@ pub fn certificate_parity(group: &[IngressFacts]) -> Vec<Diagnostic> {
     };
     let mut out = Vec::new();
     for facts in group {
-        let Some((arn, at)) = &facts.certificate else {
+        let Some(Certificate { arn, at }) = &facts.certificate else {
             continue;
         };
         if arn == common {

@@ -1,271 +1,303 @@
-//! The rule catalogue: every check stackctl makes has a stable ID, a default severity and an
-//! entry in `docs/rules.md`. Checks produce [`Diagnostic`]s through [`finding`]; [`finalize`]
-//! then applies the user's severity overrides (`[rules]` in `stackctl.toml`) and inline
-//! suppressions (`# stackctl:ignore <rule> <reason>`).
+//! The rules: every check stackctl makes, registered with a stable ID, a default severity, a
+//! scope and a one-line summary, documented in `docs/rules.md`.
+//!
+//! A rule's ID names where it lives: `family/name` is in `src/rules/<family>.rs`, or in
+//! `src/rules/<family>/<name>.rs` for a family that is a directory (`render/k8s-schema` is
+//! `src/rules/render/k8s_schema.rs`). Its unit tests sit next to its code, its integration
+//! case in the broken-repository table of `tests/it/validate.rs`, and its documentation under
+//! `## \`family/name\`` in `docs/rules.md`; tests keep the three in step with [`all`].
+//!
+//! Each family file declares its rules ([`Rule`]) and their checks. The engine runs every
+//! [`TargetRule`] on each target it renders, collects each [`CrossTargetRule`]'s fact per
+//! target (cached with the target's verdict) and compares the facts across targets; the other
+//! scopes are run by the operation that owns their input (the layer reader, `deps check`, the
+//! chart lint). [`finalize`] then applies the configured levels and inline suppressions.
 
 pub mod chart;
+pub mod deps;
+pub mod envs;
+pub mod images;
 pub mod ingress;
-pub mod k8s;
+pub mod lock;
+pub mod preview;
 pub mod render;
 pub mod secrets;
 pub mod sources;
+pub mod suppress;
 pub mod values;
+pub mod variants;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use crate::config::Config;
 use crate::findings::{Diagnostic, Severity};
-use crate::values::{Suppression, Suppressions};
+use crate::helm::Rendered;
+use crate::target::Target;
+use crate::values::schema::Schema;
+use crate::values::{Merged, ParsedLayer, Suppressions};
+use sources::Sources;
 
-/// A rule's identity and default severity.
+/// What a rule looks at, which decides who runs it and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// One file on its own: a values layer as YAML, `.gitignore`.
+    File,
+    /// One target: its merged values and what helm rendered for it.
+    Target,
+    /// Facts of several targets compared with each other.
+    CrossTarget,
+    /// The repository as a whole: the chart, its dependencies and lock.
+    Repository,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::File => "file",
+            Scope::Target => "target",
+            Scope::CrossTarget => "cross-target",
+            Scope::Repository => "repository",
+        }
+    }
+}
+
+/// A rule's identity: what the registry knows of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
+    /// `family/name`, stable: never rename one.
     pub id: &'static str,
     pub severity: Severity,
-    /// One line: what the rule catches.
+    pub scope: Scope,
+    /// One line: what the rule requires.
     pub summary: &'static str,
 }
 
-const fn rule(id: &'static str, severity: Severity, summary: &'static str) -> Rule {
+pub(crate) const fn rule(
+    id: &'static str,
+    severity: Severity,
+    scope: Scope,
+    summary: &'static str,
+) -> Rule {
     Rule {
         id,
         severity,
+        scope,
         summary,
     }
 }
 
-use Severity::{Error, Warning};
-
-/// Every rule, in documentation order. IDs are a public contract: never rename one.
-pub const RULES: &[Rule] = &[
-    rule(
-        "deps/oci-only",
-        Error,
-        "every dependency repository is oci:// (file:// is a link-mode leak)",
-    ),
-    rule(
-        "deps/pinned",
-        Error,
-        "every dependency version is an exact SemVer pin",
-    ),
-    rule(
-        "deps/alias-versions",
-        Error,
-        "one version per chart name across its aliases",
-    ),
-    rule(
-        "deps/link-mode",
-        Error,
-        "a dependency link is active under CI=true",
-    ),
-    rule("lock/missing", Error, "Chart.lock exists"),
-    rule(
-        "lock/in-sync",
-        Error,
-        "Chart.lock lists the same dependencies as Chart.yaml, in order",
-    ),
-    rule(
-        "lock/digest",
-        Error,
-        "Chart.lock's digest is the one helm computes",
-    ),
-    rule(
-        "values/syntax",
-        Error,
-        "every values layer is valid YAML with a map at the top",
-    ),
-    rule(
-        "values/schema",
-        Error,
-        "merged values satisfy the chart's and each dependency's JSON schema",
-    ),
-    rule(
-        "values/unknown-key",
-        Error,
-        "every key is one the chart knows",
-    ),
-    rule(
-        "values/keyed-map-override",
-        Error,
-        "an override in a keyed map (cronJobs) names a key the defaults have",
-    ),
-    rule(
-        "values/type-change",
-        Warning,
-        "an override keeps the type of the default (map stays map)",
-    ),
-    rule(
-        "values/noop-empty-map",
-        Warning,
-        "an empty map override removes nothing",
-    ),
-    rule(
-        "images/tag-matches-chart",
-        Error,
-        "an image of a dependency chart carries the dependency's version as its tag",
-    ),
-    rule(
-        "chart/lint",
-        Error,
-        "helm lint --strict passes for each chart and lifecycle variant",
-    ),
-    rule(
-        "chart/agnostic",
-        Error,
-        "templates carry no cloud-specific annotations, identities or ARNs",
-    ),
-    rule(
-        "render/helm-error",
-        Error,
-        "helm template renders the target",
-    ),
-    rule(
-        "render/helm-warning",
-        Warning,
-        "helm prints no warning while rendering",
-    ),
-    rule(
-        "render/duplicate-object",
-        Error,
-        "no two rendered objects share group, kind, namespace and name",
-    ),
-    rule(
-        "render/dangling-reference",
-        Error,
-        "every Service, port, Secret and ConfigMap a rendered object references exists",
-    ),
-    rule(
-        "render/name-too-long",
-        Error,
-        "rendered names are DNS-1123 names within Kubernetes' length limits",
-    ),
-    rule(
-        "render/external-secret-key",
-        Error,
-        "every ExternalSecret remote key is a full path",
-    ),
-    rule(
-        "render/cronjob-schedule",
-        Error,
-        "every CronJob has a five-field schedule and a command",
-    ),
-    rule(
-        "render/resources",
-        Error,
-        "no container requests more CPU or memory than its limit",
-    ),
-    rule(
-        "render/k8s-schema",
-        Error,
-        "every object of a built-in kind is one the Kubernetes API takes as written: known fields, right types, served apiVersion",
-    ),
-    rule(
-        "variants/release-hosts",
-        Error,
-        "a lifecycle variant's database, Redis and API hosts are its release's Services",
-    ),
-    rule(
-        "ingress/tls",
-        Error,
-        "every AWS Ingress serves HTTPS: ports 80 and 443, redirect, pinned policy, certificate",
-    ),
-    rule(
-        "ingress/parity",
-        Error,
-        "preview and prod share a certificate; DNS and API URLs match the Ingress host",
-    ),
-    rule(
-        "preview/cronjobs-suspended",
-        Error,
-        "every CronJob of a preview environment is suspended",
-    ),
-    rule(
-        "envs/consistent-env",
-        Error,
-        "the envs of one directory share one global.env",
-    ),
-    rule(
-        "secrets/literal",
-        Error,
-        "no secret-looking literal (password, token, key, private key) in a values file",
-    ),
-    rule(
-        "secrets/gitignore",
-        Error,
-        ".gitignore keeps .env, *.secret.yaml and .stackctl/ out of git",
-    ),
-    rule(
-        "suppress/unused",
-        Warning,
-        "an inline suppression suppresses something",
-    ),
-    rule(
-        "suppress/missing-reason",
-        Error,
-        "an inline suppression gives its reason",
-    ),
+/// The rules of every family, in documentation order.
+const FAMILIES: &[&[Rule]] = &[
+    deps::RULES,
+    lock::RULES,
+    values::RULES,
+    images::RULES,
+    chart::RULES,
+    render::RULES,
+    variants::RULES,
+    ingress::RULES,
+    preview::RULES,
+    envs::RULES,
+    secrets::RULES,
+    suppress::RULES,
 ];
+
+/// Every rule stackctl can report, in documentation order.
+pub fn all() -> impl Iterator<Item = &'static Rule> {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
 
 /// Look a rule up by ID.
 pub fn lookup(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id == id)
+    all().find(|r| r.id == id)
 }
 
 /// A diagnostic for `id` at its default severity.
 ///
 /// # Panics
-/// When `id` is not in [`RULES`]: every finding must belong to a documented rule.
+/// When `id` is not registered: every finding must belong to a documented rule.
 pub fn finding(id: &str, message: impl Into<String>) -> Diagnostic {
-    let rule = lookup(id).unwrap_or_else(|| panic!("rule {id} is not registered in rules::RULES"));
+    let rule = lookup(id).unwrap_or_else(|| panic!("rule {id} is not registered in rules::all()"));
     Diagnostic::new(rule.id, rule.severity, message)
 }
 
+/// A dependency of the umbrella chart as the target rules see it.
+#[derive(Debug, Clone)]
+pub struct DependencyView<'a> {
+    /// The key its values live under: the alias, else the chart name (`backend-api`).
+    pub key: &'a str,
+    /// The chart's name (`backend`).
+    pub chart: &'a str,
+    /// The pinned version.
+    pub version: &'a str,
+    /// The image repository the chart ships (`ghcr.io/jetscale-ai/backend`).
+    pub image: &'a str,
+    /// The chart's own defaults (its values.yaml).
+    pub defaults: &'a Value,
+    pub schema: Option<&'a Schema>,
+    /// The values the dependency renders with (its defaults under the umbrella's block for
+    /// it), when the target enables it.
+    pub scoped: Option<&'a Merged>,
+}
+
+impl<'a> DependencyView<'a> {
+    /// A dependency with no schema that the target does not enable: what rules on the
+    /// umbrella's own values need to know of it.
+    pub fn bare(
+        key: &'a str,
+        chart: &'a str,
+        version: &'a str,
+        image: &'a str,
+        defaults: &'a Value,
+    ) -> DependencyView<'a> {
+        DependencyView {
+            key,
+            chart,
+            version,
+            image,
+            defaults,
+            schema: None,
+            scoped: None,
+        }
+    }
+}
+
+/// Everything a target rule may look at.
+pub struct TargetCx<'a> {
+    pub target: &'a Target,
+    pub config: &'a Config,
+    /// The umbrella chart's defaults (its values.yaml) and schema.
+    pub defaults: &'a ParsedLayer,
+    pub schema: Option<&'a Schema>,
+    pub dependencies: &'a [DependencyView<'a>],
+    /// The target's layers, in order.
+    pub layers: &'a [ParsedLayer],
+    /// The umbrella's merged values, each dependency's block as the layers set it.
+    pub merged: &'a Merged,
+    /// What helm rendered, when it rendered.
+    pub rendered: Option<&'a Rendered>,
+    /// Where findings about rendered objects point.
+    pub sources: &'a Sources<'a>,
+}
+
+impl TargetCx<'_> {
+    /// The keys dependencies' values live under (`backend-api`, `frontend`).
+    pub fn dependency_keys(&self) -> Vec<&str> {
+        self.dependencies.iter().map(|d| d.key).collect()
+    }
+
+    /// The target's cloud, for an env target.
+    pub fn cloud(&self) -> Option<&str> {
+        self.target.cloud.as_deref()
+    }
+
+    /// Whether the target is an env of a directory listed in `dirs` (`envs/<dir>/…`).
+    pub fn in_group(&self, dirs: &[String]) -> bool {
+        self.target
+            .group
+            .as_ref()
+            .is_some_and(|group| dirs.contains(group))
+    }
+
+    /// Whether the target's Ingresses become AWS load balancers (`envs.aws-clouds`).
+    pub fn on_aws(&self) -> bool {
+        self.cloud()
+            .is_some_and(|cloud| self.config.envs.aws_clouds.iter().any(|c| c == cloud))
+    }
+}
+
+/// A rule checked on each target once its values are merged (and rendered, when helm could).
+pub trait TargetRule: Sync {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>);
+}
+
+/// One target's fact for a cross-target rule, as collected and cached.
+#[derive(Debug, Clone)]
+pub struct TargetFact<'a> {
+    pub target: &'a Target,
+    pub fact: &'a Value,
+}
+
+/// A rule that compares targets: it collects one fact per target (a JSON value, cached with
+/// the target's verdict, so a cached target still takes part), then compares them all.
+pub trait CrossTargetRule: Sync {
+    /// The rule's ID: the key its facts are stored under.
+    fn id(&self) -> &'static str;
+    /// The target's fact, or `None` when the rule does not concern it.
+    fn collect(&self, cx: &TargetCx<'_>) -> Option<Value>;
+    /// Findings from the facts of every target that has one.
+    fn compare(&self, facts: &[TargetFact<'_>], config: &Config) -> Vec<Diagnostic>;
+}
+
+/// Every target rule, run by the engine on each target.
+pub fn target_rules() -> &'static [&'static dyn TargetRule] {
+    &[
+        &values::Merge,
+        &values::SchemaRule,
+        &values::KeyedMapOverride,
+        &images::TagMatchesChart,
+        &render::HelmWarning,
+        &render::DuplicateObject,
+        &render::NameTooLong,
+        &render::ExternalSecretKey,
+        &render::CronjobSchedule,
+        &render::Resources,
+        &render::k8s_schema::K8sSchema,
+        &render::DanglingReference,
+        &variants::ReleaseHosts,
+        &ingress::Tls,
+        &ingress::ParityWithinTarget,
+        &preview::CronjobsSuspended,
+    ]
+}
+
+/// Every cross-target rule, run by the engine over all targets of a run.
+pub fn cross_target_rules() -> &'static [&'static dyn CrossTargetRule] {
+    &[&envs::ConsistentEnv, &ingress::CertificateParity]
+}
+
+/// Facts of the cross-target rules for one target, by rule ID.
+pub type Facts = BTreeMap<String, Value>;
+
+/// Collect every cross-target rule's fact for one target.
+pub fn collect_facts(cx: &TargetCx<'_>) -> Facts {
+    cross_target_rules()
+        .iter()
+        .filter_map(|rule| Some((rule.id().to_string(), rule.collect(cx)?)))
+        .collect()
+}
+
+/// Compare the facts of every target (in the order given) for each cross-target rule.
+pub fn compare_facts(targets: &[(&Target, &Facts)], config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for rule in cross_target_rules() {
+        let facts: Vec<TargetFact<'_>> = targets
+            .iter()
+            .filter_map(|(target, facts)| {
+                Some(TargetFact {
+                    target,
+                    fact: facts.get(rule.id())?,
+                })
+            })
+            .collect();
+        out.extend(rule.compare(&facts, config));
+    }
+    out
+}
+
 /// Apply severity overrides and suppressions, and report suppressions that are unused or
-/// malformed. Rules configured `off` disappear.
+/// malformed (`suppress/*`). Rules configured `off` disappear.
 pub fn finalize(
     diagnostics: Vec<Diagnostic>,
     config: &Config,
     suppressions: &[Suppressions],
 ) -> Vec<Diagnostic> {
-    let items: Vec<&Suppression> = suppressions.iter().flat_map(|s| &s.items).collect();
-    let mut used = vec![false; items.len()];
-    let mut out = Vec::with_capacity(diagnostics.len());
-    for diagnostic in diagnostics {
-        let suppressed = items.iter().position(|s| {
-            s.rule == diagnostic.rule
-                && diagnostic.file.as_deref() == Some(s.file.as_str())
-                && diagnostic.line == Some(s.line)
-        });
-        if let Some(index) = suppressed {
-            used[index] = true;
-            continue;
-        }
-        out.extend(configured(diagnostic, config));
-    }
-    for (suppression, used) in items.iter().zip(used) {
-        if used {
-            continue;
-        }
-        let diagnostic = finding(
-            "suppress/unused",
-            format!(
-                "suppression of {} matches no finding on line {}",
-                suppression.rule, suppression.line
-            ),
-        )
-        .with_hint(
-            "remove the comment, or move it onto (or directly above) the line it is meant for",
-        )
-        .at(suppression.file.clone(), suppression.comment_line, 1);
-        out.extend(configured(diagnostic, config));
-    }
-    for problem in suppressions.iter().flat_map(|s| &s.problems) {
-        let diagnostic = finding("suppress/missing-reason", problem.message.clone())
-            .with_hint(
-                "write the rule and why it does not apply: # stackctl:ignore <rule> <reason>",
-            )
-            .at(problem.file.clone(), problem.line, problem.column);
-        out.extend(configured(diagnostic, config));
-    }
-    out
+    suppress::apply(diagnostics, suppressions)
+        .into_iter()
+        .filter_map(|d| configured(d, config))
+        .collect()
 }
 
 /// The diagnostic at its configured severity, or nothing when its rule is off.
@@ -280,7 +312,6 @@ fn configured(mut diagnostic: Diagnostic, config: &Config) -> Option<Diagnostic>
 mod tests {
     use super::*;
     use crate::config::RuleLevel;
-    use crate::values::scan_suppressions;
 
     fn diag(rule: &str, file: &str, line: usize) -> Diagnostic {
         finding(rule, "m").at(file, line, 1)
@@ -288,24 +319,79 @@ mod tests {
 
     #[test]
     fn rule_ids_are_unique_and_well_formed() {
-        let mut ids: Vec<_> = RULES.iter().map(|r| r.id).collect();
+        let mut ids: Vec<_> = all().map(|r| r.id).collect();
+        let count = ids.len();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), RULES.len());
+        assert_eq!(ids.len(), count);
         let re = regex::Regex::new(r"^[a-z0-9]+/[a-z0-9-]+$").unwrap();
-        assert!(RULES.iter().all(|r| re.is_match(r.id)));
+        assert!(all().all(|r| re.is_match(r.id)));
     }
 
+    /// `docs/rules.md` has one `## \`id\`` section per registered rule, in the registry's
+    /// order, and no section for a rule the code cannot report; each section states the
+    /// rule's default severity and scope.
     #[test]
-    fn every_rule_is_documented() {
+    fn the_registry_and_docs_rules_md_list_the_same_rules() {
         let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"))
             .expect("docs/rules.md exists");
-        for rule in RULES {
+        let heading = regex::Regex::new(r"(?m)^## `([a-z0-9]+/[a-z0-9-]+)`").unwrap();
+        let documented: Vec<&str> = heading
+            .captures_iter(&docs)
+            .map(|c| c.get(1).unwrap().as_str())
+            .collect();
+        let registered: Vec<&str> = all().map(|r| r.id).collect();
+        for id in &registered {
             assert!(
-                docs.contains(&format!("## `{}`", rule.id)),
-                "docs/rules.md has no section for {}",
+                documented.contains(id),
+                "docs/rules.md has no section for {id}"
+            );
+        }
+        for id in &documented {
+            assert!(
+                registered.contains(id),
+                "docs/rules.md documents {id}, which no code reports"
+            );
+        }
+        assert_eq!(
+            documented, registered,
+            "docs/rules.md lists the rules in another order"
+        );
+        for rule in all() {
+            let start = docs.find(&format!("## `{}`", rule.id)).unwrap();
+            let section = &docs[start..];
+            let end = section[3..].find("\n## ").map_or(section.len(), |i| i + 3);
+            let section = &section[..end];
+            let stated = format!(
+                "**Default:** {}. **Scope:** {}.",
+                rule.severity.as_str(),
+                rule.scope.as_str()
+            );
+            assert!(
+                section.contains(&stated),
+                "docs/rules.md's section for {} does not say `{stated}`",
                 rule.id
             );
+        }
+    }
+
+    /// A rule `family/name` is written in `src/rules/family.rs` or `src/rules/family/name.rs`.
+    #[test]
+    fn every_rule_lives_in_the_file_its_id_names() {
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src/rules"));
+        for rule in all() {
+            let (family, name) = rule.id.split_once('/').unwrap();
+            let candidates = [
+                root.join(format!("{family}.rs")),
+                root.join(family).join("mod.rs"),
+                root.join(family)
+                    .join(format!("{}.rs", name.replace('-', "_"))),
+            ];
+            let quoted = format!("\"{}\"", rule.id);
+            let found = candidates
+                .iter()
+                .any(|file| std::fs::read_to_string(file).is_ok_and(|text| text.contains(&quoted)));
+            assert!(found, "{} is not declared in {:?}", rule.id, candidates);
         }
     }
 
@@ -328,30 +414,5 @@ mod tests {
         );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].severity, Severity::Error);
-    }
-
-    #[test]
-    fn suppressions_need_a_reason_and_a_match() {
-        let config = Config::default();
-        let text = "a: 1\n# stackctl:ignore values/unknown-key kept for the migration\nb: 2\nc: 3 # stackctl:ignore values/unknown-key\nd: 4\ne: 5 # stackctl:ignore values/schema stale\n";
-        let suppressions = scan_suppressions("envs/a.yaml", text);
-        let out = finalize(
-            vec![
-                diag("values/unknown-key", "envs/a.yaml", 3),
-                diag("values/unknown-key", "envs/a.yaml", 4),
-            ],
-            &config,
-            &[suppressions],
-        );
-        let summary: Vec<(&str, Option<usize>)> =
-            out.iter().map(|d| (d.rule.as_str(), d.line)).collect();
-        assert_eq!(
-            summary,
-            vec![
-                ("values/unknown-key", Some(4)),
-                ("suppress/unused", Some(6)),
-                ("suppress/missing-reason", Some(4)),
-            ]
-        );
     }
 }

@@ -16,9 +16,24 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use super::finding;
-use crate::findings::Diagnostic;
+use super::{Scope, finding, rule};
+use crate::findings::{Diagnostic, Severity};
 use crate::values::{ParsedLayer, Suppressions, push_key};
+
+pub const RULES: &[super::Rule] = &[
+    rule(
+        "secrets/literal",
+        Severity::Error,
+        Scope::File,
+        "no secret-looking literal (password, token, key, private key) in a values file",
+    ),
+    rule(
+        "secrets/gitignore",
+        Severity::Error,
+        Scope::Repository,
+        ".gitignore keeps .env, *.secret.yaml and .stackctl/ out of git",
+    ),
+];
 
 /// Why a scalar looks like a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,30 +1,121 @@
-//! Rules on values: what the layers of a target say, before anything is rendered.
+//! `values/*`: what the layers of a target say, before anything is rendered. Some rules
+//! look at one layer as YAML (syntax, duplicate keys, extra documents, coerced keys: scope
+//! file), the others at the target's merged values (schema, unknown keys, overrides of keyed
+//! maps, type changes, empty maps: scope target).
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::finding;
-use crate::findings::Diagnostic;
-use crate::values::{Merged, ParsedLayer, Provenance, escape_key};
+use super::{DependencyView, Scope, TargetCx, TargetRule, finding, rule};
+use crate::findings::{Diagnostic, Severity};
+use crate::values::schema::{Schema, Violation};
+use crate::values::{
+    LayerFinding, LayerFindingKind, Merged, ParsedLayer, Provenance, YamlError, dotted_path,
+    escape_key,
+};
 
-/// A dependency of the umbrella chart as the value rules see it.
-#[derive(Debug, Clone)]
-pub struct DependencyView<'a> {
-    /// The key its values live under: the alias, else the chart name (`backend-api`).
-    pub key: &'a str,
-    /// The chart's name (`backend`).
-    pub chart: &'a str,
-    /// The pinned version.
-    pub version: &'a str,
-    /// The image repository the chart ships (`ghcr.io/jetscale-ai/backend`).
-    pub image: &'a str,
-    /// The chart's own defaults (its values.yaml).
-    pub defaults: &'a Value,
+pub const RULES: &[super::Rule] = &[
+    rule(
+        "values/syntax",
+        Severity::Error,
+        Scope::File,
+        "every values layer is valid YAML with a map at the top",
+    ),
+    rule(
+        "values/duplicate-key",
+        Severity::Error,
+        Scope::File,
+        "no key appears twice in one map of a values layer",
+    ),
+    rule(
+        "values/extra-document",
+        Severity::Error,
+        Scope::File,
+        "a values layer holds one YAML document",
+    ),
+    rule(
+        "values/coerced-key",
+        Severity::Warning,
+        Scope::File,
+        "keys are written as strings, not numbers or booleans helm turns into strings",
+    ),
+    rule(
+        "values/schema",
+        Severity::Error,
+        Scope::Target,
+        "merged values satisfy the chart's and each dependency's JSON schema",
+    ),
+    rule(
+        "values/unknown-key",
+        Severity::Error,
+        Scope::Target,
+        "every key is one the chart knows",
+    ),
+    rule(
+        "values/keyed-map-override",
+        Severity::Error,
+        Scope::Target,
+        "an override in a keyed map (cronJobs) names a key the defaults have",
+    ),
+    rule(
+        "values/type-change",
+        Severity::Warning,
+        Scope::Target,
+        "an override keeps the type of the default (map stays map)",
+    ),
+    rule(
+        "values/noop-empty-map",
+        Severity::Warning,
+        Scope::Target,
+        "an empty map override removes nothing",
+    ),
+];
+
+/// `values/syntax`: a layer that cannot be read as Helm values.
+pub fn syntax_error(error: &YamlError) -> Diagnostic {
+    finding("values/syntax", &error.message).at(&error.file, error.line, error.column)
 }
 
-/// Maps whose keys name objects the chart creates: an unknown key adds an object.
-const KEYED_MAPS: &[&str] = &["cronJobs"];
+/// `values/syntax`: a layer the chain names that cannot be read at all.
+pub fn unreadable(file: &str, error: &std::io::Error) -> Diagnostic {
+    finding("values/syntax", format!("cannot read {file}: {error}"))
+        .in_file(file)
+        .with_hint("the layer chain names a file that does not exist or cannot be read")
+}
+
+/// `values/duplicate-key`, `values/extra-document` and `values/coerced-key`: what the YAML
+/// reader noticed in a layer that Helm would read without complaint.
+pub fn layer_findings(layer: &ParsedLayer) -> Vec<Diagnostic> {
+    layer.findings().iter().map(layer_finding).collect()
+}
+
+fn layer_finding(found: &LayerFinding) -> Diagnostic {
+    let (rule, hint) = match &found.kind {
+        LayerFindingKind::DuplicateKey { first, .. } => (
+            "values/duplicate-key",
+            format!(
+                "helm keeps only this one; delete the entry at line {} or this one",
+                first.line
+            ),
+        ),
+        LayerFindingKind::ExtraDocument => (
+            "values/extra-document",
+            "helm ignores everything after the first document; move it into the first or delete the `---`".to_string(),
+        ),
+        LayerFindingKind::CoercedKey { written, .. } => (
+            "values/coerced-key",
+            format!("quote the key (\"{written}\") if a string was meant"),
+        ),
+    };
+    let mut d = finding(rule, &found.message)
+        .at(&found.file, found.span.line, found.span.column)
+        .with_hint(hint);
+    if !found.pointer.is_empty() {
+        d = d.with_path(&found.pointer);
+    }
+    d
+}
 
 /// Attach the location of `pointer` (the layer line that set it, or its nearest ancestor).
 pub fn locate(diagnostic: Diagnostic, provenance: &Provenance, pointer: &str) -> Diagnostic {
@@ -34,6 +125,124 @@ pub fn locate(diagnostic: Diagnostic, provenance: &Provenance, pointer: &str) ->
         None => diagnostic,
     }
 }
+
+/// `values/type-change` and `values/noop-empty-map`, from the umbrella's merge and from each
+/// enabled dependency's.
+pub struct Merge;
+
+impl TargetRule for Merge {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        merge_events(cx.merged, "", out);
+        for dep in cx.dependencies {
+            if let Some(scoped) = dep.scoped {
+                merge_events(scoped, &format!("/{}", escape_key(dep.key)), out);
+            }
+        }
+    }
+}
+
+/// `values/type-change` and `values/noop-empty-map` from a merge, at the user's line.
+fn merge_events(merged: &Merged, prefix: &str, out: &mut Vec<Diagnostic>) {
+    for change in &merged.type_changes {
+        let mut d = finding(
+            "values/type-change",
+            format!(
+                "{} replaces a {} default with a {}",
+                dotted_path(&format!("{prefix}{}", change.pointer)),
+                change.default_kind,
+                change.user_kind
+            ),
+        )
+        .with_hint("keep the default's type; to drop map entries set each one to null or false")
+        .with_path(format!("{prefix}{}", change.pointer));
+        if let Some(at) = &change.user {
+            d = d.at(at.file.clone(), at.line, at.column);
+        }
+        out.push(d);
+    }
+    for empty in &merged.empty_map_overrides {
+        let mut d = finding(
+            "values/noop-empty-map",
+            format!(
+                "{}: {{}} removes nothing; the {} default entries stay",
+                dotted_path(&format!("{prefix}{}", empty.pointer)),
+                empty.kept_keys
+            ),
+        )
+        .with_hint("set the unwanted entries to false or null, or the whole key to null")
+        .with_path(format!("{prefix}{}", empty.pointer));
+        if let Some(at) = &empty.at {
+            d = d.at(at.file.clone(), at.line, at.column);
+        }
+        out.push(d);
+    }
+}
+
+/// `values/schema` and `values/unknown-key`: the umbrella's merged values against its schema,
+/// each enabled dependency's values against the dependency's.
+pub struct SchemaRule;
+
+impl TargetRule for SchemaRule {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(schema) = cx.schema {
+            out.extend(schema_findings(schema, cx.merged, ""));
+        }
+        for dep in cx.dependencies {
+            if let (Some(scoped), Some(schema)) = (dep.scoped, dep.schema) {
+                let prefix = format!("/{}", escape_key(dep.key));
+                out.extend(schema_findings(schema, scoped, &prefix));
+            }
+        }
+    }
+}
+
+/// Schema violations located at the layer line that set the offending value.
+fn schema_findings(schema: &Schema, merged: &Merged, prefix: &str) -> Vec<Diagnostic> {
+    schema
+        .violations(&merged.value)
+        .into_iter()
+        .map(
+            |Violation {
+                 pointer,
+                 message,
+                 unknown_key,
+                 ..
+             }| {
+                let (rule, hint) = match &unknown_key {
+                    Some(_) => (
+                        "values/unknown-key",
+                        format!("remove it, or check its spelling against {}", schema.file),
+                    ),
+                    None => (
+                        "values/schema",
+                        format!("see {} for the allowed values", schema.file),
+                    ),
+                };
+                let shown = format!("{prefix}{pointer}");
+                let d =
+                    finding(rule, format!("{}: {message}", dotted_path(&shown))).with_hint(hint);
+                let d = locate(d, &merged.provenance, &pointer);
+                d.with_path(shown)
+            },
+        )
+        .collect()
+}
+
+/// `values/keyed-map-override` on a target's layers.
+pub struct KeyedMapOverride;
+
+impl TargetRule for KeyedMapOverride {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        out.extend(keyed_map_overrides(
+            cx.defaults.value(),
+            cx.layers,
+            cx.dependencies,
+        ));
+    }
+}
+
+/// Maps whose keys name objects the chart creates: an unknown key adds an object.
+const KEYED_MAPS: &[&str] = &["cronJobs"];
 
 /// `values/keyed-map-override`: an override in a keyed map (`backend-api.cronJobs`) whose key
 /// the defaults do not have. Helm merges it in as a new entry: a duplicate CronJob, or one
@@ -113,153 +322,10 @@ fn join(keys: &BTreeSet<String>) -> String {
     keys.iter().cloned().collect::<Vec<_>>().join(", ")
 }
 
-/// `images/tag-matches-chart`: every image whose repository is a dependency chart's image
-/// carries that dependency's pinned version as its tag.
-pub fn image_tags(merged: &Merged, dependencies: &[DependencyView<'_>]) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    walk_images(&merged.value, String::new(), &mut |pointer, image| {
-        let Some(repository) = image.get("repository").and_then(Value::as_str) else {
-            return;
-        };
-        let Some(dep) = dependencies.iter().find(|d| d.image == repository) else {
-            return;
-        };
-        let tag = match image.get("tag") {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        };
-        let (message, at) = match tag.as_deref() {
-            Some(tag) if tag == dep.version => return,
-            Some("") | None => (
-                format!(
-                    "image {repository} has no tag; the {} chart is pinned at {}",
-                    dep.chart, dep.version
-                ),
-                format!("{pointer}/repository"),
-            ),
-            Some(tag) => (
-                format!(
-                    "image {repository}:{tag} does not match the {} chart version {}",
-                    dep.chart, dep.version
-                ),
-                format!("{pointer}/tag"),
-            ),
-        };
-        out.push(locate(
-            finding("images/tag-matches-chart", message).with_hint(format!(
-                "set the tag to \"{}\" (stackctl deps bump {} <version> keeps chart and tags together)",
-                dep.version, dep.chart
-            )),
-            &merged.provenance,
-            &at,
-        ));
-    });
-    out
-}
-
-fn walk_images(
-    value: &Value,
-    pointer: String,
-    visit: &mut impl FnMut(&str, &serde_json::Map<String, Value>),
-) {
-    match value {
-        Value::Object(map) => {
-            if map.contains_key("repository") {
-                visit(&pointer, map);
-            }
-            for (key, child) in map {
-                walk_images(child, format!("{pointer}/{}", escape_key(key)), visit);
-            }
-        }
-        Value::Array(items) => {
-            for (index, child) in items.iter().enumerate() {
-                walk_images(child, format!("{pointer}/{index}"), visit);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// `variants/release-hosts`: in a lifecycle variant (Kind, Tilt), the database, Redis and API
-/// hosts the pods are given are the Services the variant's release creates. Values written for
-/// one release and reused for another point at Services that do not exist.
-pub fn release_hosts(merged: &Merged, release: &str, dependency_keys: &[&str]) -> Vec<Diagnostic> {
-    let enabled = |pointer: &str| merged.get(pointer) == Some(&Value::Bool(true));
-    let mut expected: Vec<(String, String)> = Vec::new();
-    for key in dependency_keys {
-        let env = format!("/{}/env", escape_key(key));
-        if enabled("/postgres/enabled") {
-            expected.push((
-                format!("{env}/JETSCALE_DB_HOST"),
-                format!("{release}-postgres"),
-            ));
-        }
-        if enabled("/redis/enabled") {
-            expected.push((
-                format!("{env}/JETSCALE_REDIS_HOST"),
-                format!("{release}-redis-master"),
-            ));
-        }
-    }
-    let mut out = Vec::new();
-    for (pointer, want) in expected {
-        let Some(actual) = merged.get(&pointer).and_then(Value::as_str) else {
-            continue;
-        };
-        if actual != want {
-            out.push(locate(
-                finding(
-                    "variants/release-hosts",
-                    format!(
-                        "{} is {actual:?}, but release {release} names that Service {want:?}",
-                        display(&pointer)
-                    ),
-                )
-                .with_hint(format!("set it to {want}")),
-                &merged.provenance,
-                &pointer,
-            ));
-        }
-    }
-    // The frontend's API URL, when it names a Service of the cluster (no dots, not localhost).
-    let pointer = "/frontend/env/VITE_API_BASE_URL";
-    if let Some(url) = merged.get(pointer).and_then(Value::as_str) {
-        let host = url
-            .split("://")
-            .nth(1)
-            .unwrap_or(url)
-            .split(['/', ':'])
-            .next()
-            .unwrap_or("");
-        let want = format!("{release}-backend-api");
-        if !host.contains('.') && host != "localhost" && host != want {
-            out.push(locate(
-                finding(
-                    "variants/release-hosts",
-                    format!("{} points at {host:?}, but release {release} names the API Service {want:?}", display(pointer)),
-                )
-                .with_hint(format!("use http://{want}:8000")),
-                &merged.provenance,
-                pointer,
-            ));
-        }
-    }
-    out
-}
-
-fn display(pointer: &str) -> String {
-    pointer
-        .trim_start_matches('/')
-        .replace('/', ".")
-        .replace("~1", "/")
-        .replace("~0", "~")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::{merge_chain, parse_layer};
+    use crate::values::parse_layer;
     use serde_json::json;
 
     fn backend_defaults() -> Value {
@@ -279,13 +345,13 @@ mod tests {
         )
         .unwrap();
         let sub = backend_defaults();
-        let deps = [DependencyView {
-            key: "backend-api",
-            chart: "backend",
-            version: "4.6.12",
-            image: "ghcr.io/jetscale-ai/backend",
-            defaults: &sub,
-        }];
+        let deps = [DependencyView::bare(
+            "backend-api",
+            "backend",
+            "4.6.12",
+            "ghcr.io/jetscale-ai/backend",
+            &sub,
+        )];
         let found = keyed_map_overrides(defaults.value(), &[env], &deps);
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule, "values/keyed-map-override");
@@ -311,60 +377,15 @@ mod tests {
         )
         .unwrap();
         let sub = backend_defaults();
-        let deps = [DependencyView {
-            key: "backend-ws",
-            chart: "backend",
-            version: "4.6.12",
-            image: "ghcr.io/jetscale-ai/backend",
-            defaults: &sub,
-        }];
+        let deps = [DependencyView::bare(
+            "backend-ws",
+            "backend",
+            "4.6.12",
+            "ghcr.io/jetscale-ai/backend",
+            &sub,
+        )];
         let found = keyed_map_overrides(defaults.value(), &[env], &deps);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].line, Some(3));
-    }
-
-    #[test]
-    fn image_tags_must_match_the_dependency_version() {
-        let defaults = parse_layer(
-            "charts/jetscale/values.yaml",
-            "backend-api: {}\nfrontend: {}\n",
-        )
-        .unwrap();
-        let env = parse_layer(
-            "envs/prod/console.yaml",
-            "backend-api:\n  image:\n    repository: ghcr.io/jetscale-ai/backend\n    tag: \"4.6.11\"\nfrontend:\n  image:\n    repository: ghcr.io/jetscale-ai/frontend\nother:\n  image:\n    repository: 1234.dkr.ecr.us-east-1.amazonaws.com/x\n",
-        )
-        .unwrap();
-        let merged = merge_chain(&defaults, &[env]);
-        let empty = json!({});
-        let deps = [
-            DependencyView {
-                key: "backend-api",
-                chart: "backend",
-                version: "4.6.12",
-                image: "ghcr.io/jetscale-ai/backend",
-                defaults: &empty,
-            },
-            DependencyView {
-                key: "frontend",
-                chart: "frontend",
-                version: "2.7.1",
-                image: "ghcr.io/jetscale-ai/frontend",
-                defaults: &empty,
-            },
-        ];
-        let found = image_tags(&merged, &deps);
-        let summary: Vec<(Option<usize>, &str)> = found
-            .iter()
-            .map(|d| (d.line, d.path.as_deref().unwrap()))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                (Some(4), "/backend-api/image/tag"),
-                (Some(7), "/frontend/image/repository")
-            ]
-        );
-        assert!(found[1].message.contains("no tag"));
     }
 }

@@ -20,11 +20,29 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::finding;
-use super::sources::{Sources, describe};
-use crate::findings::Diagnostic;
+use crate::findings::{Diagnostic, Severity};
 use crate::helm::RenderedObject;
+use crate::rules::sources::{Sources, describe};
+use crate::rules::{Scope, TargetCx, TargetRule, finding, rule};
 use crate::values::{Merged, escape_key};
+
+pub const RULE: crate::rules::Rule = rule(
+    "render/k8s-schema",
+    Severity::Error,
+    Scope::Target,
+    "every object of a built-in kind is one the Kubernetes API takes as written: known fields, right types, served apiVersion",
+);
+
+/// `render/k8s-schema` on a target's rendered objects.
+pub struct K8sSchema;
+
+impl TargetRule for K8sSchema {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered {
+            out.extend(k8s_schema(&rendered.objects, Some(cx.merged), cx.sources));
+        }
+    }
+}
 
 /// The Kubernetes minor version whose API types stackctl checks against: the `k8s-openapi`
 /// feature enabled in `Cargo.toml`.
@@ -349,7 +367,7 @@ fn resource_name_valid(name: &str) -> bool {
     STANDARD_RESOURCES.contains(&name)
         || name
             .strip_prefix("hugepages-")
-            .is_some_and(|size| super::render::parse_quantity(size).is_some())
+            .is_some_and(|size| super::parse_quantity(size).is_some())
         || name.contains('/')
 }
 

@@ -1,58 +1,53 @@
-//! The supply-chain rules of the umbrella chart's dependencies, checked offline.
-//!
-//! Every rule has a stable ID (documented in `docs/rules.md`) and locates its finding at the
-//! `Chart.yaml` or `Chart.lock` line to fix. A check never writes a file: a stale lock is
-//! reported, not repaired (repairing it silently is how drift used to reach CI unnoticed).
+//! `deps/*`: the supply-chain rules of the umbrella chart's dependencies in `Chart.yaml`,
+//! checked offline. Each finding points at the `Chart.yaml` line to fix. Together with the
+//! lock rules ([`super::lock`]) they are what `deps check` reports and what a build refuses
+//! to go past.
 
 use std::collections::BTreeMap;
 
-use crate::deps::chartfile::{ChartFile, DependencyEntry, LockFile};
-use crate::deps::links::{self, LINKS_FILE, Link};
-use crate::deps::lock::helm_digest;
-use crate::environment::Environment;
-use crate::error::Result;
-use crate::findings::Diagnostic;
-use crate::repo::Repo;
-use crate::rules;
+use super::{Scope, finding, lock, rule};
+use crate::deps::chartfile::{ChartFile, DependencyEntry, LockFile, is_exact_version};
+use crate::deps::links::{LINKS_FILE, Link};
+use crate::findings::{Diagnostic, Severity};
 
 pub const OCI_ONLY: &str = "deps/oci-only";
 pub const PINNED: &str = "deps/pinned";
 pub const ALIAS_VERSIONS: &str = "deps/alias-versions";
 pub const LINK_MODE: &str = "deps/link-mode";
-pub const LOCK_MISSING: &str = "lock/missing";
-pub const LOCK_IN_SYNC: &str = "lock/in-sync";
-pub const LOCK_DIGEST: &str = "lock/digest";
 
-const UPDATE_HINT: &str =
-    "run `stackctl deps update` to rewrite Chart.lock from Chart.yaml, then commit both files";
-
-/// Check the repository's umbrella chart: dependency rules, lock rules and, under CI, link
-/// mode. Severity overrides from `stackctl.toml` (`[rules]`) are applied.
-pub fn check(repo: &Repo, env: &Environment) -> Result<Vec<Diagnostic>> {
-    let chart_dir = repo.chart_dir();
-    let chart = ChartFile::load(&chart_dir)?;
-    let lock = LockFile::load(&chart_dir)?;
-    let chart_display = repo.display_path(&chart.path);
-    let lock_display = repo.display_path(&chart_dir.join(crate::deps::chartfile::LOCK_FILE));
-    let mut findings = check_files(&chart, lock.as_ref(), &chart_display, &lock_display);
-    if env.is_ci() {
-        findings.extend(check_links(&links::load(repo)?));
-    }
-    Ok(apply_levels(repo, findings))
-}
-
-/// Drop findings of rules turned off and re-grade those given another level (`[rules]` in
-/// stackctl.toml). Chart.yaml and Chart.lock carry no inline suppressions.
-pub fn apply_levels(repo: &Repo, findings: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    rules::finalize(findings, &repo.config, &[])
-}
+pub const RULES: &[super::Rule] = &[
+    rule(
+        OCI_ONLY,
+        Severity::Error,
+        Scope::Repository,
+        "every dependency repository is oci:// (file:// is a link-mode leak)",
+    ),
+    rule(
+        PINNED,
+        Severity::Error,
+        Scope::Repository,
+        "every dependency version is an exact SemVer pin",
+    ),
+    rule(
+        ALIAS_VERSIONS,
+        Severity::Error,
+        Scope::Repository,
+        "one version per chart name across its aliases",
+    ),
+    rule(
+        LINK_MODE,
+        Severity::Error,
+        Scope::Repository,
+        "a dependency link is active under CI=true",
+    ),
+];
 
 /// Active links are findings in CI: a CI run must test the locked, published charts.
 pub fn check_links(active: &[Link]) -> Vec<Diagnostic> {
     active
         .iter()
         .map(|link| {
-            rules::finding(
+            finding(
                 LINK_MODE,
                 format!(
                     "dependency `{}` is linked to the local directory {} while CI=true",
@@ -80,30 +75,7 @@ pub fn check_files(
     check_repositories(chart, chart_display, &mut findings);
     check_pins(chart, chart_display, &mut findings);
     check_alias_versions(chart, chart_display, &mut findings);
-    if chart.dependencies.is_empty() {
-        return findings;
-    }
-    let Some(lock) = lock else {
-        findings.push(
-            rules::finding(
-                LOCK_MISSING,
-                format!(
-                    "Chart.yaml has {} dependencies but {lock_display} does not exist",
-                    chart.dependencies.len()
-                ),
-            )
-            .at(chart_display, chart.dependencies_line.unwrap_or(1), 1)
-            .with_hint("run `stackctl deps update` and commit Chart.lock with Chart.yaml"),
-        );
-        return findings;
-    };
-    let before = findings.len();
-    check_in_sync(chart, lock, chart_display, lock_display, &mut findings);
-    let out_of_sync = findings[before..].iter().any(|d| d.rule == LOCK_IN_SYNC);
-    // An out-of-sync lock necessarily has another digest; saying so twice is noise.
-    if !out_of_sync {
-        check_digest(chart, lock, lock_display, &mut findings);
-    }
+    findings.extend(lock::check(chart, lock, chart_display, lock_display));
     findings
 }
 
@@ -130,7 +102,7 @@ fn check_repositories(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnost
         }
         let (line, column) = dep.repository_line();
         let finding = if repository.starts_with("file://") {
-            rules::finding(
+            finding(
                 OCI_ONLY,
                 format!(
                     "dependency {} points at a local directory ({repository}): link mode was committed",
@@ -142,13 +114,13 @@ fn check_repositories(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnost
                 dep.fields.name
             ))
         } else if repository.is_empty() {
-            rules::finding(
+            finding(
                 OCI_ONLY,
                 format!("dependency {} has no repository", label(dep)),
             )
             .with_hint(format!("set `repository: {registry}`"))
         } else {
-            rules::finding(
+            finding(
                 OCI_ONLY,
                 format!(
                     "dependency {} comes from {repository}, which is not an OCI registry",
@@ -161,11 +133,6 @@ fn check_repositories(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnost
         };
         findings.push(finding.at(file, line, column));
     }
-}
-
-/// Whether a version is one exact SemVer version (what a pin must be).
-pub fn is_exact_version(version: &str) -> bool {
-    semver::Version::parse(version).is_ok()
 }
 
 fn check_pins(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnostic>) {
@@ -184,7 +151,7 @@ fn check_pins(chart: &ChartFile, file: &str, findings: &mut Vec<Diagnostic>) {
             )
         };
         findings.push(
-            rules::finding(PINNED, message)
+            finding(PINNED, message)
                 .at(file, line, column)
                 .with_hint(format!(
                     "pin the exact version that was tested, e.g. `version: \"4.6.12\"` (`stackctl deps bump {} <version>` edits every alias)",
@@ -206,7 +173,7 @@ fn check_alias_versions(chart: &ChartFile, file: &str, findings: &mut Vec<Diagno
         }
         let (line, column) = dep.version_line();
         findings.push(
-            rules::finding(
+            finding(
                 ALIAS_VERSIONS,
                 format!(
                     "{} uses {} {} but {} (line {}) uses {}: every alias of a chart must carry the same version",
@@ -227,121 +194,12 @@ fn check_alias_versions(chart: &ChartFile, file: &str, findings: &mut Vec<Diagno
     }
 }
 
-fn check_in_sync(
-    chart: &ChartFile,
-    lock: &LockFile,
-    chart_file: &str,
-    lock_file: &str,
-    findings: &mut Vec<Diagnostic>,
-) {
-    let requested = &chart.dependencies;
-    let locked = &lock.dependencies;
-    if requested.len() != locked.len() {
-        findings.push(
-            rules::finding(
-                LOCK_IN_SYNC,
-                format!(
-                    "{lock_file} lists {} dependencies but {chart_file} has {}",
-                    locked.len(),
-                    requested.len()
-                ),
-            )
-            .at(lock_file, lock.dependencies_line.unwrap_or(1), 1)
-            .with_hint(UPDATE_HINT),
-        );
-    }
-    for (index, (want, have)) in requested.iter().zip(locked).enumerate() {
-        let position = index + 1;
-        if want.fields.name != have.fields.name {
-            let (line, column) = have.name_line();
-            findings.push(
-                rules::finding(
-                    LOCK_IN_SYNC,
-                    format!(
-                        "{lock_file} entry {position} is `{}` but {chart_file} entry {position} (line {}) is `{}`: the lock must list the same charts in the same order",
-                        have.fields.name,
-                        want.name_line().0,
-                        want.fields.name
-                    ),
-                )
-                .at(lock_file, line, column)
-                .with_hint(UPDATE_HINT),
-            );
-            // The rest of this pair compares different charts: nothing more to learn.
-            continue;
-        }
-        if want.fields.repository != have.fields.repository {
-            let (line, column) = have.repository_line();
-            findings.push(
-                rules::finding(
-                    LOCK_IN_SYNC,
-                    format!(
-                        "{lock_file} locks {} from {} but {chart_file} (line {}) asks for {}",
-                        have.fields.name,
-                        have.fields.repository,
-                        want.repository_line().0,
-                        want.fields.repository
-                    ),
-                )
-                .at(lock_file, line, column)
-                .with_hint(UPDATE_HINT),
-            );
-        }
-        // A range is deps/pinned's finding; comparing it to the locked version says nothing.
-        if is_exact_version(&want.fields.version) && want.fields.version != have.fields.version {
-            let (line, column) = have.version_line();
-            findings.push(
-                rules::finding(
-                    LOCK_IN_SYNC,
-                    format!(
-                        "{lock_file} locks {} {} but {chart_file} (line {}) asks for {}",
-                        have.fields.name,
-                        have.fields.version,
-                        want.version_line().0,
-                        want.fields.version
-                    ),
-                )
-                .at(lock_file, line, column)
-                .with_hint(UPDATE_HINT),
-            );
-        }
-    }
-}
-
-fn check_digest(
-    chart: &ChartFile,
-    lock: &LockFile,
-    lock_file: &str,
-    findings: &mut Vec<Diagnostic>,
-) {
-    let expected = helm_digest(&chart.helm_dependencies(), &lock.helm_dependencies());
-    if lock.digest() == expected {
-        return;
-    }
-    let (line, column) = lock
-        .digest
-        .as_ref()
-        .map(|d| (d.line, d.column))
-        .unwrap_or((1, 1));
-    let message = if lock.digest().is_empty() {
-        format!("{lock_file} has no digest")
-    } else {
-        format!(
-            "{lock_file} digest {} is not the digest helm computes for these dependencies ({expected}): the lock was edited by hand, or Chart.yaml changed a condition, alias, tag or import without `deps update`",
-            lock.digest()
-        )
-    };
-    findings.push(
-        rules::finding(LOCK_DIGEST, message)
-            .at(lock_file, line, column)
-            .with_hint(UPDATE_HINT),
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deps::lock::{lock_entries, render_lock};
+    use crate::deps::lock::{helm_digest, lock_entries, render_lock};
+    use crate::rules;
+    use crate::rules::lock::{LOCK_DIGEST, LOCK_IN_SYNC, LOCK_MISSING};
     use std::path::Path;
 
     const CHART: &str = "apiVersion: v2

@@ -1,15 +1,205 @@
-//! Rules on rendered objects: what the manifests helm produced for a target say together.
+//! `render/*`: what the manifests helm produced for a target say, object by object and
+//! together. `render/k8s-schema`, the largest, lives in [`k8s_schema`].
+
+pub mod k8s_schema;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use super::finding;
 use super::sources::{At, Sources, describe};
-use crate::findings::Diagnostic;
-use crate::helm::RenderedObject;
+use super::{Scope, TargetCx, TargetRule, finding, rule};
+use crate::findings::{Diagnostic, Severity};
+use crate::helm::{RenderError, RenderedObject};
 use crate::values::{Merged, escape_key};
+
+pub const RULES: &[super::Rule] = &[
+    rule(
+        "render/helm-error",
+        Severity::Error,
+        Scope::Target,
+        "helm template renders the target",
+    ),
+    rule(
+        "render/helm-warning",
+        Severity::Warning,
+        Scope::Target,
+        "helm prints no warning while rendering",
+    ),
+    rule(
+        "render/duplicate-object",
+        Severity::Error,
+        Scope::Target,
+        "no two rendered objects share group, kind, namespace and name",
+    ),
+    rule(
+        "render/dangling-reference",
+        Severity::Error,
+        Scope::Target,
+        "every Service, port, Secret and ConfigMap a rendered object references exists",
+    ),
+    rule(
+        "render/name-too-long",
+        Severity::Error,
+        Scope::Target,
+        "rendered names are DNS-1123 names within Kubernetes' length limits",
+    ),
+    rule(
+        "render/external-secret-key",
+        Severity::Error,
+        Scope::Target,
+        "every ExternalSecret remote key is a full path",
+    ),
+    rule(
+        "render/cronjob-schedule",
+        Severity::Error,
+        Scope::Target,
+        "every CronJob has a five-field schedule and a command",
+    ),
+    rule(
+        "render/resources",
+        Severity::Error,
+        Scope::Target,
+        "no container requests more CPU or memory than its limit",
+    ),
+    k8s_schema::RULE,
+];
+
+/// `render/helm-error`: why helm did not render the target, at the umbrella template line
+/// when helm names one. (A dependency's templates live in its archive, so their location
+/// stays in the message.)
+pub fn helm_error(error: RenderError, sources: &Sources<'_>) -> Diagnostic {
+    match error {
+        RenderError::Helm { message, template } => {
+            let mut d = finding("render/helm-error", message)
+                .with_hint("the layer chain shows which values files were applied");
+            if let Some(t) = template
+                && let Some(rest) = t
+                    .file
+                    .strip_prefix(&format!("{}/templates/", sources.chart_name))
+            {
+                let file = format!("{}/templates/{rest}", sources.chart_dir);
+                d = d.at(file, t.line.unwrap_or(1), t.column.unwrap_or(1));
+            }
+            d
+        }
+        RenderError::Cancelled => finding("render/helm-error", "interrupted"),
+        RenderError::Run(message) | RenderError::Output(message) => {
+            finding("render/helm-error", message)
+        }
+    }
+}
+
+/// `render/helm-warning`: each line helm printed on stderr while rendering.
+pub struct HelmWarning;
+
+impl TargetRule for HelmWarning {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        let Some(rendered) = cx.rendered else {
+            return;
+        };
+        out.extend(rendered.warnings.iter().map(|w| {
+            finding("render/helm-warning", w.clone())
+                .with_hint("helm warns when values are dropped or overridden with another type")
+        }));
+    }
+}
+
+/// `render/duplicate-object`.
+pub struct DuplicateObject;
+
+impl TargetRule for DuplicateObject {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered {
+            out.extend(duplicate_objects(
+                &rendered.objects,
+                &cx.target.namespace,
+                cx.sources,
+            ));
+        }
+    }
+}
+
+/// `render/name-too-long`, at the `release` line of `stackctl.toml` when the release makes
+/// the name too long.
+pub struct NameTooLong;
+
+impl TargetRule for NameTooLong {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        let Some(rendered) = cx.rendered else {
+            return;
+        };
+        let release_at = cx
+            .config
+            .release_lines
+            .get(&cx.target.name)
+            .map(|&line| (crate::config::CONFIG_FILE.to_string(), line, 1));
+        out.extend(name_lengths(
+            &rendered.objects,
+            &cx.target.release,
+            release_at.as_ref(),
+            cx.sources,
+        ));
+    }
+}
+
+/// `render/external-secret-key`.
+pub struct ExternalSecretKey;
+
+impl TargetRule for ExternalSecretKey {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered {
+            out.extend(external_secret_keys(&rendered.objects, cx.sources));
+        }
+    }
+}
+
+/// `render/cronjob-schedule`.
+pub struct CronjobSchedule;
+
+impl TargetRule for CronjobSchedule {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered {
+            out.extend(cronjob_schedules(
+                &rendered.objects,
+                &cx.target.release,
+                &cx.dependency_keys(),
+                Some(cx.merged),
+                cx.sources,
+            ));
+        }
+    }
+}
+
+/// `render/resources`.
+pub struct Resources;
+
+impl TargetRule for Resources {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered {
+            out.extend(resources(&rendered.objects, Some(cx.merged), cx.sources));
+        }
+    }
+}
+
+/// `render/dangling-reference`, knowing what the target declares is provided outside the
+/// chart (`external-refs`).
+pub struct DanglingReference;
+
+impl TargetRule for DanglingReference {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if let Some(rendered) = cx.rendered {
+            out.extend(dangling_references(
+                &rendered.objects,
+                &cx.target.release,
+                &cx.target.external_refs,
+                Some(cx.merged),
+                cx.sources,
+            ));
+        }
+    }
+}
 
 /// `render/duplicate-object`: two objects with the same group, kind, namespace and name.
 pub fn duplicate_objects(
@@ -589,7 +779,7 @@ pub fn external_secret_keys(objects: &[RenderedObject], sources: &Sources<'_>) -
 
 /// The values entry a dependency's CronJob comes from (`/backend-api/cronJobs/pull-ce`): the
 /// charts name each job `<release>-<dependency key>-<job key>`.
-fn cronjob_entry(
+pub(crate) fn cronjob_entry(
     cronjob: &RenderedObject,
     release: &str,
     dependency_keys: &[&str],
@@ -715,54 +905,6 @@ mod object_tests {
         assert!(messages[0].contains("CronJob b has schedule \"every day\""));
         assert!(messages[1].contains("CronJob b runs no command"));
     }
-}
-
-/// `preview/cronjobs-suspended`: in a preview environment every CronJob is suspended, so a
-/// throwaway environment never runs the production jobs. Located at the entry of the
-/// `cronJobs` map in the target's own file when it has one, else at that map.
-pub fn preview_cronjobs(
-    objects: &[RenderedObject],
-    release: &str,
-    dependency_keys: &[&str],
-    merged: Option<&Merged>,
-    sources: &Sources<'_>,
-) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    for cronjob in objects.iter().filter(|o| o.kind() == "CronJob") {
-        if cronjob.value.pointer("/spec/suspend") == Some(&Value::Bool(true)) {
-            continue;
-        }
-        let mut d = finding(
-            "preview/cronjobs-suspended",
-            format!("{} runs in a preview environment", describe(cronjob)),
-        )
-        .with_hint("set suspend: true for it under cronJobs in the preview values");
-        let entry = cronjob_entry(cronjob, release, dependency_keys);
-        let origin = entry.as_ref().and_then(|pointer| {
-            let provenance = &merged?.provenance;
-            let last = provenance.layers().last()?;
-            // The deepest part of the entry the target's own file writes.
-            let mut at = pointer.as_str();
-            loop {
-                if let Some(span) = last.span(at) {
-                    let p = span.primary();
-                    return Some((last.file().to_string(), p.line, p.column));
-                }
-                at = &at[..at.rfind('/')?];
-                if at.is_empty() {
-                    return None;
-                }
-            }
-        });
-        d = match (origin, entry) {
-            (Some((file, line, column)), Some(pointer)) => d
-                .at(file, line, column)
-                .with_path(format!("{pointer}/suspend")),
-            _ => sources.locate(d, cronjob),
-        };
-        out.push(d);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,330 @@
+//! The workspace: what every target of a run shares, loaded once. The umbrella chart's
+//! defaults and schema, each built dependency's defaults and schema, and every values layer,
+//! parsed on first use and shared by the targets that apply it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::deps::chartfile::ChartFile;
+use crate::error::{Error, Result};
+use crate::findings::Diagnostic;
+use crate::helm::{Helm, RenderError, Rendered, TemplateRequest};
+use crate::repo::Repo;
+use crate::rules::{self, DependencyView, sources::Sources};
+use crate::target::Target;
+use crate::values::schema::Schema;
+use crate::values::{
+    Layer, MergeOptions, Merged, ParsedLayer, Suppressions, merge_chain_with, scan_suppressions,
+    scope_subchart,
+};
+
+/// A target's layers as loaded: parsed (all of them, or `None` when one cannot be read),
+/// their suppressions, and the findings reading them produced.
+pub struct TargetLayers {
+    pub parsed: Option<Vec<ParsedLayer>>,
+    pub suppressions: Vec<Arc<Suppressions>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// A dependency of the umbrella chart, as built into `charts/<chart>/charts/`.
+#[derive(Debug)]
+pub struct Dependency {
+    /// Where its values live in the umbrella's: the alias, else the name.
+    pub key: String,
+    pub chart: String,
+    pub version: String,
+    /// The values path that enables it (`backend-api.enabled`), empty when always on.
+    pub condition: String,
+    pub image: String,
+    pub defaults: ParsedLayer,
+    pub schema: Option<Schema>,
+}
+
+/// Everything targets share, loaded once per run.
+pub struct Workspace {
+    pub repo: Repo,
+    pub helm: Helm,
+    pub chart_dir: PathBuf,
+    /// The chart directory's name, as helm prefixes the sources of its templates.
+    chart_name: String,
+    /// The chart directory, repository-relative.
+    chart_display: String,
+    pub defaults: ParsedLayer,
+    pub schema: Option<Schema>,
+    pub dependencies: Vec<Dependency>,
+    /// Parsed layers by file, shared by the targets that apply them.
+    layers: Mutex<HashMap<String, LayerLoad>>,
+}
+
+/// A layer read and parsed once: its values (or why not) and its suppressions.
+#[derive(Clone)]
+pub(crate) enum LayerLoad {
+    Parsed(ParsedLayer, Arc<Suppressions>),
+    Failed(Box<Diagnostic>, Arc<Suppressions>),
+}
+
+impl Workspace {
+    /// Load the umbrella chart and its built dependencies (`archives`: chart name and version
+    /// to the archive in `charts/`).
+    pub fn load(
+        repo: Repo,
+        helm: Helm,
+        archives: &BTreeMap<(String, String), PathBuf>,
+    ) -> Result<Workspace> {
+        let chart_dir = repo.chart_dir();
+        let chart_rel = repo.display_path(&chart_dir);
+        let chart = ChartFile::load(&chart_dir)?;
+        let defaults_file = format!("{chart_rel}/values.yaml");
+        let defaults = Layer::read(&repo.root, &defaults_file)?
+            .parse()
+            .map_err(Error::from)?;
+        let schema = read_schema(
+            &chart_dir.join("values.schema.json"),
+            &format!("{chart_rel}/values.schema.json"),
+        )?;
+
+        let mut dependencies = Vec::new();
+        for entry in &chart.dependencies {
+            let dep = &entry.fields;
+            let archive = archives
+                .get(&(dep.name.clone(), dep.version.clone()))
+                .ok_or_else(|| {
+                    Error::internal(format!(
+                        "dependency {} {} was not built",
+                        dep.name, dep.version
+                    ))
+                })?;
+            let archive_rel = repo.display_path(archive);
+            let bytes = std::fs::read(archive).map_err(|e| Error::io("read", archive, e))?;
+            let files = archive_files(&bytes, &["values.yaml", "values.schema.json"])
+                .map_err(|e| Error::environment(format!("{archive_rel}: {e}")).at(archive, None))?;
+            let values_text = files.get("values.yaml").cloned().unwrap_or_default();
+            let defaults = Layer::new(format!("{archive_rel}/values.yaml"), values_text)
+                .parse()
+                .map_err(Error::from)?;
+            let schema = match files.get("values.schema.json") {
+                Some(text) => Some(Schema::compile(
+                    text,
+                    &format!("{archive_rel}/values.schema.json"),
+                )?),
+                None => None,
+            };
+            dependencies.push(Dependency {
+                key: dep.effective_name().to_string(),
+                chart: dep.name.clone(),
+                version: dep.version.clone(),
+                condition: dep.condition.clone(),
+                image: repo.config.dependencies.image_for(&dep.name),
+                defaults,
+                schema,
+            });
+        }
+        let chart_name = chart_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Workspace {
+            repo,
+            helm,
+            chart_dir,
+            chart_name,
+            chart_display: chart_rel,
+            defaults,
+            schema,
+            dependencies,
+            layers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// One layer, read and parsed on first use.
+    pub(crate) fn layer(&self, file: &str) -> LayerLoad {
+        if let Some(load) = self.layers.lock().expect("layer cache").get(file) {
+            return load.clone();
+        }
+        let load = match std::fs::read_to_string(self.repo.path(file)) {
+            Err(e) => LayerLoad::Failed(
+                Box::new(rules::values::unreadable(file, &e)),
+                Arc::new(Suppressions::default()),
+            ),
+            Ok(text) => {
+                let suppressions = Arc::new(scan_suppressions(file, &text));
+                match Layer::new(file, text).parse() {
+                    Ok(parsed) => LayerLoad::Parsed(parsed, suppressions),
+                    Err(e) => {
+                        LayerLoad::Failed(Box::new(rules::values::syntax_error(&e)), suppressions)
+                    }
+                }
+            }
+        };
+        self.layers
+            .lock()
+            .expect("layer cache")
+            .insert(file.to_string(), load.clone());
+        load
+    }
+
+    /// The dependencies as target rules see them, `scoped` holding each one's values for
+    /// the target (`None` when it is disabled).
+    pub fn views<'a>(&'a self, scoped: &'a [Option<Merged>]) -> Vec<DependencyView<'a>> {
+        self.dependencies
+            .iter()
+            .zip(scoped)
+            .map(|(d, scoped)| DependencyView {
+                key: &d.key,
+                chart: &d.chart,
+                version: &d.version,
+                image: &d.image,
+                defaults: d.defaults.value(),
+                schema: d.schema.as_ref(),
+                scoped: scoped.as_ref(),
+            })
+            .collect()
+    }
+
+    /// The layers of `target`, each read and parsed once per run.
+    pub fn load_layers(&self, target: &Target) -> TargetLayers {
+        let mut loaded = TargetLayers {
+            parsed: Some(Vec::new()),
+            suppressions: Vec::new(),
+            diagnostics: Vec::new(),
+        };
+        for file in &target.layers {
+            match self.layer(file) {
+                LayerLoad::Parsed(layer, s) => {
+                    loaded
+                        .diagnostics
+                        .extend(rules::values::layer_findings(&layer));
+                    if let Some(parsed) = &mut loaded.parsed {
+                        parsed.push(layer);
+                    }
+                    loaded.suppressions.push(s);
+                }
+                LayerLoad::Failed(diagnostic, s) => {
+                    loaded.diagnostics.push(*diagnostic);
+                    loaded.suppressions.push(s);
+                    loaded.parsed = None;
+                }
+            }
+        }
+        loaded
+    }
+
+    /// The umbrella's merge of `layers` over the chart's defaults; each dependency's block
+    /// holds what the layers set for it.
+    pub fn merge(&self, layers: &[ParsedLayer]) -> Merged {
+        let options = MergeOptions {
+            subcharts: self.dependencies.iter().map(|d| d.key.clone()).collect(),
+        };
+        merge_chain_with(&self.defaults, layers, &options)
+    }
+
+    /// For each dependency, the values it renders with when `merged` enables it (its
+    /// defaults under the umbrella's block); a block that cannot be scoped is a finding.
+    pub fn scope_dependencies(
+        &self,
+        merged: &Merged,
+        out: &mut Vec<Diagnostic>,
+    ) -> Vec<Option<Merged>> {
+        self.dependencies
+            .iter()
+            .map(|dep| {
+                if !self.enabled(dep, &merged.value) {
+                    return None;
+                }
+                match scope_subchart(merged, &dep.key, &dep.defaults) {
+                    Ok(scoped) => Some(scoped),
+                    Err(e) => {
+                        out.push(rules::values::syntax_error(&e));
+                        None
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Where findings about this workspace's rendered objects point.
+    pub fn sources(&self) -> Sources<'_> {
+        Sources {
+            chart_name: &self.chart_name,
+            chart_dir: &self.chart_display,
+            root: Some(&self.repo.root),
+        }
+    }
+
+    /// Render a target with helm.
+    pub async fn helm_render(&self, target: &Target) -> std::result::Result<Rendered, RenderError> {
+        let values: Vec<PathBuf> = target.layers.iter().map(|l| self.repo.path(l)).collect();
+        let request = TemplateRequest {
+            release: &target.release,
+            namespace: &target.namespace,
+            chart_dir: &self.chart_dir,
+            values: &values,
+            kube_version: &self.repo.config.render.kube_version,
+            cwd: &self.repo.root,
+        };
+        self.helm.template(&request).await
+    }
+
+    /// Whether a dependency is enabled by the merged values (Helm: a condition that resolves
+    /// to a boolean decides; anything else leaves the dependency on).
+    pub fn enabled(&self, dep: &Dependency, values: &Value) -> bool {
+        if dep.condition.is_empty() {
+            return true;
+        }
+        dep.condition
+            .split(',')
+            .map(str::trim)
+            .find_map(|path| {
+                let pointer: String = path
+                    .split('.')
+                    .map(|k| format!("/{}", crate::values::escape_key(k)))
+                    .collect();
+                values.pointer(&pointer).and_then(Value::as_bool)
+            })
+            .unwrap_or(true)
+    }
+}
+
+fn read_schema(path: &Path, display: &str) -> Result<Option<Schema>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(Schema::compile(&text, display)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+/// Read some top-level files of a chart archive (`<chart>/values.yaml`, …).
+fn archive_files(
+    bytes: &[u8],
+    wanted: &[&str],
+) -> std::result::Result<HashMap<String, String>, String> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut found = HashMap::new();
+    for entry in archive
+        .entries()
+        .map_err(|e| format!("not a chart archive: {e}"))?
+    {
+        let mut entry = entry.map_err(|e| format!("corrupt chart archive: {e}"))?;
+        let path = entry
+            .path()
+            .map_err(|e| format!("corrupt chart archive: {e}"))?
+            .into_owned();
+        let parts: Vec<_> = path.components().collect();
+        if parts.len() != 2 {
+            continue;
+        }
+        let name = parts[1].as_os_str().to_string_lossy().into_owned();
+        if wanted.contains(&name.as_str()) {
+            let mut text = String::new();
+            entry
+                .read_to_string(&mut text)
+                .map_err(|e| format!("cannot read {name} in the archive: {e}"))?;
+            found.insert(name, text);
+        }
+    }
+    Ok(found)
+}

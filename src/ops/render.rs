@@ -1,0 +1,69 @@
+//! `render`: one target's manifests, exactly as `validate` renders them, without its rules.
+
+use std::time::Instant;
+
+use super::{Context, DepsSource, deps};
+use crate::engine::{self, RenderedTarget, targets};
+use crate::error::Result;
+use crate::findings::Report;
+use crate::target::Target;
+
+/// What to render.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    /// An env file, a variant name, or a values file of the chart.
+    pub target: String,
+    /// The cloud layer for an env file (default: the only cloud, else `aws`).
+    pub cloud: Option<String>,
+    pub source: DepsSource,
+}
+
+/// A render: the target, its full layer chain, and what helm rendered or why it did not.
+pub struct Rendering {
+    pub target: Target,
+    /// The chart's defaults, then the target's layers: everything helm applied, in order.
+    pub chain: Vec<String>,
+    pub outcome: std::result::Result<RenderedTarget, Report>,
+}
+
+/// Render one target.
+pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> {
+    let started = Instant::now();
+    cx.require_helm()?;
+    let target = cx
+        .helm_first(targets::resolve_target(
+            &cx.repo,
+            &cx.invocation.cwd,
+            &request.target,
+            request.cloud.as_deref(),
+        ))
+        .await?;
+    let workspace = deps::prepare_workspace(cx, &request.source).await?;
+    let chain = layer_chain(&workspace, &target);
+    let outcome = engine::render_target(&workspace, target.clone()).await;
+    cx.check_cancelled()?;
+    let outcome = outcome.map_err(|diagnostics| {
+        let mut diagnostics = diagnostics;
+        for d in &mut diagnostics {
+            d.target.get_or_insert_with(|| target.name.clone());
+        }
+        Report {
+            targets: Vec::new(),
+            diagnostics,
+            duration_ms: started.elapsed().as_millis() as u64,
+        }
+    });
+    Ok(Rendering {
+        target,
+        chain,
+        outcome,
+    })
+}
+
+/// The chart's defaults followed by the target's layers.
+pub fn layer_chain(workspace: &engine::Workspace, target: &Target) -> Vec<String> {
+    let chart = workspace.repo.display_path(&workspace.chart_dir);
+    std::iter::once(format!("{chart}/values.yaml"))
+        .chain(target.layers.iter().cloned())
+        .collect()
+}

@@ -1,0 +1,163 @@
+//! `validate`: the supply-chain checks, then every target of the scope checked in parallel
+//! (or found in the result cache), the charts linted when the scope includes them, the
+//! cross-target rules, and one report.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Context, DepsSource, deps};
+use crate::engine::cache::ResultCache;
+use crate::engine::{self, targets};
+use crate::error::Result;
+use crate::findings::{Diagnostic, Report, Severity};
+use crate::oci::cache::ChartCache;
+use crate::repo::Repo;
+use crate::rules;
+use crate::target::Target;
+
+/// What to validate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: dependencies, the charts and their variants, every cloud's envs.
+    All,
+    /// The envs of one cloud.
+    Envs { cloud: String },
+    /// The charts: lint, variants, agnosticism.
+    Chart,
+}
+
+impl Scope {
+    /// The command that validates this scope, as reports name it.
+    pub fn command(&self) -> String {
+        match self {
+            Scope::All => "validate".to_string(),
+            Scope::Envs { cloud } => format!("validate envs {cloud}"),
+            Scope::Chart => "validate chart".to_string(),
+        }
+    }
+
+    fn includes_charts(&self) -> bool {
+        !matches!(self, Scope::Envs { .. })
+    }
+}
+
+/// A `validate` run's parameters.
+#[derive(Debug, Clone)]
+pub struct ValidateRequest {
+    pub scope: Scope,
+    pub source: DepsSource,
+    /// How many targets to render at once (default: the number of cores).
+    pub jobs: Option<usize>,
+    /// Read and write the result cache.
+    pub use_cache: bool,
+}
+
+/// Validate the repository; the report holds every finding.
+pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report> {
+    let started = Instant::now();
+    let repo = &cx.repo;
+    cx.require_helm()?;
+    // The lock is checked as committed, before anything could touch it.
+    let mut general = cx.helm_first(deps::supply_chain(cx)).await?;
+    let targets = cx.helm_first(select_targets(repo, &request.scope)).await?;
+    // Repository-wide and cheap, and `.gitignore` is no input of any target's cached verdict:
+    // checked on every run.
+    if request.scope != Scope::Chart {
+        general.extend(rules::secrets::check_gitignore(&repo.root));
+    }
+    let workspace = match deps::prepare_workspace(cx, &request.source).await {
+        Ok(workspace) => Arc::new(workspace),
+        // A dependency finding (a file:// leak, a lock out of sync) can make the chart
+        // unbuildable; those findings are the report, not an error of the run.
+        Err(e) if !e.is_cancelled() && general.iter().any(|d| d.severity == Severity::Error) => {
+            return Ok(engine::assemble(repo, &[], general, started));
+        }
+        Err(e) => return Err(e),
+    };
+    if request.scope.includes_charts() {
+        general.extend(chart_findings(cx, &workspace).await?);
+    }
+    let (literals, scanned) =
+        engine::secret_literals(&workspace, &targets, &service_values(repo, &request.scope));
+    general.extend(literals);
+    let cache = match request.use_cache {
+        true => Some(Arc::new(ResultCache::open(
+            &ChartCache::default_dir(&cx.env)?,
+            repo,
+            cx.helm().await?,
+        )?)),
+        false => None,
+    };
+    let progress = Arc::clone(&cx.invocation.progress);
+    progress.begin("validating", targets.len());
+    let on_done: engine::OnDone = {
+        let progress = Arc::clone(&progress);
+        Arc::new(move |name: &str| progress.advance(name))
+    };
+    let outcomes = engine::check_all(
+        Arc::clone(&workspace),
+        targets,
+        jobs(request),
+        cache,
+        Some(on_done),
+    )
+    .await;
+    progress.end();
+    cx.check_cancelled()?;
+    general.extend(engine::cross_target_findings(&workspace, &outcomes));
+    Ok(engine::assemble_with(
+        repo, &outcomes, general, &scanned, started,
+    ))
+}
+
+/// The targets of a `validate` scope.
+fn select_targets(repo: &Repo, scope: &Scope) -> Result<Vec<Target>> {
+    Ok(match scope {
+        Scope::Envs { cloud } => targets::env_targets(repo, cloud)?,
+        Scope::Chart => targets::variant_targets(repo),
+        Scope::All => {
+            let mut all = Vec::new();
+            for cloud in targets::clouds(repo)? {
+                all.extend(targets::env_targets(repo, &cloud)?);
+            }
+            all.extend(targets::variant_targets(repo));
+            all
+        }
+    })
+}
+
+/// `chart/agnostic` over the umbrella's templates and `chart/lint` of every chart.
+async fn chart_findings(cx: &Context, workspace: &engine::Workspace) -> Result<Vec<Diagnostic>> {
+    let repo = &cx.repo;
+    let mut findings = rules::chart::check_templates(
+        &workspace.chart_dir,
+        &repo.display_path(&workspace.chart_dir),
+    );
+    findings.extend(engine::lint::lint_charts(workspace, &targets::variant_targets(repo)).await?);
+    cx.check_cancelled()?;
+    Ok(findings)
+}
+
+/// The defaults of the local service charts, scanned for secrets when the charts are in
+/// scope.
+fn service_values(repo: &Repo, scope: &Scope) -> Vec<String> {
+    if !scope.includes_charts() {
+        return Vec::new();
+    }
+    repo.config
+        .dependencies
+        .sources
+        .values()
+        .map(|source| repo.path(source))
+        .filter(|dir| dir.join("values.yaml").is_file())
+        .map(|dir| format!("{}/values.yaml", repo.display_path(&dir)))
+        .collect()
+}
+
+fn jobs(request: &ValidateRequest) -> usize {
+    request.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    })
+}

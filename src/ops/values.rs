@@ -1,0 +1,60 @@
+//! `values`: a target's merged values with the file and line that set each one, or the story
+//! of one value through the layer chain.
+
+use super::{Context, DepsSource, deps, render::layer_chain};
+use crate::engine::{self, targets};
+use crate::error::Result;
+use crate::target::Target;
+use crate::values::{Merged, escape_key};
+
+/// What to show.
+#[derive(Debug, Clone)]
+pub struct ValuesRequest {
+    pub target: String,
+    /// A dotted values path (`a.b.c`) to explain layer by layer.
+    pub path: Option<String>,
+    pub cloud: Option<String>,
+}
+
+/// A target's merged values.
+pub struct MergedValues {
+    pub target: Target,
+    /// The chart's defaults, then the target's layers.
+    pub chain: Vec<String>,
+    pub merged: Merged,
+    /// The dotted path asked about, and its JSON pointer.
+    pub path: Option<(String, String)>,
+}
+
+/// Merge a target's values as helm does. Dependencies come from the cache or the local chart
+/// sources only: merging needs their defaults, never the network.
+pub async fn values(cx: &Context, request: &ValuesRequest) -> Result<MergedValues> {
+    cx.require_helm()?;
+    let target = cx
+        .helm_first(targets::resolve_target(
+            &cx.repo,
+            &cx.invocation.cwd,
+            &request.target,
+            request.cloud.as_deref(),
+        ))
+        .await?;
+    let source = DepsSource {
+        offline: true,
+        ..DepsSource::default()
+    };
+    let workspace = deps::prepare_workspace(cx, &source).await?;
+    let merged = engine::merged_values(&workspace, &target)?;
+    let path = request.path.as_ref().map(|path| {
+        let pointer: String = path
+            .split('.')
+            .map(|k| format!("/{}", escape_key(k)))
+            .collect();
+        (path.clone(), pointer)
+    });
+    Ok(MergedValues {
+        chain: layer_chain(&workspace, &target),
+        target,
+        merged,
+        path,
+    })
+}

@@ -1,0 +1,492 @@
+//! The results of the commands that do not report findings (`deps build`, `values`,
+//! `doctor`, …), for people and as JSON documents (`docs/output.md`).
+//!
+//! Every JSON document is one object whose first key is `version` (the version of that
+//! document's shape), pretty-printed and followed by a newline. The formats made for
+//! findings (`sarif`, `junit`, `github`) show these results as human text.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::deps::build::{DependencyStatus, Presence};
+use crate::deps::links::{LINKS_FILE, Link};
+use crate::ops::deps::{BuildReport, BumpReport};
+use crate::ops::doctor::DoctorReport;
+use crate::ops::publish::PublishReport;
+use crate::ops::render::Rendering;
+use crate::ops::values::MergedValues;
+use crate::values::{Merged, dotted_path, escape_key};
+
+/// The version of every document's shape; see `docs/output.md` for what changes it.
+pub const VERSION: u32 = 1;
+
+/// A result the report layer can show: as JSON (`Serialize`) and for people.
+pub trait Document: Serialize {
+    /// The text people read on stdout. `quiet` asks for the essentials only.
+    fn human(&self, quiet: bool, styles: &Styles) -> String;
+}
+
+/// The styles of human output; plain when colors are off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Styles {
+    pub good: anstyle::Style,
+    pub bad: anstyle::Style,
+    pub note: anstyle::Style,
+}
+
+impl Styles {
+    pub fn new(color: bool) -> Styles {
+        if !color {
+            return Styles::default();
+        }
+        let fg = |c: anstyle::AnsiColor| anstyle::Style::new().fg_color(Some(c.into()));
+        Styles {
+            good: fg(anstyle::AnsiColor::Green),
+            bad: fg(anstyle::AnsiColor::Red),
+            note: fg(anstyle::AnsiColor::Yellow),
+        }
+    }
+}
+
+/// `document` as a JSON document: `{"version": 1, …its fields}`.
+pub fn json<D: Serialize + ?Sized>(document: &D) -> String {
+    #[derive(Serialize)]
+    struct Versioned<'a, D: ?Sized> {
+        version: u32,
+        #[serde(flatten)]
+        document: &'a D,
+    }
+    let text = serde_json::to_string_pretty(&Versioned {
+        version: VERSION,
+        document,
+    })
+    .expect("documents serialise");
+    format!("{text}\n")
+}
+
+impl Document for BuildReport {
+    fn human(&self, quiet: bool, _: &Styles) -> String {
+        let mut out = String::new();
+        if quiet {
+            return out;
+        }
+        if let Some(written) = self.lock_written {
+            let what = if written { "written" } else { "unchanged" };
+            let _ = writeln!(out, "{} {what}", self.lock_file);
+        }
+        for dep in &self.dependencies {
+            let state = if dep.written { "written" } else { "up to date" };
+            let version_note = if dep.archive_version != dep.version {
+                format!(" (linked chart is {})", dep.archive_version)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "{:<28} {:<10} {:<9} {}{version_note}",
+                dep.file,
+                state,
+                dep.source.as_str(),
+                dep.origin
+            );
+        }
+        for removed in &self.removed {
+            let _ = writeln!(out, "{removed:<28} removed (no longer locked)");
+        }
+        let summary = if self.unchanged() {
+            "already in place"
+        } else {
+            "updated"
+        };
+        let _ = writeln!(
+            out,
+            "{}: {} archive(s) {summary}",
+            self.charts_dir,
+            self.dependencies.len()
+        );
+        out
+    }
+}
+
+impl Document for BumpReport {
+    fn human(&self, quiet: bool, _: &Styles) -> String {
+        let mut out = String::new();
+        if self.changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "nothing to change: {} is at {} in Chart.yaml, Chart.lock and every {} tag",
+                self.chart, self.to, self.image
+            );
+            return out;
+        }
+        for change in &self.changes {
+            out.push_str(&change.diff);
+        }
+        let files: Vec<&str> = self.changes.iter().map(|c| c.file.as_str()).collect();
+        out.push('\n');
+        if self.dry_run {
+            let _ = writeln!(
+                out,
+                "dry run: {} file(s) would change; nothing written, registry not contacted",
+                files.len()
+            );
+        } else {
+            let _ = writeln!(out, "changed {} file(s): {}", files.len(), files.join(", "));
+        }
+        let _ = writeln!(out, "commit message: {}", self.commit_message);
+        if !self.dry_run && !quiet {
+            let _ = writeln!(
+                out,
+                "next: `stackctl deps build` and `stackctl validate`, then commit these files together"
+            );
+        }
+        out
+    }
+}
+
+/// What `deps link` recorded (the JSON document of `deps link`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Linked<'a> {
+    pub chart: &'a str,
+    pub dir: &'a std::path::Path,
+    /// Where links are recorded, repository-relative.
+    pub links_file: &'static str,
+}
+
+impl<'a> From<&'a Link> for Linked<'a> {
+    fn from(link: &'a Link) -> Linked<'a> {
+        Linked {
+            chart: &link.chart,
+            dir: &link.dir,
+            links_file: LINKS_FILE,
+        }
+    }
+}
+
+impl Document for Linked<'_> {
+    fn human(&self, quiet: bool, _: &Styles) -> String {
+        if quiet {
+            return String::new();
+        }
+        format!(
+            "linked {} -> {} (recorded in {}; run `stackctl deps build`)\n",
+            self.chart,
+            self.dir.display(),
+            self.links_file
+        )
+    }
+}
+
+/// What `deps unlink` ended (the JSON document of `deps unlink`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Unlinked<'a> {
+    pub chart: &'a str,
+}
+
+impl Document for Unlinked<'_> {
+    fn human(&self, quiet: bool, _: &Styles) -> String {
+        if quiet {
+            return String::new();
+        }
+        format!(
+            "unlinked {}; the next `stackctl deps build` restores the locked archive\n",
+            self.chart
+        )
+    }
+}
+
+/// The JSON document of `deps status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DependencyStatuses<'a> {
+    pub dependencies: &'a [DependencyStatus],
+}
+
+impl Document for DependencyStatuses<'_> {
+    fn human(&self, _: bool, _: &Styles) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<16} {:<12} {:<10} {:<10} {:<9} {:<11} FROM",
+            "DEPENDENCY", "CHART", "REQUESTED", "LOCKED", "SOURCE", "IN charts/"
+        );
+        for s in self.dependencies {
+            let presence = match s.presence {
+                Presence::Present => "yes",
+                Presence::Unverified => "unverified",
+                Presence::Missing => "no",
+            };
+            let from = match (&s.link, &s.origin) {
+                (Some(dir), _) => dir.display().to_string(),
+                (None, Some(origin)) => origin.clone(),
+                (None, None) => s.repository.clone(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<16} {:<12} {:<10} {:<10} {:<9} {:<11} {from}",
+                s.dependency,
+                s.chart,
+                s.requested,
+                s.locked.as_deref().unwrap_or("-"),
+                s.source.map(|k| k.as_str()).unwrap_or("-"),
+                presence,
+            );
+        }
+        out
+    }
+}
+
+impl Document for DoctorReport {
+    fn human(&self, _: bool, styles: &Styles) -> String {
+        let mut out = String::new();
+        let _ = match &self.repository {
+            Some((root, true)) => writeln!(
+                out,
+                "repository {} (configuration: {})",
+                root.display(),
+                crate::config::CONFIG_FILE
+            ),
+            Some((root, false)) => writeln!(
+                out,
+                "repository {} (no {}: defaults)",
+                root.display(),
+                crate::config::CONFIG_FILE
+            ),
+            None => writeln!(out, "not inside a Stack repository"),
+        };
+        for s in &self.tools {
+            let (style, mark) = match (s.usable(), s.required) {
+                (true, _) => (styles.good, "ok"),
+                (false, true) => (styles.bad, "missing"),
+                (false, false) => (styles.note, "absent"),
+            };
+            let version = s.version.as_deref().unwrap_or("-");
+            let path = s.path.as_deref().unwrap_or("not found");
+            let _ = writeln!(
+                out,
+                "{style}{mark:>7}{style:#}  {:<8} {:<10} {path}",
+                s.name, version
+            );
+            let _ = writeln!(out, "         needed by: {}", s.needed_by.join(", "));
+            if let Some(problem) = &s.problem {
+                let _ = writeln!(out, "         {problem}");
+            }
+        }
+        out
+    }
+}
+
+impl Document for PublishReport {
+    fn human(&self, _: bool, _: &Styles) -> String {
+        let mut out = format!("pushed {} ({})\n", self.reference, self.manifest_digest);
+        if let (Some(change), Some(wrote)) = (&self.change, &self.wrote) {
+            out.push_str(&change.diff);
+            let _ = writeln!(out, "wrote {wrote}");
+        }
+        out
+    }
+}
+
+/// The JSON document of `render` when helm rendered the target.
+#[derive(Serialize)]
+pub struct RenderDocument<'a> {
+    pub target: &'a str,
+    /// The chart's defaults, then the target's layers.
+    pub layers: &'a [String],
+    pub release: &'a str,
+    pub namespace: &'a str,
+    /// Every rendered object with the template it came from.
+    pub objects: Vec<RenderedObjectDocument<'a>>,
+    /// What helm printed on stderr.
+    pub warnings: &'a [String],
+}
+
+#[derive(Serialize)]
+pub struct RenderedObjectDocument<'a> {
+    /// The template, as helm names it (`jetscale/templates/ingress.yaml`).
+    pub source: &'a str,
+    pub object: &'a Value,
+}
+
+impl<'a> RenderDocument<'a> {
+    /// The document of a successful render; `None` when it failed.
+    pub fn of(rendering: &'a Rendering) -> Option<RenderDocument<'a>> {
+        let rendered = rendering.outcome.as_ref().ok()?;
+        Some(RenderDocument {
+            target: &rendering.target.name,
+            layers: &rendering.chain,
+            release: &rendering.target.release,
+            namespace: &rendering.target.namespace,
+            objects: rendered
+                .rendered
+                .objects
+                .iter()
+                .map(|o| RenderedObjectDocument {
+                    source: &o.source,
+                    object: &o.value,
+                })
+                .collect(),
+            warnings: &rendered.rendered.warnings,
+        })
+    }
+}
+
+impl Document for RenderDocument<'_> {
+    fn human(&self, _: bool, _: &Styles) -> String {
+        // People get helm's manifest itself: `Printer::render` writes it.
+        String::new()
+    }
+}
+
+/// The merged values of `values`, as JSON (the values themselves) or annotated YAML.
+pub struct ValuesDocument<'a>(pub &'a MergedValues);
+
+/// The JSON document of `values --path`: what every layer says of one value.
+#[derive(Serialize)]
+struct PathHistory<'a> {
+    path: &'a str,
+    value: Option<&'a Value>,
+    layers: Vec<LayerSays<'a>>,
+}
+
+#[derive(Serialize)]
+struct LayerSays<'a> {
+    file: &'a str,
+    line: Option<usize>,
+    value: Option<&'a Value>,
+    winner: bool,
+}
+
+impl ValuesDocument<'_> {
+    /// The JSON text: the merged values themselves (no `version`: they are the chart's
+    /// values, as `docs/output.md` says), or the document of one path's history.
+    pub fn json(&self) -> String {
+        let values = self.0;
+        match &values.path {
+            None => {
+                serde_json::to_string_pretty(&values.merged.value).expect("serialisable") + "\n"
+            }
+            Some((path, pointer)) => {
+                let history = values.merged.history(pointer);
+                let document = PathHistory {
+                    path,
+                    value: history.value,
+                    layers: history
+                        .layers
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| LayerSays {
+                            file: l.file,
+                            line: l.span.map(|s| s.primary().line),
+                            value: l.value,
+                            winner: history.winner == Some(i),
+                        })
+                        .collect(),
+                };
+                json(&document)
+            }
+        }
+    }
+
+    /// Annotated YAML, or one path layer by layer.
+    pub fn human(&self) -> String {
+        let values = self.0;
+        let mut out = String::new();
+        match &values.path {
+            None => {
+                let _ = writeln!(out, "# {}", values.chain.join(" → "));
+                write_annotated(&values.merged, &values.merged.value, "", 0, &mut out);
+            }
+            Some((_, pointer)) => {
+                let history = values.merged.history(pointer);
+                let _ = writeln!(out, "{}", dotted_path(pointer));
+                for (i, l) in history.layers.iter().enumerate() {
+                    let at = match l.span {
+                        Some(span) => format!("{}:{}", l.file, span.primary().line),
+                        None => l.file.to_string(),
+                    };
+                    let value = l
+                        .value
+                        .map(scalar)
+                        .unwrap_or_else(|| "(not set)".to_string());
+                    let mark = if history.winner == Some(i) {
+                        "  <- wins"
+                    } else {
+                        ""
+                    };
+                    let _ = writeln!(out, "  {at:<48} {value}{mark}");
+                }
+                let result = history
+                    .value
+                    .map(scalar)
+                    .unwrap_or_else(|| "(absent)".to_string());
+                let _ = writeln!(out, "  = {result}");
+            }
+        }
+        out
+    }
+}
+
+/// One-line rendering of a value (JSON is valid YAML for scalars and small collections).
+fn scalar(value: &Value) -> String {
+    serde_json::to_string(value).expect("serialisable")
+}
+
+/// The merged values as YAML, each leaf followed by `# file:line` of the layer that set it.
+fn write_annotated(merged: &Merged, value: &Value, pointer: &str, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    let origin = |p: &str| {
+        merged
+            .provenance
+            .locate(p)
+            .map(|o| format!("  # {}:{}", o.file, o.line))
+            .unwrap_or_default()
+    };
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (key, child) in map {
+                let child_pointer = format!("{pointer}/{}", escape_key(key));
+                let shown_key = scalar_key(key);
+                match child {
+                    Value::Object(m) if !m.is_empty() => {
+                        let _ = writeln!(out, "{pad}{shown_key}:");
+                        write_annotated(merged, child, &child_pointer, indent + 2, out);
+                    }
+                    Value::Array(items) if !items.is_empty() => {
+                        let _ = writeln!(out, "{pad}{shown_key}:{}", origin(&child_pointer));
+                        write_annotated(merged, child, &child_pointer, indent + 2, out);
+                    }
+                    _ => {
+                        let _ = writeln!(
+                            out,
+                            "{pad}{shown_key}: {}{}",
+                            scalar(child),
+                            origin(&child_pointer)
+                        );
+                    }
+                }
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for item in items {
+                let _ = writeln!(out, "{pad}- {}", scalar(item));
+            }
+        }
+        other => {
+            let _ = writeln!(out, "{pad}{}{}", scalar(other), origin(pointer));
+        }
+    }
+}
+
+fn scalar_key(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if plain {
+        key.to_string()
+    } else {
+        scalar(&Value::String(key.to_string()))
+    }
+}
