@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::registry::TestRegistry;
+use crate::support::registry::{TestRegistry, ghcr_mirror};
 use crate::support::{self, Run, Sandbox};
 
 /// A sandboxed copy of this repository with a logging helm wrapper.
@@ -383,20 +383,10 @@ fn warm_validation_makes_no_dependency_call() {
     // not --offline still needs neither the registry nor any helm command but `version`.
     let mut registry = TestRegistry::start();
     let bench = Bench::new();
-    let repository = registry.oci("mirror/jetscale-ai/charts");
-    for chart in ["charts/backend", "charts/frontend"] {
-        let run = bench.sandbox.stackctl([
-            "chart",
-            "publish",
-            chart,
-            "--to",
-            &repository,
-            "--insecure-registry",
-            &registry.host,
-        ]);
-        run.success();
-    }
-    let mirror = format!("oci://ghcr.io/jetscale-ai/charts={repository}");
+    bench
+        .sandbox
+        .publish_service_charts(&registry, "mirror/jetscale-ai/charts");
+    let mirror = ghcr_mirror(&registry.oci("mirror/jetscale-ai/charts"));
     let host = registry.host.clone();
     let validate = |bench: &Bench| {
         let _ = std::fs::remove_file(&bench.log);

@@ -2,6 +2,7 @@
 
 use clap::CommandFactory;
 
+use crate::support::registry::ghcr_mirror;
 use crate::support::{self, Sandbox};
 
 /// Every command path (`["deps", "build"]`, …) of the CLI, from clap's own definition, so a
@@ -198,7 +199,7 @@ fn validate_reports_an_unsupported_helm_before_what_it_overlapped() {
             "envs".into(),
             "aws".into(),
             "--registry-mirror".into(),
-            format!("oci://ghcr.io/jetscale-ai/charts=oci://{closed}/charts"),
+            ghcr_mirror(&format!("oci://{closed}/charts")),
             "--insecure-registry".into(),
             closed.clone(),
         ],

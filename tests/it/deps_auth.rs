@@ -22,33 +22,12 @@ fn docker_auth(sandbox: &Sandbox, host: &str, user: &str, password: &str) {
     .unwrap();
 }
 
-fn mirror_env(sandbox: &mut Sandbox, registry: &TestRegistry) {
-    sandbox.set_env(
-        "STACKCTL_REGISTRY_MIRRORS",
-        format!(
-            "oci://ghcr.io/jetscale-ai/charts={}",
-            registry.oci("jetscale-ai/charts")
-        ),
-    );
-    sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", registry.host.clone());
-}
-
 /// Publish the service charts with docker-config credentials from a separate sandbox.
 fn publish_with_auth(registry: &TestRegistry) {
     let publisher = Sandbox::fixture("deps/repo");
     docker_auth(&publisher, &registry.host, USER, SENTINEL);
-    for chart in ["charts/backend", "charts/frontend"] {
-        let run = publisher.stackctl([
-            "chart",
-            "publish",
-            chart,
-            "--to",
-            &registry.oci("jetscale-ai/charts"),
-            "--insecure-registry",
-            &registry.host,
-        ]);
-        run.success();
-        assert!(!run.all().contains(SENTINEL));
+    for run in publisher.publish_service_charts(registry, "jetscale-ai/charts") {
+        assert_no_secret(&run.all());
     }
 }
 
@@ -62,7 +41,7 @@ fn no_credentials_says_none_were_found_and_how_to_add_them() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
     let mut sandbox = Sandbox::fixture("deps/repo");
-    mirror_env(&mut sandbox, &registry);
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     let run = sandbox.stackctl(["deps", "build"]);
     run.expect(3);
     assert!(
@@ -87,7 +66,7 @@ fn no_credentials_says_none_were_found_and_how_to_add_them() {
 fn wrong_credentials_are_rejected_without_being_printed() {
     let registry = TestRegistry::start_with_auth(USER, "the-right-password-42");
     let mut sandbox = Sandbox::fixture("deps/repo");
-    mirror_env(&mut sandbox, &registry);
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     docker_auth(&sandbox, &registry.host, USER, SENTINEL);
     let run = sandbox.stackctl(["-vv", "deps", "build"]);
     run.expect(3);
@@ -110,7 +89,7 @@ fn helm_registry_login_credentials_are_used() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
     let mut sandbox = Sandbox::fixture("deps/repo");
-    mirror_env(&mut sandbox, &registry);
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     // A real `helm registry login` writes the file stackctl reads.
     sandbox
         .helm_registry_login(&helm4(), &registry.host, USER, SENTINEL)
@@ -175,7 +154,7 @@ fn a_mirror_of_ghcr_gets_the_mirrors_credentials_not_the_github_token() {
     publish_with_auth(&registry);
     let github = GitHubStub::start(SENTINEL, USER);
     let mut sandbox = Sandbox::fixture("deps/repo");
-    mirror_env(&mut sandbox, &registry);
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     sandbox.set_env("GITHUB_TOKEN", SENTINEL);
     sandbox.set_env("GITHUB_API_URL", github.url.clone());
     // The mirror host is not a GitHub registry: the token stays home.
@@ -204,7 +183,7 @@ fn a_rejected_github_token_fails_the_login_lookup_without_leaking_it() {
     let config = sandbox.read("stackctl.toml")
         + &format!("\n[registries]\ngithub = [\"{}\"]\n", registry.host);
     sandbox.write("stackctl.toml", &config);
-    mirror_env(&mut sandbox, &registry);
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     sandbox.set_env("GH_TOKEN", SENTINEL);
     sandbox.set_env("GITHUB_API_URL", github.url.clone());
     let run = sandbox.stackctl(["deps", "build"]);

@@ -5,27 +5,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::registry::TestRegistry;
+use crate::support::registry::{TestRegistry, ghcr_mirror};
 use crate::support::{Sandbox, helm3, helm4, sha256_file};
 
 const LOCK: &str = "charts/jetscale/Chart.lock";
-
-/// Publish the fixture's two service charts to `repository` with stackctl.
-fn publish_service_charts(sandbox: &Sandbox, registry: &TestRegistry, repository: &str) {
-    for chart in ["charts/backend", "charts/frontend"] {
-        let run = sandbox.stackctl([
-            "chart",
-            "publish",
-            chart,
-            "--to",
-            repository,
-            "--insecure-registry",
-            &registry.host,
-        ]);
-        run.success();
-        assert!(run.stdout.contains("pushed oci://"), "{}", run.stdout);
-    }
-}
 
 fn without_generated(lock: &str) -> String {
     lock.lines()
@@ -41,7 +24,7 @@ fn lock_matches_helm(helm: &Path) {
     let repository = registry.oci("jetscale-ai/charts");
     let with_helm = Sandbox::fixture("deps/repo");
     let with_stackctl = Sandbox::fixture("deps/repo");
-    publish_service_charts(&with_stackctl, &registry, &repository);
+    with_stackctl.publish_service_charts(&registry, "jetscale-ai/charts");
     for sandbox in [&with_helm, &with_stackctl] {
         sandbox.set_dependency_repository(&repository);
         std::fs::remove_file(sandbox.path(LOCK)).unwrap();
@@ -102,15 +85,8 @@ fn update_writes_the_lock_helm_3_writes() {
 fn build_fills_charts_and_a_second_build_needs_no_network() {
     let mut registry = TestRegistry::start();
     let sandbox = Sandbox::fixture("deps/repo");
-    publish_service_charts(
-        &sandbox,
-        &registry,
-        &registry.oci("mirror/jetscale-ai/charts"),
-    );
-    let mirror = format!(
-        "oci://ghcr.io/jetscale-ai/charts={}",
-        registry.oci("mirror/jetscale-ai/charts")
-    );
+    sandbox.publish_service_charts(&registry, "mirror/jetscale-ai/charts");
+    let mirror = ghcr_mirror(&registry.oci("mirror/jetscale-ai/charts"));
     let lock_before = sandbox.read(LOCK);
     let chart_before = sandbox.read("charts/jetscale/Chart.yaml");
 
@@ -187,13 +163,8 @@ fn build_fills_charts_and_a_second_build_needs_no_network() {
 fn a_tampered_cache_entry_is_detected() {
     let mut registry = TestRegistry::start();
     let mut sandbox = Sandbox::fixture("deps/repo");
-    let repository = registry.oci("jetscale-ai/charts");
-    publish_service_charts(&sandbox, &registry, &repository);
-    sandbox.set_env(
-        "STACKCTL_REGISTRY_MIRRORS",
-        format!("oci://ghcr.io/jetscale-ai/charts={repository}"),
-    );
-    sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", registry.host.clone());
+    sandbox.publish_service_charts(&registry, "jetscale-ai/charts");
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     sandbox.stackctl(["deps", "build"]).success();
     let original = sha256_file(&sandbox.path("charts/jetscale/charts/backend-4.6.12.tgz"));
 
@@ -255,7 +226,7 @@ fn an_unreachable_registry_is_reported_within_seconds() {
         "deps",
         "build",
         "--registry-mirror",
-        &format!("oci://ghcr.io/jetscale-ai/charts=oci://{host}/charts"),
+        &ghcr_mirror(&format!("oci://{host}/charts")),
         "--insecure-registry",
         &host,
     ]);
@@ -284,9 +255,8 @@ fn an_unreachable_registry_is_reported_within_seconds() {
 fn a_version_missing_from_the_registry_says_so() {
     let registry = TestRegistry::start();
     let sandbox = Sandbox::fixture("deps/repo");
-    let repository = registry.oci("jetscale-ai/charts");
-    publish_service_charts(&sandbox, &registry, &repository);
-    sandbox.set_dependency_repository(&repository);
+    sandbox.publish_service_charts(&registry, "jetscale-ai/charts");
+    sandbox.set_dependency_repository(&registry.oci("jetscale-ai/charts"));
     let chart = sandbox
         .read("charts/jetscale/Chart.yaml")
         .replace("\"2.7.1\"", "\"2.7.9\"");

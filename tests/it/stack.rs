@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::registry::TestRegistry;
+use crate::support::registry::{GHCR_CHARTS, TestRegistry};
 use crate::support::{self, Sandbox};
 use stackctl::helm::RenderedObject;
 
@@ -272,18 +272,7 @@ fn the_committed_lock_is_what_helm_writes() {
         let registry = TestRegistry::start();
         let repository = registry.oci("jetscale-ai/charts");
         let sandbox = Sandbox::with_repo();
-        for chart in ["charts/backend", "charts/frontend"] {
-            let run = sandbox.stackctl([
-                "chart",
-                "publish",
-                chart,
-                "--to",
-                &repository,
-                "--insecure-registry",
-                &registry.host,
-            ]);
-            assert_eq!(run.code, 0, "{}", run.stderr);
-        }
+        sandbox.publish_service_charts(&registry, "jetscale-ai/charts");
         let committed_chart = sandbox.read(chart_yaml);
         let committed_lock = sandbox.read(lock);
         sandbox.set_dependency_repository(&repository);
@@ -315,9 +304,7 @@ fn the_committed_lock_is_what_helm_writes() {
             .helm_dependencies()
             .into_iter()
             .map(|mut d| {
-                d.repository = d
-                    .repository
-                    .replace(&repository, "oci://ghcr.io/jetscale-ai/charts");
+                d.repository = d.repository.replace(&repository, GHCR_CHARTS);
                 d
             })
             .collect();

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use super::registry::GHCR_CHARTS;
 use super::repo_root;
 
 /// The environment of every command a sandbox runs, stackctl's and helm's alike: empty but for
@@ -156,11 +157,12 @@ impl Sandbox {
         names
     }
 
-    /// Point the umbrella chart at another repository, as a developer would by hand.
+    /// Point the umbrella chart at another repository instead of [`GHCR_CHARTS`], as a
+    /// developer would by hand.
     pub fn set_dependency_repository(&self, repository: &str) {
         let chart = self
             .read("charts/jetscale/Chart.yaml")
-            .replace("oci://ghcr.io/jetscale-ai/charts", repository);
+            .replace(GHCR_CHARTS, repository);
         self.write("charts/jetscale/Chart.yaml", &chart);
     }
 
