@@ -3,6 +3,8 @@
 #   .tools/helm-4.3.1/helm, .tools/helm-3.17.2/helm, .tools/kubectl-1.37.1/kubectl
 #     (real upstream binaries, carried inside PyPI wheels: the only channel these machines reach)
 #   docker-registry (CNCF distribution 2.8.2, from Debian) for a real OCI registry on loopback.
+#   .tools/cargo-machete-0.9.2/bin/cargo-machete, built from crates.io with its own lock
+#     (scripts/test fails on a dependency Cargo.toml declares and no code uses).
 # Idempotent: a second run checks what is there and returns in well under a second.
 # Usage: scripts/toolchain.sh [--print-env]
 #   --print-env  print `export STACKCTL_HELM=…` style lines for the installed tools.
@@ -65,6 +67,23 @@ PY
   fi
 }
 
+# Built from source (crates.io carries no binaries): 2 to 4 minutes on 2 cores, once.
+machete_version=0.9.2
+machete="$tools/cargo-machete-$machete_version/bin/cargo-machete"
+
+install_machete() {
+  if [[ -x $machete ]]; then
+    return 0
+  fi
+  log "building cargo-machete $machete_version"
+  cargo install --quiet --locked --root "$tools/cargo-machete-$machete_version" \
+    "cargo-machete@$machete_version" >&2
+  if ! "$machete" --version | grep -qx "$machete_version"; then
+    log "$machete does not report $machete_version"
+    exit 3
+  fi
+}
+
 install_registry() {
   if command -v docker-registry >/dev/null 2>&1; then
     return 0
@@ -82,11 +101,13 @@ for w in "${wheels[@]}"; do
   install_wheel $w
 done
 install_registry
+install_machete
 
 if [[ ${1:-} == --print-env ]]; then
   echo "export STACKCTL_TEST_HELM4=$tools/helm-4.3.1/helm"
   echo "export STACKCTL_TEST_HELM3=$tools/helm-3.17.2/helm"
   echo "export STACKCTL_TEST_KUBECTL=$tools/kubectl-1.37.1/kubectl"
   echo "export STACKCTL_TEST_REGISTRY=$(command -v docker-registry)"
+  echo "export STACKCTL_CARGO_MACHETE=$machete"
 fi
-log "ready: helm 4.3.1, helm 3.17.2, kubectl 1.37.1, $(docker-registry --version 2>/dev/null | head -n1)"
+log "ready: helm 4.3.1, helm 3.17.2, kubectl 1.37.1, $(docker-registry --version 2>/dev/null | head -n1), cargo-machete $machete_version"

@@ -10,9 +10,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::fixture::Run;
-use crate::support::registry::TestRegistry;
-use crate::support::{self, Sandbox};
+use crate::support::registry::{TestRegistry, ghcr_mirror};
+use crate::support::{self, Run, Sandbox};
 
 /// A sandboxed copy of this repository with a logging helm wrapper.
 struct Bench {
@@ -28,7 +27,7 @@ impl Bench {
 
     fn with_helm(real: PathBuf) -> Bench {
         let sandbox = Sandbox::with_repo();
-        let (helm, log) = support::logging_helm(&sandbox, &real, "$*");
+        let (helm, log) = sandbox.logging_helm(&real, "$*");
         Bench { sandbox, helm, log }
     }
 
@@ -36,28 +35,18 @@ impl Bench {
     /// the release names helm was asked to render.
     fn validate(&self, args: &[&str]) -> (i32, Value, Vec<String>) {
         let _ = std::fs::remove_file(&self.log);
-        let output = self
-            .sandbox
-            .stackctl_with(&self.helm)
-            .args(["--format", "json", "validate"])
-            .args(args)
-            .arg("--offline")
-            .output()
-            .unwrap();
-        let doc: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-            panic!(
-                "not JSON ({e}): {}\n{}",
-                support::stdout(&output),
-                support::stderr(&output)
-            )
-        });
+        let run = self.sandbox.stackctl_with_helm(
+            &self.helm,
+            [&["--format", "json", "validate"][..], args, &["--offline"]].concat(),
+        );
+        let doc = run.json();
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
         let renders = log
             .lines()
             .filter(|l| l.starts_with("template "))
             .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_string())
             .collect();
-        (output.status.code().unwrap_or(-1), doc, renders)
+        (run.code, doc, renders)
     }
 
     fn edit(&self, file: &str, old: &str, new: &str) {
@@ -237,7 +226,7 @@ fn an_edit_revalidates_exactly_the_targets_that_depend_on_it() {
     assert!(renders.is_empty(), "helm rendered {renders:?}");
 
     for edit in &edits {
-        if !bench.sandbox.root().join(edit.file).exists() {
+        if !bench.sandbox.path(edit.file).exists() {
             bench.sandbox.write(edit.file, "");
         }
         bench.edit(edit.file, edit.old, edit.new);
@@ -394,51 +383,38 @@ fn warm_validation_makes_no_dependency_call() {
     // not --offline still needs neither the registry nor any helm command but `version`.
     let mut registry = TestRegistry::start();
     let bench = Bench::new();
-    let repository = registry.oci("mirror/jetscale-ai/charts");
-    for chart in ["charts/backend", "charts/frontend"] {
-        let output = bench
-            .sandbox
-            .stackctl()
-            .args(["chart", "publish", chart, "--to", &repository])
-            .args(["--insecure-registry", &registry.host])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{}", support::stderr(&output));
-    }
-    let mirror = format!("oci://ghcr.io/jetscale-ai/charts={repository}");
+    bench
+        .sandbox
+        .publish_service_charts(&registry, "mirror/jetscale-ai/charts");
+    let mirror = ghcr_mirror(&registry.oci("mirror/jetscale-ai/charts"));
     let host = registry.host.clone();
-    let run = |bench: &Bench| {
+    let validate = |bench: &Bench| {
         let _ = std::fs::remove_file(&bench.log);
-        let output = bench
-            .sandbox
-            .stackctl_with(&bench.helm)
-            .args(["validate", "envs", "aws", "--registry-mirror", &mirror])
-            .args(["--insecure-registry", &host])
-            .output()
-            .unwrap();
+        let run = bench.sandbox.stackctl_with_helm(
+            &bench.helm,
+            [
+                "validate",
+                "envs",
+                "aws",
+                "--registry-mirror",
+                &mirror,
+                "--insecure-registry",
+                &host,
+            ],
+        );
         let log = std::fs::read_to_string(&bench.log).unwrap_or_default();
-        (output, log)
+        (run, log)
     };
-    let (output, log) = run(&bench);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    let (run, log) = validate(&bench);
+    run.expect(0);
     assert_eq!(
         log.lines().filter(|l| l.starts_with("template")).count(),
         ENVS.len()
     );
 
     registry.stop();
-    let (output, log) = run(&bench);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        support::stderr(&output)
-    );
+    let (run, log) = validate(&bench);
+    run.expect(0);
     let commands: Vec<&str> = log.lines().collect();
     assert!(
         commands.iter().all(|c| c.starts_with("version")),
@@ -480,18 +456,16 @@ fn gitignore_is_checked_on_every_run_even_when_every_target_is_cached() {
 #[test]
 fn the_helm_version_is_remembered_until_the_binary_changes() {
     let sandbox = Sandbox::with_repo();
-    let bin = sandbox.root().parent().unwrap().join("bin");
+    let bin = sandbox.outside_repo("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let helm = bin.join("helm");
     std::fs::copy(support::helm4(), &helm).unwrap();
     let memo_dir = sandbox.cache_dir().join("helm-versions");
     let validate = || -> Run {
-        sandbox
-            .stackctl_with(&helm)
-            .args(["--format", "json", "validate", "envs", "aws", "--offline"])
-            .output()
-            .unwrap()
-            .into()
+        sandbox.stackctl_with_helm(
+            &helm,
+            ["--format", "json", "validate", "envs", "aws", "--offline"],
+        )
     };
 
     validate().expect(0);

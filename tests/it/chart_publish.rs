@@ -1,17 +1,16 @@
 //! `stackctl chart publish`: helm's media types and layout, version stamping with and
 //! without `--write`, and umbrella charts that need their dependencies first.
 
-use crate::support::fixture::FixtureSandbox;
 use crate::support::registry::TestRegistry;
-use crate::support::{helm3, helm4};
+use crate::support::{Sandbox, helm3, helm4};
 
 #[test]
 fn published_charts_are_helm_charts_with_the_stamped_version() {
     let registry = TestRegistry::start();
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     let repository = registry.oci("charts");
     let chart_before = sandbox.read("charts/backend/Chart.yaml");
-    let run = sandbox.run(&[
+    let run = sandbox.stackctl([
         "chart",
         "publish",
         "charts/backend",
@@ -25,7 +24,7 @@ fn published_charts_are_helm_charts_with_the_stamped_version() {
         "json",
     ]);
     run.success();
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let doc = run.json();
     assert_eq!(
         doc["reference"],
         format!("oci://{}/charts/backend:4.7.0", registry.host)
@@ -52,7 +51,7 @@ fn published_charts_are_helm_charts_with_the_stamped_version() {
     for helm in [helm4(), helm3()] {
         let shown = sandbox.helm(
             &helm,
-            &[
+            [
                 "show",
                 "chart",
                 &format!("{repository}/backend"),
@@ -74,10 +73,10 @@ fn published_charts_are_helm_charts_with_the_stamped_version() {
 #[test]
 fn write_stamps_the_tree_keeping_comments_after_the_push() {
     let registry = TestRegistry::start();
-    let sandbox = FixtureSandbox::new("deps/repo");
-    sandbox.run(&["deps", "build", "--offline"]).success();
+    let sandbox = Sandbox::fixture("deps/repo");
+    sandbox.stackctl(["deps", "build", "--offline"]).success();
     let before = sandbox.read("charts/jetscale/Chart.yaml");
-    let run = sandbox.run(&[
+    let run = sandbox.stackctl([
         "chart",
         "publish",
         "charts/jetscale",
@@ -102,7 +101,7 @@ fn write_stamps_the_tree_keeping_comments_after_the_push() {
     // The umbrella package carries its dependencies: helm renders it from the registry alone.
     let rendered = sandbox.helm(
         &helm4(),
-        &[
+        [
             "template",
             "jetscale",
             &format!("{}/jetscale", registry.oci("charts")),
@@ -123,9 +122,9 @@ fn write_stamps_the_tree_keeping_comments_after_the_push() {
 
 #[test]
 fn an_umbrella_without_built_dependencies_is_refused_before_any_push() {
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     // No registry runs: the refusal must come before any network I/O.
-    let run = sandbox.run(&[
+    let run = sandbox.stackctl([
         "chart",
         "publish",
         "charts/jetscale",

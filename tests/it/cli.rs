@@ -2,6 +2,7 @@
 
 use clap::CommandFactory;
 
+use crate::support::registry::ghcr_mirror;
 use crate::support::{self, Sandbox};
 
 /// Every command path (`["deps", "build"]`, …) of the CLI, from clap's own definition, so a
@@ -61,36 +62,27 @@ fn every_command_has_a_summary_a_description_and_examples() {
 
 #[test]
 fn help_output_snapshots() {
-    let sandbox = Sandbox::empty();
+    let mut sandbox = Sandbox::empty();
+    sandbox.set_env("COLUMNS", "100");
     let mut paths = vec![vec![]];
     paths.extend(command_paths());
     for path in paths {
-        let output = sandbox
-            .stackctl()
-            .args(&path)
-            .arg("--help")
-            .env("COLUMNS", "100")
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{path:?} --help failed");
+        let run = sandbox.stackctl(path.iter().map(String::as_str).chain(["--help"]));
+        assert_eq!(run.code, 0, "{path:?} --help failed");
         let name = if path.is_empty() {
             "help".to_string()
         } else {
             format!("help-{}", path.join("-"))
         };
-        insta::assert_snapshot!(name, support::stdout(&output));
+        insta::assert_snapshot!(name, run.stdout);
     }
 }
 
 #[test]
 fn version_flag_prints_the_crate_version() {
-    let output = Sandbox::empty()
-        .stackctl()
-        .arg("--version")
-        .output()
-        .unwrap();
+    let run = Sandbox::empty().stackctl(["--version"]);
     assert_eq!(
-        support::stdout(&output).trim(),
+        run.stdout.trim(),
         format!("stackctl {}", env!("CARGO_PKG_VERSION"))
     );
 }
@@ -103,13 +95,9 @@ fn completions_are_generated_for_each_shell() {
         ("zsh", "#compdef stackctl"),
         ("fish", "complete -c stackctl"),
     ] {
-        let output = sandbox
-            .stackctl()
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{shell}");
-        let text = support::stdout(&output);
+        let run = sandbox.stackctl(["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}");
+        let text = &run.stdout;
         assert!(text.contains(marker), "{shell} completion lacks {marker:?}");
         assert!(
             text.contains("doctor"),
@@ -122,14 +110,9 @@ fn completions_are_generated_for_each_shell() {
 fn doctor_reports_each_supported_helm() {
     let sandbox = Sandbox::empty();
     for (label, helm) in support::helms() {
-        let output = sandbox.run(&helm, &["--format", "json", "doctor"]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{label}: {}",
-            support::stderr(&output)
-        );
-        let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let run = sandbox.stackctl_with_helm(&helm, ["--format", "json", "doctor"]);
+        assert_eq!(run.code, 0, "{label}: {}", run.stderr);
+        let doc = run.json();
         assert_eq!(doc["ok"], true);
         let helm_status = &doc["tools"][0];
         assert_eq!(helm_status["name"], "helm");
@@ -143,17 +126,15 @@ fn doctor_reports_each_supported_helm() {
 fn exit_code_0_when_all_is_well() {
     let sandbox = Sandbox::empty();
     sandbox
-        .stackctl_with(&support::helm4())
-        .arg("doctor")
-        .assert()
-        .code(0);
+        .stackctl_with_helm(&support::helm4(), ["doctor"])
+        .expect(0);
 }
 
 #[test]
 fn exit_code_2_for_usage_errors() {
     let sandbox = Sandbox::empty();
-    sandbox.stackctl().arg("--no-such-flag").assert().code(2);
-    sandbox.stackctl().arg("no-such-command").assert().code(2);
+    sandbox.stackctl(["--no-such-flag"]).expect(2);
+    sandbox.stackctl(["no-such-command"]).expect(2);
 }
 
 #[test]
@@ -163,43 +144,40 @@ fn exit_code_2_for_a_broken_stackctl_toml_naming_the_line() {
         "stackctl.toml",
         "[chart]\npath = \"charts/jetscale\"\nunknown-key = 1\n",
     );
-    let output = sandbox
-        .stackctl_with(&support::helm4())
-        .arg("doctor")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = support::stderr(&output);
+    let run = sandbox.stackctl_with_helm(&support::helm4(), ["doctor"]);
+    assert_eq!(run.code, 2);
+    let stderr = &run.stderr;
     assert!(stderr.contains("stackctl.toml:3:"), "{stderr}");
     assert!(stderr.contains("unknown-key"), "{stderr}");
 }
 
 #[test]
 fn exit_code_3_when_helm_is_missing() {
-    let sandbox = Sandbox::empty();
-    let output = sandbox
-        .stackctl()
-        .env("PATH", "/nonexistent")
-        .arg("doctor")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(3));
-    let stderr = support::stderr(&output);
+    let mut sandbox = Sandbox::empty();
+    sandbox.set_env("PATH", "/nonexistent");
+    let run = sandbox.stackctl(["doctor"]);
+    assert_eq!(run.code, 3);
+    let stderr = &run.stderr;
     assert!(stderr.contains("helm"), "{stderr}");
     assert!(stderr.contains("hint"), "{stderr}");
+}
+
+/// A stand-in that claims to be Helm 3.16, labelled as such: version gating is what is tested.
+fn old_helm(sandbox: &Sandbox) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = sandbox.path("old-helm");
+    std::fs::write(&fake, "#!/bin/sh\necho v3.16.4\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake
 }
 
 #[test]
 fn exit_code_3_when_helm_is_too_old() {
     let sandbox = Sandbox::empty();
-    // A stand-in that claims to be Helm 3.16, labelled as such: version gating is what is tested.
-    let fake = sandbox.root().join("old-helm");
-    std::fs::write(&fake, "#!/bin/sh\necho v3.16.4\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let output = sandbox.stackctl_with(&fake).arg("doctor").output().unwrap();
-    assert_eq!(output.status.code(), Some(3));
-    assert!(support::stdout(&output).contains("3.16.4 is not supported"));
+    let fake = old_helm(&sandbox);
+    let run = sandbox.stackctl_with_helm(&fake, ["doctor"]);
+    assert_eq!(run.code, 3);
+    assert!(run.stdout.contains("3.16.4 is not supported"));
 }
 
 /// helm is asked its version while the lock is checked and the dependencies resolved, but an
@@ -208,10 +186,7 @@ fn exit_code_3_when_helm_is_too_old() {
 #[test]
 fn validate_reports_an_unsupported_helm_before_what_it_overlapped() {
     let sandbox = Sandbox::with_repo();
-    let fake = sandbox.root().join("old-helm");
-    std::fs::write(&fake, "#!/bin/sh\necho v3.16.4\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = old_helm(&sandbox);
     // A registry nobody listens on: the dependency build fails at once.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -224,16 +199,16 @@ fn validate_reports_an_unsupported_helm_before_what_it_overlapped() {
             "envs".into(),
             "aws".into(),
             "--registry-mirror".into(),
-            format!("oci://ghcr.io/jetscale-ai/charts=oci://{closed}/charts"),
+            ghcr_mirror(&format!("oci://{closed}/charts")),
             "--insecure-registry".into(),
             closed.clone(),
         ],
         vec!["validate".into(), "envs".into(), "no-such-cloud".into()],
         vec!["render".into(), "no-such-target".into()],
     ] {
-        let output = sandbox.stackctl_with(&fake).args(&args).output().unwrap();
-        let all = support::stdout(&output) + &support::stderr(&output);
-        assert_eq!(output.status.code(), Some(3), "{args:?}: {all}");
+        let run = sandbox.stackctl_with_helm(&fake, &args);
+        let all = run.all();
+        assert_eq!(run.code, 3, "{args:?}: {all}");
         assert!(all.contains("3.16.4 is not supported"), "{args:?}: {all}");
     }
 }

@@ -4,16 +4,15 @@
 
 use base64::Engine as _;
 
-use crate::support::fixture::FixtureSandbox;
 use crate::support::github::GitHubStub;
-use crate::support::helm4;
 use crate::support::registry::TestRegistry;
+use crate::support::{Sandbox, helm4};
 
 const USER: &str = "octo-bot";
 /// Looks like a GitHub token; must never be printed.
 const SENTINEL: &str = "ghp_SENTINELtoken0123456789abcdefABCDEF";
 
-fn docker_auth(sandbox: &FixtureSandbox, host: &str, user: &str, password: &str) {
+fn docker_auth(sandbox: &Sandbox, host: &str, user: &str, password: &str) {
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let path = std::path::Path::new(sandbox.env("DOCKER_CONFIG")).join("config.json");
     std::fs::write(
@@ -23,33 +22,12 @@ fn docker_auth(sandbox: &FixtureSandbox, host: &str, user: &str, password: &str)
     .unwrap();
 }
 
-fn mirror_env(sandbox: &mut FixtureSandbox, registry: &TestRegistry) {
-    sandbox.set_env(
-        "STACKCTL_REGISTRY_MIRRORS",
-        format!(
-            "oci://ghcr.io/jetscale-ai/charts={}",
-            registry.oci("jetscale-ai/charts")
-        ),
-    );
-    sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", registry.host.clone());
-}
-
 /// Publish the service charts with docker-config credentials from a separate sandbox.
 fn publish_with_auth(registry: &TestRegistry) {
-    let publisher = FixtureSandbox::new("deps/repo");
+    let publisher = Sandbox::fixture("deps/repo");
     docker_auth(&publisher, &registry.host, USER, SENTINEL);
-    for chart in ["charts/backend", "charts/frontend"] {
-        let run = publisher.run(&[
-            "chart",
-            "publish",
-            chart,
-            "--to",
-            &registry.oci("jetscale-ai/charts"),
-            "--insecure-registry",
-            &registry.host,
-        ]);
-        run.success();
-        assert!(!run.all().contains(SENTINEL));
+    for run in publisher.publish_service_charts(registry, "jetscale-ai/charts") {
+        assert_no_secret(&run.all());
     }
 }
 
@@ -62,9 +40,9 @@ fn assert_no_secret(output: &str) {
 fn no_credentials_says_none_were_found_and_how_to_add_them() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
-    let mut sandbox = FixtureSandbox::new("deps/repo");
-    mirror_env(&mut sandbox, &registry);
-    let run = sandbox.run(&["deps", "build"]);
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
+    let run = sandbox.stackctl(["deps", "build"]);
     run.expect(3);
     assert!(
         run.stderr
@@ -87,10 +65,10 @@ fn no_credentials_says_none_were_found_and_how_to_add_them() {
 #[test]
 fn wrong_credentials_are_rejected_without_being_printed() {
     let registry = TestRegistry::start_with_auth(USER, "the-right-password-42");
-    let mut sandbox = FixtureSandbox::new("deps/repo");
-    mirror_env(&mut sandbox, &registry);
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     docker_auth(&sandbox, &registry.host, USER, SENTINEL);
-    let run = sandbox.run(&["-vv", "deps", "build"]);
+    let run = sandbox.stackctl(["-vv", "deps", "build"]);
     run.expect(3);
     assert!(
         run.stderr
@@ -110,44 +88,14 @@ fn wrong_credentials_are_rejected_without_being_printed() {
 fn helm_registry_login_credentials_are_used() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
-    let mut sandbox = FixtureSandbox::new("deps/repo");
-    mirror_env(&mut sandbox, &registry);
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     // A real `helm registry login` writes the file stackctl reads.
-    let login = std::process::Command::new(helm4())
-        .env_clear()
-        .envs([
-            ("HOME", sandbox.env("HOME")),
-            ("HELM_CONFIG_HOME", sandbox.env("HELM_CONFIG_HOME")),
-            ("HELM_CACHE_HOME", sandbox.env("HELM_CACHE_HOME")),
-            ("HELM_DATA_HOME", sandbox.env("HELM_DATA_HOME")),
-            ("HELM_REGISTRY_CONFIG", sandbox.env("HELM_REGISTRY_CONFIG")),
-        ])
-        .args([
-            "registry",
-            "login",
-            &registry.host,
-            "--username",
-            USER,
-            "--password-stdin",
-            "--plain-http",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(SENTINEL.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("helm registry login");
-    assert!(
-        login.status.success(),
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
-    );
+    sandbox
+        .helm_registry_login(&helm4(), &registry.host, USER, SENTINEL)
+        .success();
 
-    let run = sandbox.run(&["deps", "update"]);
+    let run = sandbox.stackctl(["deps", "update"]);
     run.success();
     assert_no_secret(&run.all());
     assert_eq!(
@@ -160,7 +108,7 @@ fn helm_registry_login_credentials_are_used() {
 fn github_token_from_dotenv_with_the_login_looked_up() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     let github = GitHubStub::start(SENTINEL, USER);
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     // The test registry stands in for ghcr.io: stackctl.toml marks it as a GitHub registry.
     let config = sandbox.read("stackctl.toml")
         + &format!("\n[registries]\ngithub = [\"{}\"]\n", registry.host);
@@ -169,7 +117,7 @@ fn github_token_from_dotenv_with_the_login_looked_up() {
     sandbox.set_env("GITHUB_API_URL", github.url.clone());
 
     for chart in ["charts/backend", "charts/frontend"] {
-        let run = sandbox.run(&[
+        let run = sandbox.stackctl([
             "-vv",
             "chart",
             "publish",
@@ -184,7 +132,7 @@ fn github_token_from_dotenv_with_the_login_looked_up() {
     }
     sandbox.set_dependency_repository(&registry.oci("jetscale-ai/charts"));
     std::fs::remove_file(sandbox.path("charts/jetscale/Chart.lock")).unwrap();
-    let update = sandbox.run(&[
+    let update = sandbox.stackctl([
         "-vv",
         "deps",
         "update",
@@ -205,12 +153,12 @@ fn a_mirror_of_ghcr_gets_the_mirrors_credentials_not_the_github_token() {
     let registry = TestRegistry::start_with_auth(USER, SENTINEL);
     publish_with_auth(&registry);
     let github = GitHubStub::start(SENTINEL, USER);
-    let mut sandbox = FixtureSandbox::new("deps/repo");
-    mirror_env(&mut sandbox, &registry);
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     sandbox.set_env("GITHUB_TOKEN", SENTINEL);
     sandbox.set_env("GITHUB_API_URL", github.url.clone());
     // The mirror host is not a GitHub registry: the token stays home.
-    let run = sandbox.run(&["deps", "build"]);
+    let run = sandbox.stackctl(["deps", "build"]);
     run.expect(3);
     assert!(
         run.stderr.contains("no credentials found"),
@@ -222,7 +170,7 @@ fn a_mirror_of_ghcr_gets_the_mirrors_credentials_not_the_github_token() {
 
     // With the mirror's own credentials it works.
     docker_auth(&sandbox, &registry.host, USER, SENTINEL);
-    let run = sandbox.run(&["deps", "build"]);
+    let run = sandbox.stackctl(["deps", "build"]);
     run.success();
     assert_no_secret(&run.all());
 }
@@ -231,14 +179,14 @@ fn a_mirror_of_ghcr_gets_the_mirrors_credentials_not_the_github_token() {
 fn a_rejected_github_token_fails_the_login_lookup_without_leaking_it() {
     let registry = TestRegistry::start_with_auth(USER, "irrelevant-password");
     let github = GitHubStub::start("ghp_theOnlyValidToken0000000000", USER);
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     let config = sandbox.read("stackctl.toml")
         + &format!("\n[registries]\ngithub = [\"{}\"]\n", registry.host);
     sandbox.write("stackctl.toml", &config);
-    mirror_env(&mut sandbox, &registry);
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
     sandbox.set_env("GH_TOKEN", SENTINEL);
     sandbox.set_env("GITHUB_API_URL", github.url.clone());
-    let run = sandbox.run(&["deps", "build"]);
+    let run = sandbox.stackctl(["deps", "build"]);
     run.expect(3);
     assert!(
         run.stderr

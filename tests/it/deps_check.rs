@@ -1,16 +1,15 @@
 //! `stackctl deps check`: every rule from a table of broken Chart.yaml / Chart.lock pairs,
 //! located at the right file and line, through the binary's JSON and human output.
 
-use crate::support::fixture::FixtureSandbox;
+use crate::support::Sandbox;
 
 const CHART: &str = "charts/jetscale/Chart.yaml";
 const LOCK: &str = "charts/jetscale/Chart.lock";
 
 /// (rule, file, line) of every finding in `deps check --format json`.
-fn findings(sandbox: &FixtureSandbox) -> (i32, Vec<(String, String, u64)>, serde_json::Value) {
-    let run = sandbox.run(&["deps", "check", "--format", "json"]);
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
+fn findings(sandbox: &Sandbox) -> (i32, Vec<(String, String, u64)>, serde_json::Value) {
+    let run = sandbox.stackctl(["deps", "check", "--format", "json"]);
+    let doc = run.json();
     let list = doc["diagnostics"]
         .as_array()
         .expect("diagnostics array")
@@ -38,8 +37,8 @@ fn expected(items: &[(&str, &str, u64)]) -> Vec<(String, String, u64)> {
 
 #[test]
 fn the_fixture_passes_and_check_exits_0() {
-    let sandbox = FixtureSandbox::new("deps/repo");
-    let run = sandbox.run(&["deps", "check"]);
+    let sandbox = Sandbox::fixture("deps/repo");
+    let run = sandbox.stackctl(["deps", "check"]);
     run.success();
     assert!(
         run.stdout.contains("0 errors, 0 warnings"),
@@ -51,7 +50,7 @@ fn the_fixture_passes_and_check_exits_0() {
 /// Each broken pair yields exactly its rule at the line to fix, and exit code 1.
 #[test]
 fn each_rule_is_caught_at_its_line() {
-    type Edit = fn(&FixtureSandbox);
+    type Edit = fn(&Sandbox);
     type Case = (&'static str, Edit, Vec<(&'static str, &'static str, u64)>);
     let cases: Vec<Case> = vec![
         (
@@ -129,7 +128,7 @@ fn each_rule_is_caught_at_its_line() {
         ),
     ];
     for (name, edit, want) in cases {
-        let sandbox = FixtureSandbox::new("deps/repo");
+        let sandbox = Sandbox::fixture("deps/repo");
         edit(&sandbox);
         let before = sandbox.snapshot();
         let (code, got, doc) = findings(&sandbox);
@@ -140,7 +139,7 @@ fn each_rule_is_caught_at_its_line() {
         assert!(sandbox.snapshot() == before, "case {name:?} wrote files");
 
         // The human output names the same rules and places, rustc style.
-        let human = sandbox.run(&["deps", "check"]);
+        let human = sandbox.stackctl(["deps", "check"]);
         human.expect(1);
         for (rule, file, line) in &want {
             assert!(
@@ -160,7 +159,7 @@ fn each_rule_is_caught_at_its_line() {
 
 #[test]
 fn rule_levels_from_stackctl_toml_apply() {
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     let lock = sandbox
         .read(LOCK)
         .replace("digest: sha256:e", "digest: sha256:f");
@@ -175,9 +174,9 @@ fn rule_levels_from_stackctl_toml_apply() {
 
 #[test]
 fn an_invalid_chart_yaml_is_a_configuration_error() {
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     sandbox.write(CHART, "name: jetscale\ndependencies: [unclosed\n");
-    let run = sandbox.run(&["deps", "check"]);
+    let run = sandbox.stackctl(["deps", "check"]);
     run.expect(2);
     assert!(run.stderr.contains("Chart.yaml"), "{}", run.stderr);
 }

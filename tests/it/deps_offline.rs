@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::support::fixture::FixtureSandbox;
-use crate::support::helm4;
+use crate::support::{self, Sandbox, helm4};
 
 const CHART: &str = "charts/jetscale/Chart.yaml";
 const LOCK: &str = "charts/jetscale/Chart.lock";
 
 /// An environment that makes any network attempt fail loudly: proxies on a closed port.
-fn no_network(sandbox: &mut FixtureSandbox) {
+fn no_network(sandbox: &mut Sandbox) {
     for var in [
         "HTTPS_PROXY",
         "HTTP_PROXY",
@@ -22,7 +21,7 @@ fn no_network(sandbox: &mut FixtureSandbox) {
     }
 }
 
-fn chart_yaml_in_archive(sandbox: &FixtureSandbox, file: &str) -> String {
+fn chart_yaml_in_archive(sandbox: &Sandbox, file: &str) -> String {
     let bytes = std::fs::read(sandbox.path(&format!("charts/jetscale/charts/{file}"))).unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
     for entry in archive.entries().unwrap() {
@@ -39,9 +38,9 @@ fn chart_yaml_in_archive(sandbox: &FixtureSandbox, file: &str) -> String {
 
 #[test]
 fn offline_build_packages_local_sources_that_helm_renders() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
-    let run = sandbox.run(&["deps", "build", "--offline"]);
+    let run = sandbox.stackctl(["deps", "build", "--offline"]);
     run.success();
     assert_eq!(
         sandbox.chart_archives(),
@@ -53,7 +52,7 @@ fn offline_build_packages_local_sources_that_helm_renders() {
     // helm accepts the packages: both aliases of backend and the frontend render.
     let rendered = sandbox.helm(
         &helm4(),
-        &[
+        [
             "template",
             "jetscale",
             "charts/jetscale",
@@ -76,7 +75,7 @@ fn offline_build_packages_local_sources_that_helm_renders() {
 
     // Packaging is deterministic: a second offline build writes nothing.
     let before = sandbox.snapshot();
-    let again = sandbox.run(&["deps", "build", "--offline"]);
+    let again = sandbox.stackctl(["deps", "build", "--offline"]);
     again.success();
     assert!(
         again.stdout.contains("already in place"),
@@ -88,12 +87,12 @@ fn offline_build_packages_local_sources_that_helm_renders() {
 
 #[test]
 fn offline_update_writes_helms_lock_and_only_when_content_changes() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
     let committed = sandbox.read(LOCK);
 
     // Same content: the lock (and its `generated` time) is left alone.
-    let run = sandbox.run(&["deps", "update", "--offline"]);
+    let run = sandbox.stackctl(["deps", "update", "--offline"]);
     run.success();
     assert!(
         run.stdout.contains("Chart.lock unchanged"),
@@ -104,7 +103,7 @@ fn offline_update_writes_helms_lock_and_only_when_content_changes() {
 
     // Regenerated from scratch: identical except for `generated`.
     std::fs::remove_file(sandbox.path(LOCK)).unwrap();
-    sandbox.run(&["deps", "update", "--offline"]).success();
+    sandbox.stackctl(["deps", "update", "--offline"]).success();
     let regenerated = sandbox.read(LOCK);
     let without_time = |text: &str| {
         text.lines()
@@ -126,10 +125,10 @@ fn offline_update_writes_helms_lock_and_only_when_content_changes() {
 
 #[test]
 fn offline_build_without_a_local_source_says_what_to_add() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
     sandbox.write("stackctl.toml", "[dependencies]\nsources = {}\n");
-    let run = sandbox.run(&["deps", "build", "--offline"]);
+    let run = sandbox.stackctl(["deps", "build", "--offline"]);
     run.expect(2);
     assert!(
         run.stderr.contains("[dependencies.sources]"),
@@ -140,13 +139,13 @@ fn offline_build_without_a_local_source_says_what_to_add() {
 
 #[test]
 fn a_local_source_with_another_version_is_refused_naming_both() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
     let backend = sandbox
         .read("charts/backend/Chart.yaml")
         .replace("version: 4.6.12", "version: 4.6.20");
     sandbox.write("charts/backend/Chart.yaml", &backend);
-    let run = sandbox.run(&["deps", "build", "--offline"]);
+    let run = sandbox.stackctl(["deps", "build", "--offline"]);
     run.expect(2);
     assert!(
         run.stderr.contains("backend 4.6.20") && run.stderr.contains("backend 4.6.12"),
@@ -162,14 +161,14 @@ fn a_local_source_with_another_version_is_refused_naming_both() {
 
 #[test]
 fn build_removes_stale_archives_and_leftovers_of_interrupted_builds() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
     sandbox.write("charts/jetscale/charts/backend-4.6.11.tgz", "old");
     sandbox.write(
         "charts/jetscale/charts/.stackctl-abc123.tmp",
         "half an archive",
     );
-    let run = sandbox.run(&["deps", "build", "--offline"]);
+    let run = sandbox.stackctl(["deps", "build", "--offline"]);
     run.success();
     assert!(run.stdout.contains("backend-4.6.11.tgz"), "{}", run.stdout);
     assert_eq!(
@@ -180,10 +179,10 @@ fn build_removes_stale_archives_and_leftovers_of_interrupted_builds() {
 
 #[test]
 fn a_build_from_an_out_of_sync_lock_is_a_configuration_error() {
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     let chart = sandbox.read(CHART).replace("\"2.7.1\"", "\"2.7.2\"");
     sandbox.write(CHART, &chart);
-    let run = sandbox.run(&["deps", "build", "--offline"]);
+    let run = sandbox.stackctl(["deps", "build", "--offline"]);
     run.expect(2);
     assert!(run.stderr.contains("lock/in-sync"), "{}", run.stderr);
     assert!(
@@ -195,11 +194,11 @@ fn a_build_from_an_out_of_sync_lock_is_a_configuration_error() {
 
 #[test]
 fn link_mode_uses_the_directory_announces_itself_and_fails_ci_checks() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
     // A developer's checkout of the backend chart with an unreleased version.
-    let work = sandbox.root().join("work/backend-chart");
-    crate::support::fixture::copy_dir(&sandbox.path("charts/backend"), &work);
+    let work = sandbox.outside_repo("work/backend-chart");
+    support::copy_tree(&sandbox.path("charts/backend"), &work);
     let chart = std::fs::read_to_string(work.join("Chart.yaml"))
         .unwrap()
         .replace("version: 4.6.12", "version: 4.7.0-dev");
@@ -207,11 +206,11 @@ fn link_mode_uses_the_directory_announces_itself_and_fails_ci_checks() {
     let chart_before = sandbox.read(CHART);
 
     sandbox
-        .run(&["deps", "link", "backend", work.to_str().unwrap()])
+        .stackctl(["deps", "link", "backend", work.to_str().unwrap()])
         .success();
     assert!(sandbox.path(".stackctl/links.toml").is_file());
 
-    let build = sandbox.run(&["deps", "build", "--offline"]);
+    let build = sandbox.stackctl(["deps", "build", "--offline"]);
     build.success();
     assert!(
         build.stderr.contains("link mode"),
@@ -226,7 +225,7 @@ fn link_mode_uses_the_directory_announces_itself_and_fails_ci_checks() {
         "Chart.yaml is never edited"
     );
 
-    let status = sandbox.run(&["deps", "status"]);
+    let status = sandbox.stackctl(["deps", "status"]);
     status.success();
     let backend_line = status
         .stdout
@@ -236,29 +235,29 @@ fn link_mode_uses_the_directory_announces_itself_and_fails_ci_checks() {
     assert!(backend_line.contains("link"), "{}", status.stdout);
 
     // Outside CI the link is fine; in CI it is a finding.
-    sandbox.run(&["deps", "check"]).success();
+    sandbox.stackctl(["deps", "check"]).success();
     sandbox.set_env("CI", "true");
-    let ci = sandbox.run(&["deps", "check", "--format", "json"]);
+    let ci = sandbox.stackctl(["deps", "check", "--format", "json"]);
     ci.expect(1);
-    let doc: serde_json::Value = serde_json::from_str(&ci.stdout).unwrap();
+    let doc = ci.json();
     assert_eq!(doc["diagnostics"][0]["rule"], "deps/link-mode");
     assert_eq!(doc["diagnostics"][0]["file"], ".stackctl/links.toml");
     assert_eq!(doc["diagnostics"][0]["line"], 4);
 
     // Unlinking restores the locked chart on the next build.
-    sandbox.run(&["deps", "unlink", "backend"]).success();
-    let rebuilt = sandbox.run(&["deps", "build", "--offline"]);
+    sandbox.stackctl(["deps", "unlink", "backend"]).success();
+    let rebuilt = sandbox.stackctl(["deps", "build", "--offline"]);
     rebuilt.success();
     assert!(!rebuilt.stderr.contains("link mode"), "{}", rebuilt.stderr);
     assert!(chart_yaml_in_archive(&sandbox, "backend-4.6.12.tgz").contains("version: 4.6.12"));
     // Unlinking twice is a usage error.
-    sandbox.run(&["deps", "unlink", "backend"]).expect(2);
+    sandbox.stackctl(["deps", "unlink", "backend"]).expect(2);
 }
 
 /// The exact lines a bump of backend 4.6.12 → 4.6.13 must change, and nothing else.
 #[test]
 fn bump_changes_exactly_the_expected_lines() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
     // The new version exists as the local source (offline confirmation).
     let backend = sandbox
@@ -267,7 +266,7 @@ fn bump_changes_exactly_the_expected_lines() {
     sandbox.write("charts/backend/Chart.yaml", &backend);
     let before = sandbox.snapshot();
 
-    let run = sandbox.run(&["deps", "bump", "backend", "4.6.13", "--offline"]);
+    let run = sandbox.stackctl(["deps", "bump", "backend", "4.6.13", "--offline"]);
     run.success();
     assert!(
         run.stdout
@@ -367,16 +366,16 @@ fn bump_changes_exactly_the_expected_lines() {
     assert_eq!(changed, expected);
 
     // The result passes every rule.
-    sandbox.run(&["deps", "check"]).success();
+    sandbox.stackctl(["deps", "check"]).success();
 }
 
 #[test]
 fn bump_dry_run_and_failed_bumps_touch_no_file() {
-    let mut sandbox = FixtureSandbox::new("deps/repo");
+    let mut sandbox = Sandbox::fixture("deps/repo");
     no_network(&mut sandbox);
     let before = sandbox.snapshot();
 
-    let dry = sandbox.run(&["deps", "bump", "backend", "4.6.13", "--dry-run"]);
+    let dry = sandbox.stackctl(["deps", "bump", "backend", "4.6.13", "--dry-run"]);
     dry.success();
     assert!(
         dry.stdout.contains("+    version: \"4.6.13\""),
@@ -387,39 +386,41 @@ fn bump_dry_run_and_failed_bumps_touch_no_file() {
     assert!(sandbox.snapshot() == before);
 
     // 4.6.13 exists nowhere offline (the local source is 4.6.12): nothing is written.
-    let missing = sandbox.run(&["deps", "bump", "backend", "4.6.13", "--offline"]);
+    let missing = sandbox.stackctl(["deps", "bump", "backend", "4.6.13", "--offline"]);
     missing.expect(2);
     assert!(missing.stderr.contains("4.6.12"), "{}", missing.stderr);
     assert!(sandbox.snapshot() == before);
 
     // Unknown chart and non-exact version: usage errors.
-    let unknown = sandbox.run(&["deps", "bump", "backend-api", "4.6.13"]);
+    let unknown = sandbox.stackctl(["deps", "bump", "backend-api", "4.6.13"]);
     unknown.expect(2);
     assert!(
         unknown.stderr.contains("backend, frontend"),
         "{}",
         unknown.stderr
     );
-    sandbox.run(&["deps", "bump", "backend", "^4.6"]).expect(2);
+    sandbox
+        .stackctl(["deps", "bump", "backend", "^4.6"])
+        .expect(2);
     assert!(sandbox.snapshot() == before);
 }
 
 #[test]
 fn findings_config_and_usage_errors_have_their_exit_codes() {
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     // Findings: 1.
     let chart = sandbox.read(CHART).replace("\"2.7.1\"", "\"2.7.x\"");
     sandbox.write(CHART, &chart);
-    sandbox.run(&["deps", "check"]).expect(1);
+    sandbox.stackctl(["deps", "check"]).expect(1);
     // deps update refuses to lock an unpinned version: findings, 1.
-    let update = sandbox.run(&["deps", "update", "--offline"]);
+    let update = sandbox.stackctl(["deps", "update", "--offline"]);
     update.expect(1);
     assert!(update.stdout.contains("deps/pinned"), "{}", update.stdout);
 
     // Configuration: 2.
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     sandbox.write("stackctl.toml", "[dependencies]\nsorces = {}\n");
-    let config = sandbox.run(&["deps", "build", "--offline"]);
+    let config = sandbox.stackctl(["deps", "build", "--offline"]);
     config.expect(2);
     assert!(
         config.stderr.contains("stackctl.toml:2"),

@@ -5,28 +5,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::fixture::{FixtureSandbox, sha256_file};
-use crate::support::registry::TestRegistry;
-use crate::support::{helm3, helm4};
+use crate::support::registry::{TestRegistry, ghcr_mirror};
+use crate::support::{Sandbox, helm3, helm4, sha256_file};
 
 const LOCK: &str = "charts/jetscale/Chart.lock";
-
-/// Publish the fixture's two service charts to `repository` with stackctl.
-fn publish_service_charts(sandbox: &FixtureSandbox, registry: &TestRegistry, repository: &str) {
-    for chart in ["charts/backend", "charts/frontend"] {
-        let run = sandbox.run(&[
-            "chart",
-            "publish",
-            chart,
-            "--to",
-            repository,
-            "--insecure-registry",
-            &registry.host,
-        ]);
-        run.success();
-        assert!(run.stdout.contains("pushed oci://"), "{}", run.stdout);
-    }
-}
 
 fn without_generated(lock: &str) -> String {
     lock.lines()
@@ -40,9 +22,9 @@ fn without_generated(lock: &str) -> String {
 fn lock_matches_helm(helm: &Path) {
     let registry = TestRegistry::start();
     let repository = registry.oci("jetscale-ai/charts");
-    let with_helm = FixtureSandbox::new("deps/repo");
-    let with_stackctl = FixtureSandbox::new("deps/repo");
-    publish_service_charts(&with_stackctl, &registry, &repository);
+    let with_helm = Sandbox::fixture("deps/repo");
+    let with_stackctl = Sandbox::fixture("deps/repo");
+    with_stackctl.publish_service_charts(&registry, "jetscale-ai/charts");
     for sandbox in [&with_helm, &with_stackctl] {
         sandbox.set_dependency_repository(&repository);
         std::fs::remove_file(sandbox.path(LOCK)).unwrap();
@@ -51,10 +33,10 @@ fn lock_matches_helm(helm: &Path) {
     with_helm
         .helm(
             helm,
-            &["dependency", "update", "charts/jetscale", "--plain-http"],
+            ["dependency", "update", "charts/jetscale", "--plain-http"],
         )
         .success();
-    let update = with_stackctl.run(&["deps", "update", "--insecure-registry", &registry.host]);
+    let update = with_stackctl.stackctl(["deps", "update", "--insecure-registry", &registry.host]);
     update.success();
     assert!(
         update.stdout.contains("Chart.lock written"),
@@ -82,7 +64,7 @@ fn lock_matches_helm(helm: &Path) {
     with_stackctl
         .helm(
             helm,
-            &["dependency", "build", "charts/jetscale", "--plain-http"],
+            ["dependency", "build", "charts/jetscale", "--plain-http"],
         )
         .success();
 }
@@ -102,20 +84,13 @@ fn update_writes_the_lock_helm_3_writes() {
 #[test]
 fn build_fills_charts_and_a_second_build_needs_no_network() {
     let mut registry = TestRegistry::start();
-    let sandbox = FixtureSandbox::new("deps/repo");
-    publish_service_charts(
-        &sandbox,
-        &registry,
-        &registry.oci("mirror/jetscale-ai/charts"),
-    );
-    let mirror = format!(
-        "oci://ghcr.io/jetscale-ai/charts={}",
-        registry.oci("mirror/jetscale-ai/charts")
-    );
+    let sandbox = Sandbox::fixture("deps/repo");
+    sandbox.publish_service_charts(&registry, "mirror/jetscale-ai/charts");
+    let mirror = ghcr_mirror(&registry.oci("mirror/jetscale-ai/charts"));
     let lock_before = sandbox.read(LOCK);
     let chart_before = sandbox.read("charts/jetscale/Chart.yaml");
 
-    let update = sandbox.run(&[
+    let update = sandbox.stackctl([
         "deps",
         "update",
         "--registry-mirror",
@@ -141,7 +116,7 @@ fn build_fills_charts_and_a_second_build_needs_no_network() {
     registry.stop();
     sandbox.write("charts/jetscale/charts/frontend-2.6.0.tgz", "stale");
     let started = Instant::now();
-    let second = sandbox.run(&[
+    let second = sandbox.stackctl([
         "deps",
         "build",
         "--registry-mirror",
@@ -169,9 +144,9 @@ fn build_fills_charts_and_a_second_build_needs_no_network() {
     assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
 
     // Status reads files only and shows the registry as the source.
-    let status = sandbox.run(&["deps", "status", "--format", "json"]);
+    let status = sandbox.stackctl(["deps", "status", "--format", "json"]);
     status.success();
-    let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let doc = status.json();
     for dep in doc["dependencies"].as_array().unwrap() {
         assert_eq!(dep["source"], "registry", "{dep}");
         assert_eq!(dep["presence"], "present", "{dep}");
@@ -179,7 +154,7 @@ fn build_fills_charts_and_a_second_build_needs_no_network() {
 
     // Also offline, with charts/ emptied: the cache alone rebuilds it.
     std::fs::remove_dir_all(sandbox.path("charts/jetscale/charts")).unwrap();
-    let offline = sandbox.run(&["deps", "build", "--offline"]);
+    let offline = sandbox.stackctl(["deps", "build", "--offline"]);
     offline.success();
     assert!(offline.stdout.contains("cache"), "{}", offline.stdout);
 }
@@ -187,15 +162,10 @@ fn build_fills_charts_and_a_second_build_needs_no_network() {
 #[test]
 fn a_tampered_cache_entry_is_detected() {
     let mut registry = TestRegistry::start();
-    let mut sandbox = FixtureSandbox::new("deps/repo");
-    let repository = registry.oci("jetscale-ai/charts");
-    publish_service_charts(&sandbox, &registry, &repository);
-    sandbox.set_env(
-        "STACKCTL_REGISTRY_MIRRORS",
-        format!("oci://ghcr.io/jetscale-ai/charts={repository}"),
-    );
-    sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", registry.host.clone());
-    sandbox.run(&["deps", "build"]).success();
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    sandbox.publish_service_charts(&registry, "jetscale-ai/charts");
+    sandbox.mirror_ghcr_to(&registry, "jetscale-ai/charts");
+    sandbox.stackctl(["deps", "build"]).success();
     let original = sha256_file(&sandbox.path("charts/jetscale/charts/backend-4.6.12.tgz"));
 
     let blob = sandbox
@@ -216,7 +186,7 @@ fn a_tampered_cache_entry_is_detected() {
     std::fs::remove_dir_all(sandbox.path("charts/jetscale/charts")).unwrap();
 
     // With the registry up: detected, reported, refetched.
-    let refetch = sandbox.run(&["deps", "build"]);
+    let refetch = sandbox.stackctl(["deps", "build"]);
     refetch.success();
     assert!(refetch.stderr.contains("corrupt"), "{}", refetch.stderr);
     assert!(
@@ -234,7 +204,7 @@ fn a_tampered_cache_entry_is_detected() {
     tamper(&blob);
     std::fs::remove_dir_all(sandbox.path("charts/jetscale/charts")).unwrap();
     registry.stop();
-    let failed = sandbox.run(&["deps", "build"]);
+    let failed = sandbox.stackctl(["deps", "build"]);
     failed.expect(3);
     assert!(failed.stderr.contains("corrupt"), "{}", failed.stderr);
     assert!(failed.stderr.contains("unreachable"), "{}", failed.stderr);
@@ -250,13 +220,13 @@ fn an_unreachable_registry_is_reported_within_seconds() {
     let mut registry = TestRegistry::start();
     let host = registry.host.clone();
     registry.stop();
-    let sandbox = FixtureSandbox::new("deps/repo");
+    let sandbox = Sandbox::fixture("deps/repo");
     let started = Instant::now();
-    let run = sandbox.run(&[
+    let run = sandbox.stackctl([
         "deps",
         "build",
         "--registry-mirror",
-        &format!("oci://ghcr.io/jetscale-ai/charts=oci://{host}/charts"),
+        &ghcr_mirror(&format!("oci://{host}/charts")),
         "--insecure-registry",
         &host,
     ]);
@@ -284,16 +254,15 @@ fn an_unreachable_registry_is_reported_within_seconds() {
 #[test]
 fn a_version_missing_from_the_registry_says_so() {
     let registry = TestRegistry::start();
-    let sandbox = FixtureSandbox::new("deps/repo");
-    let repository = registry.oci("jetscale-ai/charts");
-    publish_service_charts(&sandbox, &registry, &repository);
-    sandbox.set_dependency_repository(&repository);
+    let sandbox = Sandbox::fixture("deps/repo");
+    sandbox.publish_service_charts(&registry, "jetscale-ai/charts");
+    sandbox.set_dependency_repository(&registry.oci("jetscale-ai/charts"));
     let chart = sandbox
         .read("charts/jetscale/Chart.yaml")
         .replace("\"2.7.1\"", "\"2.7.9\"");
     sandbox.write("charts/jetscale/Chart.yaml", &chart);
     let before = sandbox.snapshot();
-    let run = sandbox.run(&["deps", "update", "--insecure-registry", &registry.host]);
+    let run = sandbox.stackctl(["deps", "update", "--insecure-registry", &registry.host]);
     run.expect(3);
     assert!(
         run.stderr

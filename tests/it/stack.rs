@@ -4,19 +4,15 @@
 
 use serde_json::Value;
 
+use crate::support::registry::{GHCR_CHARTS, TestRegistry};
 use crate::support::{self, Sandbox};
 use stackctl::helm::RenderedObject;
 
 /// `stackctl render TARGET` with `helm`, parsed into objects.
 fn render(sandbox: &Sandbox, helm: &std::path::Path, target: &str) -> Vec<RenderedObject> {
-    let output = sandbox.run(helm, &["render", target, "--offline"]);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{target}: {}",
-        support::stderr(&output)
-    );
-    stackctl::helm::split_manifest(&support::stdout(&output)).unwrap()
+    let run = sandbox.stackctl_with_helm(helm, ["render", target, "--offline"]);
+    assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+    stackctl::helm::split_manifest(&run.stdout).unwrap()
 }
 
 fn find<'a>(objects: &'a [RenderedObject], kind: &str, name: &str) -> &'a Value {
@@ -176,11 +172,12 @@ fn the_schema_rejects_each_known_mistake_at_its_path() {
             ));
         }
         sandbox.write("stackctl.toml", &config);
-        let output = sandbox.run(
-            &helm,
-            &["--format", "json", "validate", "chart", "--offline"],
-        );
-        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let doc = sandbox
+            .stackctl_with_helm(
+                &helm,
+                ["--format", "json", "validate", "chart", "--offline"],
+            )
+            .json();
         let diagnostics = doc["diagnostics"].as_array().unwrap();
         let mut missing = Vec::new();
         for (index, case) in cases.iter().enumerate() {
@@ -233,9 +230,9 @@ fn secrets_never_reach_the_output_even_through_helm() {
         ) + &format!("\nappConfigMap:\n  environment: {sentinel}\n");
         sandbox.write("envs/prod/console.yaml", &console);
         for format in ["human", "json", "sarif", "junit", "github"] {
-            let output = sandbox.run(
+            let run = sandbox.stackctl_with_helm(
                 &helm,
-                &[
+                [
                     "--format",
                     format,
                     "-vv",
@@ -245,8 +242,8 @@ fn secrets_never_reach_the_output_even_through_helm() {
                     "--offline",
                 ],
             );
-            assert_eq!(output.status.code(), Some(1), "{format}");
-            let all = support::stdout(&output) + &support::stderr(&output);
+            assert_eq!(run.code, 1, "{format}");
+            let all = run.all();
             assert!(
                 !all.contains(sentinel),
                 "{format} printed the secret:\n{all}"
@@ -272,46 +269,19 @@ fn the_committed_lock_is_what_helm_writes() {
     let chart_yaml = "charts/jetscale/Chart.yaml";
     let lock = "charts/jetscale/Chart.lock";
     for (label, helm) in support::helms() {
-        let registry = crate::support::registry::TestRegistry::start();
+        let registry = TestRegistry::start();
         let repository = registry.oci("jetscale-ai/charts");
         let sandbox = Sandbox::with_repo();
-        for chart in ["charts/backend", "charts/frontend"] {
-            let output = sandbox
-                .stackctl()
-                .args([
-                    "chart",
-                    "publish",
-                    chart,
-                    "--to",
-                    &repository,
-                    "--insecure-registry",
-                    &registry.host,
-                ])
-                .output()
-                .unwrap();
-            assert_eq!(
-                output.status.code(),
-                Some(0),
-                "{}",
-                support::stderr(&output)
-            );
-        }
+        sandbox.publish_service_charts(&registry, "jetscale-ai/charts");
         let committed_chart = sandbox.read(chart_yaml);
         let committed_lock = sandbox.read(lock);
-        sandbox.write(
-            chart_yaml,
-            &committed_chart.replace("oci://ghcr.io/jetscale-ai/charts", &repository),
-        );
-        std::fs::remove_file(sandbox.root().join(lock)).unwrap();
-        let output = sandbox.helm(
+        sandbox.set_dependency_repository(&repository);
+        std::fs::remove_file(sandbox.path(lock)).unwrap();
+        let run = sandbox.helm(
             &helm,
-            &["dependency", "update", "charts/jetscale", "--plain-http"],
+            ["dependency", "update", "charts/jetscale", "--plain-http"],
         );
-        assert!(
-            output.status.success(),
-            "{label}: {}",
-            support::stderr(&output)
-        );
+        assert_eq!(run.code, 0, "{label}: {}", run.stderr);
 
         let parse_chart = |text: &str| {
             ChartFile::parse(std::path::Path::new(chart_yaml), text.to_string()).unwrap()
@@ -334,9 +304,7 @@ fn the_committed_lock_is_what_helm_writes() {
             .helm_dependencies()
             .into_iter()
             .map(|mut d| {
-                d.repository = d
-                    .repository
-                    .replace(&repository, "oci://ghcr.io/jetscale-ai/charts");
+                d.repository = d.repository.replace(&repository, GHCR_CHARTS);
                 d
             })
             .collect();

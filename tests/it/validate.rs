@@ -11,31 +11,26 @@ fn validate_json_with(
     helm: &std::path::Path,
     args: &[&str],
 ) -> (i32, Value, String) {
-    let output = sandbox
-        .stackctl_with(helm)
-        .args(["--format", "json", "validate"])
-        .args(args)
-        .arg("--offline")
-        .output()
-        .unwrap();
-    let stderr = support::stderr(&output);
-    let doc = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{stderr}", support::stdout(&output)));
-    (output.status.code().unwrap_or(-1), doc, stderr)
+    let run = sandbox.stackctl_with_helm(
+        helm,
+        [&["--format", "json", "validate"][..], args, &["--offline"]].concat(),
+    );
+    let doc = run.json();
+    (run.code, doc, run.stderr)
 }
 
 #[test]
 fn this_repository_passes_with_each_helm() {
     for (label, helm) in support::helms() {
         let sandbox = Sandbox::with_repo();
-        let output = sandbox.run(&helm, &["--format", "json", "validate", "--offline"]);
-        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let run = sandbox.stackctl_with_helm(&helm, ["--format", "json", "validate", "--offline"]);
+        let doc: Value = run.json();
         assert_eq!(
-            output.status.code(),
-            Some(0),
+            run.code,
+            0,
             "{label}: {}\n{}",
             serde_json::to_string_pretty(&doc["diagnostics"]).unwrap(),
-            support::stderr(&output)
+            run.stderr
         );
         assert_eq!(doc["ok"], true);
         assert_eq!(doc["diagnostics"], serde_json::json!([]), "{label}");
@@ -513,7 +508,7 @@ fn gitignore_lines() -> usize {
 }
 
 fn apply(sandbox: &Sandbox, case: &Case) -> Option<usize> {
-    let text = std::fs::read_to_string(sandbox.root().join(case.file)).unwrap_or_default();
+    let text = std::fs::read_to_string(sandbox.path(case.file)).unwrap_or_default();
     let changed = if case.old.is_empty() {
         format!("{text}{}", case.new)
     } else {
@@ -606,9 +601,10 @@ fn two_broken_envs_are_both_reported_and_the_others_still_pass() {
 #[test]
 fn a_missing_cloud_file_says_what_exists() {
     let sandbox = Sandbox::with_repo();
-    let output = sandbox.run(&support::helm4(), &["validate", "envs", "gcp", "--offline"]);
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = support::stderr(&output);
+    let run =
+        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "gcp", "--offline"]);
+    assert_eq!(run.code, 2);
+    let stderr = run.stderr;
     assert!(stderr.contains("envs/gcp.yaml"), "{stderr}");
     assert!(
         stderr.contains("clouds in this repository: aws"),
@@ -619,11 +615,12 @@ fn a_missing_cloud_file_says_what_exists() {
 #[test]
 fn an_empty_envs_dir_says_what_is_expected() {
     let sandbox = Sandbox::with_repo();
-    std::fs::remove_dir_all(sandbox.root().join("envs")).unwrap();
+    std::fs::remove_dir_all(sandbox.path("envs")).unwrap();
     sandbox.write("envs/aws.yaml", "{}\n");
-    let output = sandbox.run(&support::helm4(), &["validate", "envs", "aws", "--offline"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(support::stderr(&output).contains("no environments found"));
+    let run =
+        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no environments found"));
 }
 
 /// Human output of one broken copy, with timings filtered out.
@@ -632,17 +629,12 @@ fn human_output(file: &str, old: &str, new: &str) -> String {
     let text = sandbox.read(file);
     assert!(text.contains(old), "{file} does not contain {old:?}");
     sandbox.write(file, &text.replacen(old, new, 1));
-    let output = sandbox.run(
+    let run = sandbox.stackctl_with_helm(
         &support::helm4(),
-        &["--color", "never", "validate", "envs", "aws", "--offline"],
+        ["--color", "never", "validate", "envs", "aws", "--offline"],
     );
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        support::stderr(&output)
-    );
-    support::stdout(&output)
+    run.expect(1);
+    run.stdout
 }
 
 macro_rules! assert_human_snapshot {
@@ -696,14 +688,10 @@ fn human_output_of_a_yaml_syntax_error_shows_the_line() {
 fn render_prints_the_manifests_validate_renders() {
     for (_label, helm) in support::helms() {
         let sandbox = Sandbox::with_repo();
-        let output = sandbox.run(&helm, &["render", "envs/prod/console.yaml", "--offline"]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            support::stderr(&output)
-        );
-        let objects = stackctl::helm::split_manifest(&support::stdout(&output)).unwrap();
+        let run =
+            sandbox.stackctl_with_helm(&helm, ["render", "envs/prod/console.yaml", "--offline"]);
+        run.expect(0);
+        let objects = stackctl::helm::split_manifest(&run.stdout).unwrap();
         let names: Vec<(String, String)> = objects
             .iter()
             .map(|o| (o.kind().to_string(), o.name().to_string()))
@@ -726,19 +714,14 @@ fn render_prints_the_manifests_validate_renders() {
         }
         // The layer chain goes to stderr so stdout stays a clean manifest.
         assert!(
-            support::stderr(&output)
+            run.stderr
                 .contains("envs/aws.yaml → envs/prod/default.yaml → envs/prod/console.yaml")
         );
 
         // A variant by name renders with its own release.
-        let output = sandbox.run(&helm, &["render", "test-ci", "--offline"]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            support::stderr(&output)
-        );
-        assert!(support::stdout(&output).contains("name: jetscale-ci-backend-api"));
+        let run = sandbox.stackctl_with_helm(&helm, ["render", "test-ci", "--offline"]);
+        run.expect(0);
+        assert!(run.stdout.contains("name: jetscale-ci-backend-api"));
     }
 }
 
@@ -746,14 +729,9 @@ fn render_prints_the_manifests_validate_renders() {
 fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
     for (_label, helm) in support::helms() {
         let sandbox = Sandbox::with_repo();
-        let output = sandbox.run(&helm, &["values", "envs/prod/console.yaml"]);
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            support::stderr(&output)
-        );
-        let text = support::stdout(&output);
+        let run = sandbox.stackctl_with_helm(&helm, ["values", "envs/prod/console.yaml"]);
+        run.expect(0);
+        let text = run.stdout;
         assert!(
             text.contains("awsSecretPrefix: \"jetscale-prod\"  # envs/prod/console.yaml:12"),
             "{text}"
@@ -763,9 +741,9 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
             "{text}"
         );
 
-        let output = sandbox.run(
+        let run = sandbox.stackctl_with_helm(
             &helm,
-            &[
+            [
                 "--format",
                 "json",
                 "values",
@@ -774,13 +752,8 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
                 "global.env",
             ],
         );
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            support::stderr(&output)
-        );
-        let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+        run.expect(0);
+        let doc: Value = run.json();
         let layers = doc["layers"].as_array().unwrap();
         let files: Vec<&str> = layers.iter().map(|l| l["file"].as_str().unwrap()).collect();
         assert_eq!(
@@ -805,11 +778,11 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
         assert_eq!(winners, vec![3]);
         assert_eq!(doc["value"], "prod");
 
-        let output = sandbox.run(
+        let run = sandbox.stackctl_with_helm(
             &helm,
-            &["values", "envs/prod/console.yaml", "--path", "global.env"],
+            ["values", "envs/prod/console.yaml", "--path", "global.env"],
         );
-        let text = support::stdout(&output);
+        let text = run.stdout;
         assert!(
             text.contains("envs/aws.yaml")
                 && text.contains("(not set)")
@@ -900,9 +873,9 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
     sandbox.write(CONSOLE, &console);
 
     for format in ["human", "json", "sarif", "junit", "github"] {
-        let output = sandbox.run(
+        let run = sandbox.stackctl_with_helm(
             &helm,
-            &[
+            [
                 "--color",
                 "never",
                 "--format",
@@ -913,8 +886,8 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
                 "--offline",
             ],
         );
-        assert_eq!(output.status.code(), Some(1), "{format}");
-        let all = support::stdout(&output) + &support::stderr(&output);
+        assert_eq!(run.code, 1, "{format}");
+        let all = run.all();
         assert!(!all.contains(&token), "{format} printed the token:\n{all}");
         assert!(
             !all.contains(password),
@@ -939,7 +912,7 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
             );
         }
         if format == "sarif" {
-            let doc: Value = serde_json::from_str(&support::stdout(&output)).unwrap();
+            let doc: Value = run.json();
             assert!(
                 doc["runs"][0]["tool"]["driver"]["rules"][0]
                     .get("defaultConfiguration")
@@ -1002,24 +975,15 @@ fn secret_literals_are_masked_in_every_format_reported_once_and_suppressible() {
 /// CPU otherwise), unless the user tuned Go themselves.
 #[test]
 fn helm_renders_without_a_collector_unless_the_user_tuned_go() {
-    let sandbox = Sandbox::with_repo();
-    let (helm, log) = support::logging_helm(
-        &sandbox,
-        &support::helm4(),
-        "$1 GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT",
-    );
-    let run = |gogc: Option<&str>| {
+    let mut sandbox = Sandbox::with_repo();
+    let (helm, log) =
+        sandbox.logging_helm(&support::helm4(), "$1 GOGC=$GOGC GOMEMLIMIT=$GOMEMLIMIT");
+    // What helm's commands were run with.
+    let settings = |sandbox: &Sandbox| {
         let _ = std::fs::remove_file(&log);
-        // The sandbox's environment is cleared: GOGC is set only where the test sets it.
-        let mut cmd = sandbox.stackctl_with(&helm);
-        if let Some(gogc) = gogc {
-            cmd.env("GOGC", gogc);
-        }
-        let output = cmd
-            .args(["validate", "chart", "--offline", "--no-cache"])
-            .output()
-            .unwrap();
-        support::fixture::Run::from(output).expect(0);
+        sandbox
+            .stackctl_with_helm(&helm, ["validate", "chart", "--offline", "--no-cache"])
+            .expect(0);
         let log = std::fs::read_to_string(&log).unwrap();
         let seen: std::collections::BTreeSet<String> = log
             .lines()
@@ -1033,6 +997,14 @@ fn helm_renders_without_a_collector_unless_the_user_tuned_go() {
         );
         seen
     };
-    assert_eq!(run(None), ["GOGC=off GOMEMLIMIT=512MiB".to_string()].into());
-    assert_eq!(run(Some("50")), ["GOGC=50 GOMEMLIMIT=".to_string()].into());
+    // The sandbox's environment is cleared: GOGC is set only where the test sets it.
+    assert_eq!(
+        settings(&sandbox),
+        ["GOGC=off GOMEMLIMIT=512MiB".to_string()].into()
+    );
+    sandbox.set_env("GOGC", "50");
+    assert_eq!(
+        settings(&sandbox),
+        ["GOGC=50 GOMEMLIMIT=".to_string()].into()
+    );
 }

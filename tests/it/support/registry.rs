@@ -1,10 +1,23 @@
 //! A real OCI registry (CNCF distribution) on a free loopback port, storage in a temp dir,
-//! optionally behind htpasswd authentication. Killed when dropped.
+//! optionally behind htpasswd authentication. Killed when dropped. And what tests set up with
+//! it: the service charts published there, and the umbrella's dependencies mirrored from it.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::{Run, Sandbox};
+
+/// The repository the umbrella chart's dependencies are pinned to. Tests cannot reach it: they
+/// serve it from a [`TestRegistry`] through a mirror ([`ghcr_mirror`]).
+pub const GHCR_CHARTS: &str = "oci://ghcr.io/jetscale-ai/charts";
+
+/// The `--registry-mirror` (or `STACKCTL_REGISTRY_MIRRORS`) value that serves
+/// [`GHCR_CHARTS`] from `repository`.
+pub fn ghcr_mirror(repository: &str) -> String {
+    format!("{GHCR_CHARTS}={repository}")
+}
 
 pub struct TestRegistry {
     child: Option<Child>,
@@ -104,6 +117,43 @@ impl TestRegistry {
 impl Drop for TestRegistry {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+impl Sandbox {
+    /// Publish the service charts the umbrella depends on (`charts/backend` and
+    /// `charts/frontend`, at their own versions) to `path` in `registry` with `stackctl chart
+    /// publish`, asserting each push: set-up for tests of what uses them. Returns the runs,
+    /// for tests that check what they printed.
+    pub fn publish_service_charts(&self, registry: &TestRegistry, path: &str) -> Vec<Run> {
+        let repository = registry.oci(path);
+        ["charts/backend", "charts/frontend"]
+            .into_iter()
+            .map(|chart| {
+                let run = self.stackctl([
+                    "chart",
+                    "publish",
+                    chart,
+                    "--to",
+                    &repository,
+                    "--insecure-registry",
+                    &registry.host,
+                ]);
+                run.success();
+                assert!(run.stdout.contains("pushed oci://"), "{}", run.stdout);
+                run
+            })
+            .collect()
+    }
+
+    /// Serve the umbrella's dependencies from `path` in `registry` for every later command,
+    /// through the environment as a developer would set it.
+    pub fn mirror_ghcr_to(&mut self, registry: &TestRegistry, path: &str) {
+        self.set_env(
+            "STACKCTL_REGISTRY_MIRRORS",
+            ghcr_mirror(&registry.oci(path)),
+        );
+        self.set_env("STACKCTL_INSECURE_REGISTRIES", registry.host.clone());
     }
 }
 
