@@ -32,8 +32,18 @@ pub use error::{Error, ErrorKind, ExitCode, Result};
 /// every running child is killed, the operation stops at its next step, and the exit code is
 /// 130.
 pub fn run(cli: cli::Cli) -> ExitCode {
-    init_color(cli.global.color);
-    init_tracing(&cli.global);
+    report::init_terminal(
+        match cli.global.color {
+            cli::ColorChoice::Auto => None,
+            cli::ColorChoice::Always => Some(true),
+            cli::ColorChoice::Never => Some(false),
+        },
+        if cli.global.quiet {
+            None
+        } else {
+            Some(cli.global.verbose)
+        },
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,33 +71,4 @@ pub fn run(cli: cli::Cli) -> ExitCode {
             err.kind.exit_code()
         }
     }
-}
-
-/// anstream decides per stream whether to keep colors; `--color` overrides its detection
-/// (which already honours terminals, `NO_COLOR` and `CLICOLOR_FORCE`).
-fn init_color(choice: cli::ColorChoice) {
-    let choice = match choice {
-        cli::ColorChoice::Auto => anstream::ColorChoice::Auto,
-        cli::ColorChoice::Always => anstream::ColorChoice::Always,
-        cli::ColorChoice::Never => anstream::ColorChoice::Never,
-    };
-    choice.write_global();
-}
-
-fn init_tracing(global: &cli::GlobalArgs) {
-    let level = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STACKCTL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("stackctl={level}")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .try_init();
 }

@@ -41,29 +41,21 @@ impl Session {
                 cancel,
                 progress: Arc::new(progress),
             },
-            printer: Printer {
-                format: global.format,
-                color: stdout_color(global.color),
-                quiet: global.quiet,
-                github_annotations: std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
-            },
+            printer: Printer::new(
+                global.format,
+                match global.color {
+                    ColorChoice::Always => Some(true),
+                    ColorChoice::Never => Some(false),
+                    ColorChoice::Auto => None,
+                },
+                global.quiet,
+            ),
         })
     }
 
     /// The operations' context inside the repository.
     fn context(&self) -> Result<Context> {
         Context::open(self.invocation.clone())
-    }
-}
-
-/// Whether human output on stdout should carry colors.
-fn stdout_color(choice: ColorChoice) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
-        }
     }
 }
 

@@ -118,6 +118,20 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// The printer of a run: colors when `color` says so, else (`None`, `--color auto`) when
+    /// stdout takes them; GitHub annotations when running in GitHub Actions.
+    pub fn new(format: Format, color: Option<bool>, quiet: bool) -> Printer {
+        let color = color.unwrap_or_else(|| {
+            anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+        });
+        Printer {
+            format,
+            color,
+            quiet,
+            github_annotations: std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true"),
+        }
+    }
+
     /// A findings report in the chosen format; exit 1 when it holds an error. `root` is the
     /// repository root (source lines for snippets are read from it); `command` names the
     /// run (`validate envs aws`).
@@ -198,6 +212,33 @@ impl Printer {
             .and_then(|_| stdout.flush())
             .map_err(|e| Error::environment(format!("cannot write to stdout: {e}")))
     }
+}
+
+/// Set up the terminal for the run: colors as `--color` says (`None`: anstream detects them,
+/// honouring terminals, `NO_COLOR` and `CLICOLOR_FORCE`), and logs on stderr at the level of
+/// `-v` (`None`: `--quiet`, errors only), or as `STACKCTL_LOG` filters them.
+pub fn init_terminal(color: Option<bool>, verbosity: Option<u8>) {
+    match color {
+        None => anstream::ColorChoice::Auto,
+        Some(true) => anstream::ColorChoice::Always,
+        Some(false) => anstream::ColorChoice::Never,
+    }
+    .write_global();
+    let level = match verbosity {
+        None => "error",
+        Some(0) => "warn",
+        Some(1) => "info",
+        Some(2) => "debug",
+        Some(_) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STACKCTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("stackctl={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .try_init();
 }
 
 /// An error that ended the run, on stderr: what failed and, when known, how to fix it.

@@ -4,6 +4,7 @@
 //! Tools come from the environment (`eval "$(scripts/toolchain.sh --print-env)"`): a test that
 //! needs one fails when it is missing, it never skips.
 
+mod architecture;
 mod cache;
 mod chart_publish;
 mod cli;
