@@ -6,6 +6,7 @@
 
 mod architecture;
 mod cache;
+mod cancel;
 mod chart_publish;
 mod cli;
 mod deps_auth;

@@ -230,6 +230,35 @@ impl Sandbox {
         self.execute(helm, args, &env, Some(password))
     }
 
+    /// Start `stackctl ARGS` as [`Sandbox::stackctl`] does, without waiting for it: for tests
+    /// that signal it while it runs. Its output is piped; [`Started::finish`] collects it.
+    pub fn spawn_stackctl(&self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Started {
+        let child = self
+            .command(Path::new(env!("CARGO_BIN_EXE_stackctl")), args, &self.env)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start stackctl");
+        Started(child)
+    }
+
+    /// `program ARGS` in the repository with `env` only, its output piped.
+    fn command(
+        &self,
+        program: &Path,
+        args: impl IntoIterator<Item = impl AsRef<OsStr>>,
+        env: &BTreeMap<String, String>,
+    ) -> Command {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .env_clear()
+            .envs(env)
+            .current_dir(self.root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
     /// Every command of the sandbox: `program ARGS` in the repository, with `env` (the
     /// sandbox's environment) only and `input` (or nothing) on stdin.
     fn execute(
@@ -239,18 +268,13 @@ impl Sandbox {
         env: &BTreeMap<String, String>,
         input: Option<&str>,
     ) -> Run {
-        let mut child = Command::new(program)
-            .args(args)
-            .env_clear()
-            .envs(env)
-            .current_dir(self.root())
+        let mut child = self
+            .command(program, args, env)
             .stdin(if input.is_some() {
                 Stdio::piped()
             } else {
                 Stdio::null()
             })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
         if let Some(input) = input {
@@ -288,6 +312,37 @@ impl Sandbox {
         .unwrap();
         std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
         (helm, log)
+    }
+}
+
+/// A stackctl started by [`Sandbox::spawn_stackctl`].
+pub struct Started(std::process::Child);
+
+impl Started {
+    /// Send it SIGINT, as Ctrl-C in a terminal does.
+    pub fn interrupt(&self) {
+        // SAFETY: kill(2) only sends a signal to the child this test started.
+        let sent = unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        assert_eq!(sent, 0, "cannot signal stackctl");
+    }
+
+    /// Wait for it to end, at most `limit`; its outcome and how long the wait took. A process
+    /// still running at the limit is killed and the test fails.
+    pub fn finish(mut self, limit: std::time::Duration) -> (Run, std::time::Duration) {
+        let started = std::time::Instant::now();
+        while self.0.try_wait().expect("wait for stackctl").is_none() {
+            if started.elapsed() > limit {
+                let _ = self.0.kill();
+                let run = Run::from(self.0.wait_with_output().expect("collect stackctl"));
+                panic!("stackctl still ran after {limit:?}:\n{}", run.all());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let waited = started.elapsed();
+        (
+            Run::from(self.0.wait_with_output().expect("collect stackctl")),
+            waited,
+        )
     }
 }
 
