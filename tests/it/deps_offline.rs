@@ -428,3 +428,56 @@ fn findings_config_and_usage_errors_have_their_exit_codes() {
         config.stderr
     );
 }
+
+#[test]
+fn bump_prints_its_json_document() {
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    no_network(&mut sandbox);
+    let backend = sandbox
+        .read("charts/backend/Chart.yaml")
+        .replace("4.6.12", "4.6.13");
+    sandbox.write("charts/backend/Chart.yaml", &backend);
+    let before = sandbox.snapshot();
+
+    let dry = sandbox.stackctl([
+        "--format",
+        "json",
+        "deps",
+        "bump",
+        "backend",
+        "4.6.13",
+        "--dry-run",
+    ]);
+    dry.success();
+    assert_eq!(sandbox.snapshot(), before, "a dry run writes nothing");
+    let document = dry.json();
+    assert_eq!(document["version"], 1);
+    assert_eq!(document["written"], false);
+    // The lock's `generated` is the time of the run.
+    insta::with_settings!({filters => vec![(r#"generated: \\"[^\\]+\\""#, "generated: [TIME]")]}, {
+        insta::assert_json_snapshot!("deps-bump-dry-run", document);
+    });
+
+    let run = sandbox.stackctl([
+        "--format",
+        "json",
+        "deps",
+        "bump",
+        "backend",
+        "4.6.13",
+        "--offline",
+    ]);
+    run.success();
+    let written = run.json();
+    assert_eq!(written["written"], true);
+    let files = |doc: &serde_json::Value| -> Vec<String> {
+        doc["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["file"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(files(&written), files(&document));
+    assert_ne!(sandbox.snapshot(), before);
+}

@@ -1008,3 +1008,45 @@ fn helm_renders_without_a_collector_unless_the_user_tuned_go() {
         ["GOGC=50 GOMEMLIMIT=".to_string()].into()
     );
 }
+
+/// The machine-readable outputs of a failing `validate`, byte for byte: a schema error in a
+/// prod env, a preview CronJob left running and an unused suppression.
+#[test]
+fn machine_readable_outputs_of_a_failing_validate() {
+    let sandbox = Sandbox::with_repo();
+    let console = sandbox.read(CONSOLE);
+    sandbox.write(
+        CONSOLE,
+        &console.replacen("    db: 0\n", "    db: \"zero\"\n", 1),
+    );
+    let preview = "envs/preview/preview.yaml";
+    let text = sandbox.read(preview);
+    sandbox.write(
+        preview,
+        &format!("{text}# stackctl:ignore values/schema nothing to suppress here\nunused: 1\n"),
+    );
+    let root = sandbox.root().display().to_string();
+    for (format, extension) in [
+        ("json", "json"),
+        ("sarif", "sarif"),
+        ("junit", "xml"),
+        ("github", "txt"),
+    ] {
+        let run = sandbox.stackctl_with_helm(
+            &support::helm4(),
+            ["--format", format, "validate", "envs", "aws", "--offline"],
+        );
+        run.expect(1);
+        insta::with_settings!({
+            filters => vec![
+                (regex::escape(&root).as_str(), "[ROOT]"),
+                (r#""duration_ms": \d+"#, r#""duration_ms": 0"#),
+                (r#"time="[0-9.]+""#, r#"time="0.000""#),
+                (r"\(\d+\.\d\d s\)", "(0.00 s)"),
+                (r#""version": "\d+\.\d+\.\d+""#, r#""version": "[VERSION]""#),
+            ],
+        }, {
+            insta::assert_snapshot!(format!("failing-validate.{extension}"), run.stdout);
+        });
+    }
+}
