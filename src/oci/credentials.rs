@@ -18,7 +18,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 
 use crate::environment::Environment;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::process::{Cancel, Command};
 use crate::redact;
 
@@ -183,10 +183,13 @@ impl CredentialChain {
             .send()
             .await
             .map_err(|e| {
-                Error::environment(format!(
-                    "cannot look up the GitHub login for {variable}: {url} is unreachable ({})",
-                    describe_reqwest(&e)
-                ))
+                Error::new(
+                    ErrorKind::Unreachable,
+                    format!(
+                        "cannot look up the GitHub login for {variable}: {url} is unreachable ({})",
+                        describe_reqwest(&e)
+                    ),
+                )
                 .with_hint(hint.clone())
             })?;
         let status = response.status();
@@ -194,9 +197,16 @@ impl CredentialChain {
         if !status.is_success() {
             let body = redact::redact(body.trim()).into_owned();
             let body: String = body.chars().take(200).collect();
-            return Err(Error::environment(format!(
-                "cannot look up the GitHub login for {variable}: {url} answered {status}: {body}"
-            ))
+            let kind = match status.as_u16() {
+                401 | 403 => ErrorKind::CredentialsRejected,
+                _ => ErrorKind::Environment,
+            };
+            return Err(Error::new(
+                kind,
+                format!(
+                    "cannot look up the GitHub login for {variable}: {url} answered {status}: {body}"
+                ),
+            )
             .with_hint(hint));
         }
         #[derive(Deserialize)]
