@@ -18,10 +18,11 @@ from stackctl.toml at the repository root when present; the defaults fit this re
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success, nothing found
-  1  findings of error severity (validation errors, failed tests)
-  2  usage or configuration error
-  3  environment error (a tool missing, a registry unreachable or refusing credentials)
+    0  success, nothing found
+    1  findings of error severity (validation errors, failed tests)
+    2  usage or configuration error
+    3  environment error (a tool missing, a registry unreachable or refusing credentials)
+  130  interrupted (Ctrl-C or SIGTERM): running programs are killed, no file half-written
 
 Examples:
   stackctl deps check             are Chart.yaml and Chart.lock sound and in sync?
@@ -195,7 +196,7 @@ stackctl render envs/staging/link4.yaml --cloud aws --offline"
         #[arg(long)]
         cloud: Option<String>,
         #[command(flatten)]
-        args: CheckArgs,
+        args: DepsArgs,
     },
 
     /// Print a target's merged values, each leaf with the file:line that set it.
@@ -482,13 +483,20 @@ validate and render every lifecycle variant declared under [variants] in stackct
     Chart,
 }
 
-/// Options of the commands that render.
+/// Options of `validate`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// How many targets to render at once (default: the number of cores).
     #[arg(long, short = 'j', value_name = "N", global = true)]
     pub jobs: Option<usize>,
 
+    #[command(flatten)]
+    pub deps: DepsArgs,
+}
+
+/// Where the commands that render get the chart's dependencies.
+#[derive(Debug, Clone, Args)]
+pub struct DepsArgs {
     /// Resolve dependencies from the cache and local chart sources only: no network.
     #[arg(long, global = true)]
     pub offline: bool,

@@ -1,7 +1,7 @@
 //! `stackctl render <target>`.
 
 use super::{Session, deps_source};
-use crate::cli::CheckArgs;
+use crate::cli::DepsArgs;
 use crate::error::{ExitCode, Result};
 use crate::ops::render::{self, RenderRequest};
 
@@ -9,7 +9,7 @@ pub async fn run(
     session: &Session,
     target: String,
     cloud: Option<String>,
-    args: CheckArgs,
+    args: DepsArgs,
 ) -> Result<ExitCode> {
     let cx = session.context()?;
     let request = RenderRequest {

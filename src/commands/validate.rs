@@ -18,7 +18,7 @@ pub async fn run(
             Some(ValidateScope::Envs { cloud }) => Scope::Envs { cloud },
             Some(ValidateScope::Chart) => Scope::Chart,
         },
-        source: deps_source(args.offline, &args.registry),
+        source: deps_source(args.deps.offline, &args.deps.registry),
         jobs: args.jobs,
         use_cache,
     };

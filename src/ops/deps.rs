@@ -170,8 +170,7 @@ pub struct BuildReport {
     pub removed: Vec<String>,
     /// Problems worked around (a corrupt cache entry refetched, a stray file in `charts/`).
     pub warnings: Vec<String>,
-    /// `deps update` only: whether `Chart.lock` was (re)written.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Whether `Chart.lock` was (re)written: `null` for `deps build`, which never writes it.
     pub lock_written: Option<bool>,
     /// `deps update` only: the lock file, repository-relative.
     #[serde(skip)]
@@ -265,8 +264,8 @@ pub struct BumpReport {
     pub written: bool,
     /// One entry per file that changes, in order.
     pub changes: Vec<FileDiff>,
-    /// A conventional-commit message for the change.
-    pub commit_message: String,
+    /// A conventional-commit message for the change (`null` when nothing changes).
+    pub commit_message: Option<String>,
 }
 
 /// One file a command changes, with its unified diff.
@@ -308,7 +307,7 @@ pub async fn bump(cx: &Context, request: &BumpRequest) -> Result<BumpReport> {
         dry_run: request.dry_run,
         written: write,
         changes: plan.changes.iter().map(FileDiff::from).collect(),
-        commit_message: plan.commit_message(),
+        commit_message: (!plan.changes.is_empty()).then(|| plan.commit_message()),
     })
 }
 

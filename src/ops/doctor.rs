@@ -80,14 +80,7 @@ async fn helm_status(invocation: &Invocation) -> ToolStatus {
         path: None,
         version: None,
         problem: None,
-        needed_by: &[
-            "validate",
-            "render",
-            "deps update",
-            "chart publish",
-            "test",
-            "preview",
-        ],
+        needed_by: &["validate", "render", "values"],
         required: true,
     };
     match helm::locate(invocation.helm.as_deref()) {

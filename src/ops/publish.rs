@@ -40,8 +40,7 @@ pub struct PublishReport {
     pub archive_digest: String,
     /// The `Chart.yaml` written with `--write`, repository-relative.
     pub wrote: Option<String>,
-    /// Its diff, when written.
-    #[serde(skip)]
+    /// The change written, with its diff.
     pub change: Option<FileDiff>,
 }
 

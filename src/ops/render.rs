@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::{Context, DepsSource, deps};
 use crate::engine::{self, RenderedTarget, targets};
 use crate::error::Result;
-use crate::findings::Report;
+use crate::findings::{Report, Status, TargetResult};
 use crate::target::Target;
 
 /// What to render.
@@ -47,10 +47,18 @@ pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> 
         for d in &mut diagnostics {
             d.target.get_or_insert_with(|| target.name.clone());
         }
+        let duration_ms = started.elapsed().as_millis() as u64;
         Report {
-            targets: Vec::new(),
+            targets: vec![TargetResult {
+                target: target.name.clone(),
+                layers: target.layers.clone(),
+                release: target.release.clone(),
+                status: Status::Failed,
+                cached: false,
+                duration_ms,
+            }],
             diagnostics,
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms,
         }
     });
     Ok(Rendering {

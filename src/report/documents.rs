@@ -19,8 +19,7 @@ use crate::ops::render::Rendering;
 use crate::ops::values::MergedValues;
 use crate::values::{Merged, dotted_path, escape_key};
 
-/// The version of every document's shape; see `docs/output.md` for what changes it.
-pub const VERSION: u32 = 1;
+use super::json::VERSION;
 
 /// A result the report layer can show: as JSON (`Serialize`) and for people.
 pub trait Document: Serialize {
@@ -135,7 +134,9 @@ impl Document for BumpReport {
         } else {
             let _ = writeln!(out, "changed {} file(s): {}", files.len(), files.join(", "));
         }
-        let _ = writeln!(out, "commit message: {}", self.commit_message);
+        if let Some(message) = &self.commit_message {
+            let _ = writeln!(out, "commit message: {message}");
+        }
         if !self.dry_run && !quiet {
             let _ = writeln!(
                 out,

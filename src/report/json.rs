@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::{Diagnostic, Report, TargetResult};
 
-/// The version of the document's shape; see `docs/output.md` for what changes it.
+/// The version of every JSON document's shape (the findings report and the documents of the
+/// other commands); see `docs/output.md` for what changes it.
 pub const VERSION: u32 = 1;
 
 #[derive(Serialize)]
