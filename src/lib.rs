@@ -63,8 +63,12 @@ pub fn run(cli: cli::Cli) -> ExitCode {
     // Whatever still runs (a probe nobody waited for) is abandoned, not waited on.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     match result {
-        // An operation that finished just as the user interrupted it may not have noticed.
-        Ok(_) if cancel.is_cancelled() => ExitCode::Interrupted,
+        // An operation that ended just as the user interrupted it, or failed because of the
+        // interruption (a killed program, an abandoned request), was interrupted.
+        Ok(_) | Err(_) if cancel.is_cancelled() => {
+            report::print_error(&Error::cancelled());
+            ExitCode::Interrupted
+        }
         Ok(code) => code,
         Err(err) => {
             report::print_error(&err);

@@ -162,12 +162,13 @@ impl Command {
             child.wait_with_output().await
         };
         let outcome = tokio::select! {
-            output = finished => Some(output),
-            _ = tokio::time::sleep(self.timeout) => None,
+            biased;
             _ = cancel.cancelled() => {
                 if let Some(group) = &group { group.kill() }
                 return Err(RunError::Cancelled { label: self.label.clone() });
             }
+            output = finished => Some(output),
+            _ = tokio::time::sleep(self.timeout) => None,
         };
         let Some(output) = outcome else {
             if let Some(group) = &group {
@@ -269,9 +270,32 @@ fn seconds(duration: Duration) -> String {
     }
 }
 
-/// Wait for Ctrl-C or SIGTERM, then fire `cancel`. A second signal ends the process at once
-/// with exit code 130: the user insists, and every file stackctl writes is written atomically,
-/// so nothing is left half-written (a temporary file at most, which the next run removes).
+/// How many sections that write files which belong together are running ([`committing`]).
+static COMMITTING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Held while files that belong together are written (the archives of `charts/` and the
+/// build state, a lock and its archives, the files of a bump): a second Ctrl-C waits for it to
+/// be dropped before it ends the process. Such a section awaits nothing, so the first Ctrl-C
+/// cannot stop it half-way either.
+#[must_use = "the section lasts as long as the guard"]
+pub struct CommitGuard(());
+
+/// Enter a section of writes that must not be cut by a second Ctrl-C.
+pub fn committing() -> CommitGuard {
+    COMMITTING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    CommitGuard(())
+}
+
+impl Drop for CommitGuard {
+    fn drop(&mut self) {
+        COMMITTING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Wait for Ctrl-C or SIGTERM, then fire `cancel`. A second signal ends the process with exit
+/// code 130 as soon as no [`committing`] section runs: the user insists, and every file
+/// stackctl writes is written atomically, so nothing is left half-written (a temporary file at
+/// most, which the next run removes).
 pub async fn cancel_on_signal(cancel: Cancel) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate)) = (
@@ -291,18 +315,23 @@ pub async fn cancel_on_signal(cancel: Cancel) {
         _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
     }
+    while COMMITTING.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     std::process::exit(130);
 }
 
 /// `future`, unless `cancel` fires first: then it is dropped (whatever it was waiting for,
-/// a registry or a child, is abandoned) and the result is a cancellation error.
+/// a registry or a child, is abandoned) and the result is a cancellation error. When both are
+/// ready, cancellation wins: nothing may follow an interruption.
 pub async fn cancellable<T>(
     cancel: &Cancel,
     future: impl std::future::Future<Output = crate::error::Result<T>>,
 ) -> crate::error::Result<T> {
     tokio::select! {
-        result = future => result,
+        biased;
         _ = cancel.cancelled() => Err(Error::cancelled()),
+        result = future => result,
     }
 }
 

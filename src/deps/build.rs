@@ -46,7 +46,13 @@ pub struct DepsOptions {
     pub offline: bool,
     /// The run's cancellation, for the programs credential lookup runs.
     pub cancel: Cancel,
+    /// Told of every problem worked around, as it happens (a corrupt cache entry, a stray
+    /// file in `charts/`); the same text is in the outcome's `warnings`.
+    pub on_warning: OnWarning,
 }
+
+/// Where a build reports what it worked around as it goes.
+pub type OnWarning = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl DepsOptions {
     /// Options from the repository's configuration, the environment and command-line flags.
@@ -67,6 +73,7 @@ impl DepsOptions {
             cache,
             offline,
             cancel,
+            on_warning: std::sync::Arc::new(|_: &str| {}),
         })
     }
 }
@@ -204,16 +211,6 @@ pub fn locked_charts(lock: &LockFile) -> Vec<LockedChart> {
         .collect()
 }
 
-/// Make `charts/` hold exactly the dependencies `lock` pins: [`resolve`], then commit. The
-/// caller has checked that the lock matches `Chart.yaml` (helm refuses to build otherwise).
-pub async fn ensure_built(
-    repo: &Repo,
-    lock: &LockFile,
-    options: &DepsOptions,
-) -> Result<BuildOutcome> {
-    resolve(repo, lock, options).await?.commit(repo)
-}
-
 /// Every archive `lock` pins, found, with nothing written in `charts/` yet.
 pub struct Resolution {
     charts_dir: PathBuf,
@@ -223,6 +220,7 @@ pub struct Resolution {
     state: BuildState,
     links: Vec<Link>,
     warnings: Vec<String>,
+    on_warning: OnWarning,
 }
 
 /// Find the bytes of every archive `lock` pins (see the module's documentation).
@@ -271,12 +269,14 @@ pub async fn resolve(repo: &Repo, lock: &LockFile, options: &DepsOptions) -> Res
         state,
         links,
         warnings: resolver.warnings,
+        on_warning: options.on_warning.clone(),
     })
 }
 
 impl Resolution {
     /// Write what [`resolve`] found. Nothing here awaits: see the module's documentation.
     pub fn commit(self, repo: &Repo) -> Result<BuildOutcome> {
+        let _commit = crate::process::committing();
         let Resolution {
             charts_dir,
             archives,
@@ -284,6 +284,7 @@ impl Resolution {
             state,
             links,
             mut warnings,
+            on_warning,
         } = self;
         std::fs::create_dir_all(&charts_dir)
             .map_err(|e| Error::io("create directory", &charts_dir, e))?;
@@ -295,7 +296,11 @@ impl Resolution {
             dependencies.push(built);
         }
         let expected: BTreeSet<String> = dependencies.iter().map(|d| d.file.clone()).collect();
+        let before = warnings.len();
         let removed = remove_stale(&charts_dir, &expected, &mut warnings)?;
+        for warning in &warnings[before..] {
+            on_warning(warning);
+        }
         if state.archives != previous.archives {
             state.save(repo)?;
         }
@@ -383,7 +388,7 @@ impl Resolver<'_> {
                         " and fetching it again"
                     }
                 );
-                tracing::warn!("{warning}");
+                (self.options.on_warning)(&warning);
                 self.warnings.push(warning);
             }
             CacheLookup::Miss => {}

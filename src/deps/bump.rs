@@ -49,6 +49,7 @@ impl FileChange {
 /// Write every change, each atomically. Callers compute all changes first, so a failure in
 /// planning or verification touches no file.
 pub fn apply(changes: &[FileChange]) -> Result<()> {
+    let _commit = crate::process::committing();
     for change in changes {
         fsutil::write_atomic(&change.path, change.after.as_bytes())?;
     }

@@ -124,6 +124,10 @@ pub async fn update(
     let lock_path = chart_dir.join(LOCK_FILE);
     let lock = LockFile::parse(&lock_path, text.clone())?;
     let resolution = build::resolve(repo, &lock, options).await?;
+    if options.cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    let _commit = crate::process::committing();
     if changed {
         fsutil::write_atomic(&lock_path, text.as_bytes())?;
     }

@@ -29,13 +29,13 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::engine::targets::{Target, TargetKind};
 use crate::error::Result;
 use crate::findings::Diagnostic;
 use crate::fsutil;
 use crate::helm::Helm;
 use crate::repo::Repo;
 use crate::rules::Facts;
+use crate::target::{Target, TargetKind};
 
 /// Bumped whenever the entry format or the meaning of a key changes.
 const FORMAT: u32 = 2;

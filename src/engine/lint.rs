@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use super::Workspace;
-use super::targets::Target;
 use crate::error::{Error, Result};
 use crate::findings::Diagnostic;
 use crate::helm::LintRequest;
 use crate::rules::chart::lint_findings;
+use crate::target::Target;
 
 /// Lint the umbrella chart with each variant's layers and every local service chart.
 pub async fn lint_charts(ws: &Workspace, variants: &[Target]) -> Result<Vec<Diagnostic>> {

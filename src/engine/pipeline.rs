@@ -35,7 +35,8 @@ pub struct TargetOutcome {
 pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
     let started = Instant::now();
     let loaded = ws.load_layers(&target);
-    let mut diagnostics = loaded.diagnostics;
+    let mut diagnostics = loaded.findings;
+    diagnostics.extend(loaded.failures);
     let mut outcome = TargetOutcome {
         target,
         diagnostics: Vec::new(),
@@ -159,7 +160,7 @@ async fn check_target_cached(ws: &Workspace, cache: &ResultCache, target: Target
         };
     }
     let outcome = check_target(ws, target).await;
-    if outcome.cacheable {
+    if outcome.cacheable && !ws.helm.interrupted() {
         cache.put(
             &key,
             &outcome.target.name,

@@ -3,19 +3,20 @@
 //! and the objects helm renders. What `render` and `values` show, and what the deploy path
 //! applies.
 
-use super::workspace::{LayerLoad, Workspace};
+use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::findings::Diagnostic;
 use crate::helm::Rendered;
 use crate::rules;
 use crate::target::Target;
-use crate::values::{Merged, ParsedLayer, YamlError, scope_subchart};
+use crate::values::Merged;
 
 /// A target as helm renders it.
 pub struct RenderedTarget {
     pub target: Target,
-    /// The values helm renders with, each with its provenance.
-    pub merged: Merged,
+    /// The values helm renders with (each enabled dependency's block as that dependency sees
+    /// it), each with the layer that set it.
+    pub values: Merged,
     pub rendered: Rendered,
 }
 
@@ -24,48 +25,44 @@ pub async fn render_target(
     ws: &Workspace,
     target: Target,
 ) -> std::result::Result<RenderedTarget, Vec<Diagnostic>> {
-    let loaded = ws.load_layers(&target);
-    let Some(layers) = loaded.parsed else {
-        return Err(loaded.diagnostics);
-    };
-    let merged = match helm_values(ws, &layers) {
-        Ok(merged) => merged,
-        Err(e) => return Err(vec![rules::values::syntax_error(&e)]),
-    };
+    let values = helm_values(ws, &target)?;
     match ws.helm_render(&target).await {
         Ok(rendered) => Ok(RenderedTarget {
             target,
-            merged,
+            values,
             rendered,
         }),
         Err(e) => Err(vec![rules::render::helm_error(e, &ws.sources())]),
     }
 }
 
-/// The values helm renders a target with: the merge of its chain with every enabled
-/// dependency's scoped values embedded under its key.
+/// The values helm renders a target with, as `values` shows them; a layer that cannot be read
+/// is a configuration error at its line.
 pub fn merged_values(ws: &Workspace, target: &Target) -> Result<Merged> {
-    let mut layers = Vec::new();
-    for file in &target.layers {
-        match ws.layer(file) {
-            LayerLoad::Parsed(layer, _) => layers.push(layer),
-            LayerLoad::Failed(diagnostic, _) => {
-                let line = diagnostic.line;
-                return Err(Error::config(diagnostic.message).at(file, line));
-            }
-        }
-    }
-    helm_values(ws, &layers).map_err(Error::from)
+    helm_values(ws, target).map_err(|diagnostics| {
+        let first = diagnostics.into_iter().next().expect("a failure says why");
+        let file = first.file.clone().unwrap_or_default();
+        Error::config(first.message).at(file, first.line)
+    })
 }
 
-/// The umbrella's merge of `layers` with each enabled dependency's values embedded under its
-/// key, as helm computes the values it renders with.
-fn helm_values(ws: &Workspace, layers: &[ParsedLayer]) -> std::result::Result<Merged, YamlError> {
-    let mut merged = ws.merge(layers);
-    for dep in &ws.dependencies {
-        if ws.enabled(dep, &merged.value) {
-            let scoped = scope_subchart(&merged, &dep.key, &dep.defaults)?;
-            merged.embed_subchart(&dep.key, &scoped);
+/// The umbrella's merge of the target's layers with each enabled dependency's values
+/// embedded under its key, as helm computes the values it renders with; or the findings that
+/// say why they cannot be computed.
+fn helm_values(ws: &Workspace, target: &Target) -> std::result::Result<Merged, Vec<Diagnostic>> {
+    let loaded = ws.load_layers(target);
+    let Some(layers) = loaded.parsed else {
+        return Err(loaded.failures);
+    };
+    let mut merged = ws.merge(&layers);
+    let mut failures = Vec::new();
+    let scoped = ws.scope_dependencies(&merged, &mut failures);
+    if !failures.is_empty() {
+        return Err(failures);
+    }
+    for (dep, scoped) in ws.dependencies.iter().zip(&scoped) {
+        if let Some(scoped) = scoped {
+            merged.embed_subchart(&dep.key, scoped);
         }
     }
     Ok(merged)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::repo::Repo;
-pub use crate::target::{Target, TargetKind};
+use crate::target::{Target, TargetKind};
 
 fn is_yaml(path: &Path) -> bool {
     matches!(

@@ -23,11 +23,14 @@ use crate::values::{
 };
 
 /// A target's layers as loaded: parsed (all of them, or `None` when one cannot be read),
-/// their suppressions, and the findings reading them produced.
+/// their suppressions, what reading them found, and why a layer could not be read.
 pub struct TargetLayers {
     pub parsed: Option<Vec<ParsedLayer>>,
     pub suppressions: Vec<Arc<Suppressions>>,
-    pub diagnostics: Vec<Diagnostic>,
+    /// Findings in layers that were read (duplicate keys, extra documents, …).
+    pub findings: Vec<Diagnostic>,
+    /// Why a layer could not be read (`values/syntax`).
+    pub failures: Vec<Diagnostic>,
 }
 
 /// A dependency of the umbrella chart, as built into `charts/<chart>/charts/`.
@@ -170,6 +173,7 @@ impl Workspace {
     /// The dependencies as target rules see them, `scoped` holding each one's values for
     /// the target (`None` when it is disabled).
     pub fn views<'a>(&'a self, scoped: &'a [Option<Merged>]) -> Vec<DependencyView<'a>> {
+        debug_assert_eq!(scoped.len(), self.dependencies.len());
         self.dependencies
             .iter()
             .zip(scoped)
@@ -190,13 +194,14 @@ impl Workspace {
         let mut loaded = TargetLayers {
             parsed: Some(Vec::new()),
             suppressions: Vec::new(),
-            diagnostics: Vec::new(),
+            findings: Vec::new(),
+            failures: Vec::new(),
         };
         for file in &target.layers {
             match self.layer(file) {
                 LayerLoad::Parsed(layer, s) => {
                     loaded
-                        .diagnostics
+                        .findings
                         .extend(rules::values::layer_findings(&layer));
                     if let Some(parsed) = &mut loaded.parsed {
                         parsed.push(layer);
@@ -204,7 +209,7 @@ impl Workspace {
                     loaded.suppressions.push(s);
                 }
                 LayerLoad::Failed(diagnostic, s) => {
-                    loaded.diagnostics.push(*diagnostic);
+                    loaded.failures.push(*diagnostic);
                     loaded.suppressions.push(s);
                     loaded.parsed = None;
                 }
@@ -279,11 +284,9 @@ impl Workspace {
             .split(',')
             .map(str::trim)
             .find_map(|path| {
-                let pointer: String = path
-                    .split('.')
-                    .map(|k| format!("/{}", crate::values::escape_key(k)))
-                    .collect();
-                values.pointer(&pointer).and_then(Value::as_bool)
+                values
+                    .pointer(&crate::values::pointer(path.split('.')))
+                    .and_then(Value::as_bool)
             })
             .unwrap_or(true)
     }

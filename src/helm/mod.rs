@@ -114,8 +114,10 @@ impl Helm {
         }
     }
 
-    pub fn major(&self) -> u64 {
-        self.version.major
+    /// Whether the run this helm belongs to was interrupted: whatever it rendered since may
+    /// have been cut short.
+    pub fn interrupted(&self) -> bool {
+        self.cancel.is_cancelled()
     }
 
     /// A command running this helm with the Go runtime settings of [`go_runtime_env`].

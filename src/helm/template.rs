@@ -80,6 +80,13 @@ impl Helm {
             RunError::Cancelled { .. } => RenderError::Cancelled,
             other => RenderError::Run(other.to_string()),
         })?;
+        if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&output.status) {
+            // Killed from outside (out of memory, a CI runner stopping): no verdict on the
+            // target, so nothing that could be cached as one.
+            return Err(RenderError::Run(format!(
+                "helm template was killed by signal {signal}"
+            )));
+        }
         if !output.success() {
             return Err(parse_helm_error(&output.stderr));
         }

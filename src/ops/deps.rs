@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -19,21 +20,53 @@ use crate::findings::{Diagnostic, Report, Severity};
 use crate::process::cancellable;
 use crate::rules;
 
-/// The supply-chain findings of the repository as committed: the dependency and lock rules,
-/// and under `CI=true` an active link. Rule levels of `stackctl.toml` applied.
-pub fn supply_chain(cx: &Context) -> Result<Vec<Diagnostic>> {
-    let repo = &cx.repo;
-    let chart_dir = repo.chart_dir();
-    let chart = ChartFile::load(&chart_dir)?;
-    let lock = LockFile::load(&chart_dir)?;
-    let chart_display = repo.display_path(&chart.path);
-    let lock_display = repo.display_path(&chart_dir.join(LOCK_FILE));
-    let mut findings =
-        rules::deps::check_files(&chart, lock.as_ref(), &chart_display, &lock_display);
-    if cx.env.is_ci() {
-        findings.extend(rules::deps::check_links(&links::load(repo)?));
+/// `Chart.yaml` and `Chart.lock` as committed, and what the dependency and lock rules find
+/// in them (rule levels of `stackctl.toml` applied).
+struct SupplyChain {
+    lock: Option<LockFile>,
+    lock_path: PathBuf,
+    findings: Vec<Diagnostic>,
+}
+
+impl SupplyChain {
+    fn load(cx: &Context) -> Result<SupplyChain> {
+        let repo = &cx.repo;
+        let chart_dir = repo.chart_dir();
+        let chart = ChartFile::load(&chart_dir)?;
+        let lock = LockFile::load(&chart_dir)?;
+        let lock_path = chart_dir.join(LOCK_FILE);
+        let findings = rules::deps::check_files(
+            &chart,
+            lock.as_ref(),
+            &repo.display_path(&chart.path),
+            &repo.display_path(&lock_path),
+        );
+        Ok(SupplyChain {
+            lock,
+            lock_path,
+            findings: rules::finalize(findings, &repo.config, &[]),
+        })
     }
-    Ok(rules::finalize(findings, &repo.config, &[]))
+
+    /// The errors among the findings of `rules`: what forbids an operation.
+    fn blocking(&self, rules: &[&str]) -> Vec<Diagnostic> {
+        self.findings
+            .iter()
+            .filter(|d| d.severity == Severity::Error && rules.contains(&d.rule.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The supply-chain findings of the repository as committed: the dependency and lock rules,
+/// and under `CI=true` an active link.
+pub fn supply_chain(cx: &Context) -> Result<Vec<Diagnostic>> {
+    let mut findings = SupplyChain::load(cx)?.findings;
+    if cx.env.is_ci() {
+        let links = rules::deps::check_links(&links::load(&cx.repo)?);
+        findings.extend(rules::finalize(links, &cx.repo.config, &[]));
+    }
+    Ok(findings)
 }
 
 /// `deps check`: the supply-chain findings as a report.
@@ -59,39 +92,21 @@ fn announce_links(cx: &Context) -> Result<Vec<Link>> {
 /// The lock, unless it does not match `Chart.yaml` (helm refuses to build from such a lock
 /// too): then the first finding that forbids building, at its line.
 fn buildable_lock(cx: &Context) -> Result<LockFile> {
-    let repo = &cx.repo;
-    let chart_dir = repo.chart_dir();
-    let chart = ChartFile::load(&chart_dir)?;
-    let lock = LockFile::load(&chart_dir)?;
-    let chart_display = repo.display_path(&chart.path);
-    let lock_display = repo.display_path(&chart_dir.join(LOCK_FILE));
-    let findings = rules::deps::check_files(&chart, lock.as_ref(), &chart_display, &lock_display);
-    let blocking = errors_of(
-        cx,
-        findings,
-        &[
-            rules::deps::OCI_ONLY,
-            rules::lock::LOCK_MISSING,
-            rules::lock::LOCK_IN_SYNC,
-            rules::lock::LOCK_DIGEST,
-        ],
-    );
+    let supply = SupplyChain::load(cx)?;
+    let blocking = supply.blocking(&[
+        rules::deps::OCI_ONLY,
+        rules::lock::LOCK_MISSING,
+        rules::lock::LOCK_IN_SYNC,
+        rules::lock::LOCK_DIGEST,
+    ]);
     if let Some(error) = refusal("cannot build dependencies", &blocking, cx) {
         return Err(error);
     }
-    match lock {
+    match supply.lock {
         Some(lock) => Ok(lock),
         // No dependencies and no lock: nothing to build.
-        None => LockFile::parse(&chart_dir.join(LOCK_FILE), "dependencies: []\n"),
+        None => LockFile::parse(&supply.lock_path, "dependencies: []\n"),
     }
-}
-
-/// The findings of `rules` that are errors at their configured level.
-fn errors_of(cx: &Context, findings: Vec<Diagnostic>, rules: &[&str]) -> Vec<Diagnostic> {
-    rules::finalize(findings, &cx.repo.config, &[])
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error && rules.contains(&d.rule.as_str()))
-        .collect()
 }
 
 /// An error naming the first of `blocking` (at its line), or `None` when there is none.
@@ -112,14 +127,17 @@ fn refusal(what: &str, blocking: &[Diagnostic], cx: &Context) -> Option<Error> {
 }
 
 fn options(cx: &Context, source: &DepsSource) -> Result<DepsOptions> {
-    DepsOptions::new(
+    let mut options = DepsOptions::new(
         &cx.repo,
         cx.env.clone(),
         source.offline,
         &source.mirrors,
         &source.insecure,
         cx.cancel().clone(),
-    )
+    )?;
+    let progress = Arc::clone(&cx.invocation.progress);
+    options.on_warning = Arc::new(move |warning: &str| progress.notice(Notice::Warning(warning)));
+    Ok(options)
 }
 
 /// `deps build`: make `charts/` hold exactly the locked archives.
@@ -135,11 +153,8 @@ async fn ensure_built(cx: &Context, source: &DepsSource) -> Result<BuildOutcome>
     let lock = buildable_lock(cx)?;
     let options = options(cx, source)?;
     let resolution = cancellable(cx.cancel(), build::resolve(&cx.repo, &lock, &options)).await?;
-    let outcome = resolution.commit(&cx.repo)?;
-    for warning in &outcome.warnings {
-        cx.progress().notice(Notice::Warning(warning));
-    }
-    Ok(outcome)
+    cx.check_cancelled()?;
+    resolution.commit(&cx.repo)
 }
 
 /// Build the dependencies and load the workspace: what `validate`, `render` and `values`
@@ -207,18 +222,12 @@ pub async fn update(cx: &Context, source: &DepsSource) -> Result<UpdateResult> {
     let started = Instant::now();
     let repo = &cx.repo;
     let chart = ChartFile::load(&repo.chart_dir())?;
-    let chart_display = repo.display_path(&chart.path);
-    let lock_display = repo.display_path(&repo.chart_dir().join(LOCK_FILE));
-    let findings = rules::deps::check_files(&chart, None, &chart_display, &lock_display);
-    let blockers = errors_of(
-        cx,
-        findings,
-        &[
-            rules::deps::OCI_ONLY,
-            rules::deps::PINNED,
-            rules::deps::ALIAS_VERSIONS,
-        ],
-    );
+    // What makes a lock impossible to compute; the lock itself is about to be rewritten.
+    let blockers = SupplyChain::load(cx)?.blocking(&[
+        rules::deps::OCI_ONLY,
+        rules::deps::PINNED,
+        rules::deps::ALIAS_VERSIONS,
+    ]);
     if !blockers.is_empty() {
         return Ok(UpdateResult::Blocked(Report {
             targets: Vec::new(),
@@ -229,9 +238,6 @@ pub async fn update(cx: &Context, source: &DepsSource) -> Result<UpdateResult> {
     announce_links(cx)?;
     let options = options(cx, source)?;
     let outcome = cancellable(cx.cancel(), update::update(repo, &chart, &options)).await?;
-    for warning in &outcome.build.warnings {
-        cx.progress().notice(Notice::Warning(warning));
-    }
     Ok(UpdateResult::Updated(BuildReport::new(
         cx,
         &outcome.build,
@@ -297,6 +303,7 @@ pub async fn bump(cx: &Context, request: &BumpRequest) -> Result<BumpReport> {
             update::verify_versions_exist(&cx.repo, &plan.new_chart, &options),
         )
         .await?;
+        cx.check_cancelled()?;
         bump::apply(&plan.changes)?;
     }
     Ok(BumpReport {

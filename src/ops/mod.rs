@@ -16,7 +16,7 @@ pub mod render;
 pub mod validate;
 pub mod values;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::environment::Environment;
@@ -48,16 +48,6 @@ pub enum Notice<'a> {
     Warning(&'a str),
 }
 
-/// A progress sink that shows nothing (tests, library use).
-pub struct Silent;
-
-impl Progress for Silent {
-    fn notice(&self, _: Notice<'_>) {}
-    fn begin(&self, _: &str, _: usize) {}
-    fn advance(&self, _: &str) {}
-    fn end(&self) {}
-}
-
 /// What every operation gets from the invocation, inside a repository or not.
 #[derive(Clone)]
 pub struct Invocation {
@@ -78,15 +68,20 @@ pub struct Context {
 }
 
 impl Context {
-    /// Open the repository around the invocation's directory and start asking helm its
-    /// version in the background (see [`HelmProbe`]); an operation that needs helm calls
-    /// [`Context::require_helm`] first.
+    /// Open the repository around the invocation's directory. helm is not looked at until an
+    /// operation asks for it ([`Context::require_helm`]).
     pub fn open(invocation: Invocation) -> Result<Context> {
         let repo = Repo::discover(&invocation.cwd)?;
         let env = Environment::load(&repo.root)?;
         // The helm version memo lives in the cache; without a cache dir helm is simply asked.
         let memo_dir = ChartCache::default_dir(&env).ok();
-        let helm = HelmProbe::start(invocation.helm.as_deref(), memo_dir, &invocation.cancel);
+        let helm = HelmProbe {
+            flag: invocation.helm.clone(),
+            memo_dir,
+            cancel: invocation.cancel.clone(),
+            pending: tokio::sync::Mutex::new(None),
+            ready: tokio::sync::OnceCell::new(),
+        };
         Ok(Context {
             invocation,
             repo,
@@ -103,19 +98,11 @@ impl Context {
         self.invocation.progress.as_ref()
     }
 
-    /// An error when helm cannot be found: operations that render call this before anything
-    /// else, so a missing helm is the first thing they report.
-    pub fn require_helm(&self) -> Result<()> {
-        match self
-            .helm
-            .missing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            Some(error) => Err(error),
-            None => Ok(()),
-        }
+    /// Find helm and start asking its version in the background, or say why helm cannot be
+    /// used. Operations that render call this first, so a missing helm is the first thing
+    /// they report, and the version question overlaps their other work.
+    pub async fn require_helm(&self) -> Result<()> {
+        self.helm.start().await
     }
 
     /// The checked helm, waiting for the probe if it is still running.
@@ -132,8 +119,8 @@ impl Context {
         result
     }
 
-    /// An error if the run was interrupted: operations call it between phases, so that
-    /// nothing is written after the user asked to stop.
+    /// An error if the run was interrupted: operations call it between phases, and right
+    /// before they write, so that nothing is written after the user asked to stop.
     pub fn check_cancelled(&self) -> Result<()> {
         if self.cancel().is_cancelled() {
             Err(Error::cancelled())
@@ -143,55 +130,46 @@ impl Context {
     }
 }
 
-/// helm, found at once and asked its version in the background. Starting helm costs tens of
-/// milliseconds, as much as everything else a cached run does, so the question runs while
-/// the lock is checked and the dependencies are resolved instead of before.
+/// helm, found when an operation first needs it and asked its version in the background.
+/// Starting helm costs tens of milliseconds, as much as everything else a cached run does, so
+/// the question runs while the lock is checked and the dependencies are resolved.
 struct HelmProbe {
-    /// Why helm cannot be found, until someone is told.
-    missing: std::sync::Mutex<Option<Error>>,
+    flag: Option<PathBuf>,
+    memo_dir: Option<PathBuf>,
+    cancel: Cancel,
     pending: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Result<Helm>>>>,
     ready: tokio::sync::OnceCell<Helm>,
 }
 
 impl HelmProbe {
-    /// Locate helm now and, when it is there, start reading its version.
-    fn start(flag: Option<&Path>, memo_dir: Option<PathBuf>, cancel: &Cancel) -> HelmProbe {
-        let (missing, pending) = match crate::helm::locate(flag) {
-            Err(error) => (Some(error), None),
-            Ok(_) => {
-                let flag = flag.map(Path::to_path_buf);
-                let cancel = cancel.clone();
-                let handle = tokio::spawn(async move {
-                    Helm::discover_memoized(flag.as_deref(), memo_dir.as_deref(), &cancel).await
-                });
-                (None, Some(handle))
-            }
-        };
-        HelmProbe {
-            missing: std::sync::Mutex::new(missing),
-            pending: tokio::sync::Mutex::new(pending),
-            ready: tokio::sync::OnceCell::new(),
+    /// Locate helm now and, unless already started, start reading its version.
+    async fn start(&self) -> Result<()> {
+        if self.ready.get().is_some() {
+            return Ok(());
         }
+        let mut pending = self.pending.lock().await;
+        crate::helm::locate(self.flag.as_deref())?;
+        if pending.is_none() {
+            let flag = self.flag.clone();
+            let memo_dir = self.memo_dir.clone();
+            let cancel = self.cancel.clone();
+            *pending = Some(tokio::spawn(async move {
+                Helm::discover_memoized(flag.as_deref(), memo_dir.as_deref(), &cancel).await
+            }));
+        }
+        Ok(())
     }
 
     async fn get(&self) -> Result<&Helm> {
         if let Some(helm) = self.ready.get() {
             return Ok(helm);
         }
-        if let Some(error) = self
-            .missing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            return Err(error);
+        self.start().await?;
+        let mut pending = self.pending.lock().await;
+        if let Some(helm) = self.ready.get() {
+            return Ok(helm);
         }
-        let handle = self.pending.lock().await.take();
-        let Some(handle) = handle else {
-            return self.ready.get().ok_or_else(|| {
-                Error::environment("helm could not be checked (see the error above)")
-            });
-        };
+        let handle = pending.take().expect("started above");
         let helm = handle
             .await
             .map_err(|_| Error::internal("checking the helm version failed unexpectedly"))??;

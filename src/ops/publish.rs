@@ -85,6 +85,9 @@ pub async fn publish(invocation: &Invocation, request: &PublishRequest) -> Resul
     .await?;
     let wrote = match (&plan.chart_yaml_change, request.write) {
         (Some(change), true) => {
+            if invocation.cancel.is_cancelled() {
+                return Err(Error::cancelled());
+            }
             bump::apply(std::slice::from_ref(change))?;
             Some(change)
         }

@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::{Context, DepsSource, deps};
 use crate::engine::{self, RenderedTarget, targets};
 use crate::error::Result;
-use crate::findings::{Report, Status, TargetResult};
+use crate::findings::Report;
 use crate::target::Target;
 
 /// What to render.
@@ -29,7 +29,7 @@ pub struct Rendering {
 /// Render one target.
 pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> {
     let started = Instant::now();
-    cx.require_helm()?;
+    cx.require_helm().await?;
     let target = cx
         .helm_first(targets::resolve_target(
             &cx.repo,
@@ -42,24 +42,22 @@ pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> 
     let chain = layer_chain(&workspace, &target);
     let outcome = engine::render_target(&workspace, target.clone()).await;
     cx.check_cancelled()?;
-    let outcome = outcome.map_err(|diagnostics| {
-        let mut diagnostics = diagnostics;
+    // Why helm could not render, reported as validate reports it (rule levels applied, the
+    // target with its layer chain).
+    let outcome = outcome.map_err(|mut diagnostics| {
         for d in &mut diagnostics {
             d.target.get_or_insert_with(|| target.name.clone());
         }
-        let duration_ms = started.elapsed().as_millis() as u64;
-        Report {
-            targets: vec![TargetResult {
-                target: target.name.clone(),
-                layers: target.layers.clone(),
-                release: target.release.clone(),
-                status: Status::Failed,
-                cached: false,
-                duration_ms,
-            }],
+        let failed = engine::TargetOutcome {
+            target: target.clone(),
             diagnostics,
-            duration_ms,
-        }
+            suppressions: Vec::new(),
+            facts: Default::default(),
+            cached: false,
+            cacheable: false,
+            duration_ms: started.elapsed().as_millis() as u64,
+        };
+        engine::assemble(&cx.repo, std::slice::from_ref(&failed), Vec::new(), started)
     });
     Ok(Rendering {
         target,

@@ -56,7 +56,7 @@ pub struct ValidateRequest {
 pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report> {
     let started = Instant::now();
     let repo = &cx.repo;
-    cx.require_helm()?;
+    cx.require_helm().await?;
     // The lock is checked as committed, before anything could touch it.
     let mut general = cx.helm_first(deps::supply_chain(cx)).await?;
     let targets = cx.helm_first(select_targets(repo, &request.scope)).await?;

@@ -5,7 +5,7 @@ use super::{Context, DepsSource, deps, render::layer_chain};
 use crate::engine::{self, targets};
 use crate::error::Result;
 use crate::target::Target;
-use crate::values::{Merged, escape_key};
+use crate::values::{Merged, pointer};
 
 /// What to show.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub struct MergedValues {
 /// Merge a target's values as helm does. Dependencies come from the cache or the local chart
 /// sources only: merging needs their defaults, never the network.
 pub async fn values(cx: &Context, request: &ValuesRequest) -> Result<MergedValues> {
-    cx.require_helm()?;
+    cx.require_helm().await?;
     let target = cx
         .helm_first(targets::resolve_target(
             &cx.repo,
@@ -44,13 +44,10 @@ pub async fn values(cx: &Context, request: &ValuesRequest) -> Result<MergedValue
     };
     let workspace = deps::prepare_workspace(cx, &source).await?;
     let merged = engine::merged_values(&workspace, &target)?;
-    let path = request.path.as_ref().map(|path| {
-        let pointer: String = path
-            .split('.')
-            .map(|k| format!("/{}", escape_key(k)))
-            .collect();
-        (path.clone(), pointer)
-    });
+    let path = request
+        .path
+        .as_ref()
+        .map(|path| (path.clone(), pointer(path.split('.'))));
     Ok(MergedValues {
         chain: layer_chain(&workspace, &target),
         target,

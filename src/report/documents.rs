@@ -333,13 +333,6 @@ impl<'a> RenderDocument<'a> {
     }
 }
 
-impl Document for RenderDocument<'_> {
-    fn human(&self, _: bool, _: &Styles) -> String {
-        // People get helm's manifest itself: `Printer::render` writes it.
-        String::new()
-    }
-}
-
 /// The merged values of `values`, as JSON (the values themselves) or annotated YAML.
 pub struct ValuesDocument<'a>(pub &'a MergedValues);
 

@@ -215,8 +215,8 @@ impl Printer {
 }
 
 /// Set up the terminal for the run: colors as `--color` says (`None`: anstream detects them,
-/// honouring terminals, `NO_COLOR` and `CLICOLOR_FORCE`), and logs on stderr at the level of
-/// `-v` (`None`: `--quiet`, errors only), or as `STACKCTL_LOG` filters them.
+/// honouring terminals, `NO_COLOR` and `CLICOLOR_FORCE`), and logs on stderr, redacted, at the
+/// level of `-v` (`None`: `--quiet`, errors only), or as `STACKCTL_LOG` filters them.
 pub fn init_terminal(color: Option<bool>, verbosity: Option<u8>) {
     match color {
         None => anstream::ColorChoice::Auto,
@@ -235,7 +235,8 @@ pub fn init_terminal(color: Option<bool>, verbosity: Option<u8>) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("stackctl={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Logs quote commands' output and registry answers: redacted like everything else.
+        .with_writer(|| crate::redact::RedactingWriter::new(std::io::stderr()))
         .without_time()
         .with_target(false)
         .try_init();

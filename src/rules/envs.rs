@@ -57,7 +57,7 @@ impl CrossTargetRule for ConsistentEnv {
     fn compare(&self, facts: &[TargetFact<'_>], _config: &Config) -> Vec<Diagnostic> {
         let mut by_dir: BTreeMap<String, Vec<(&str, EnvFact)>> = BTreeMap::new();
         for f in facts {
-            let Ok(fact) = serde_json::from_value::<EnvFact>(f.fact.clone()) else {
+            let Some(fact) = super::decode_fact::<EnvFact>(self, f) else {
                 continue;
             };
             let name = f.target.name.as_str();

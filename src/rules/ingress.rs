@@ -56,14 +56,7 @@ impl TargetRule for ParityWithinTarget {
         {
             let production = cx.in_group(&cx.config.envs.production_dirs);
             out.extend(
-                ingress_facts(
-                    &cx.target.name,
-                    &rendered.objects,
-                    Some(cx.merged),
-                    production,
-                    cx.sources,
-                )
-                .findings,
+                ingress_facts(&rendered.objects, Some(cx.merged), production, cx.sources).findings,
             );
         }
     }
@@ -85,26 +78,14 @@ impl CrossTargetRule for CertificateParity {
         {
             return None;
         }
-        let facts = ingress_facts(
-            &cx.target.name,
-            &rendered.objects,
-            Some(cx.merged),
-            false,
-            cx.sources,
-        );
+        let facts = ingress_facts(&rendered.objects, Some(cx.merged), false, cx.sources);
         serde_json::to_value(facts.certificate?).ok()
     }
 
     fn compare(&self, facts: &[TargetFact<'_>], _config: &Config) -> Vec<Diagnostic> {
-        let group: Vec<IngressFacts> = facts
+        let group: Vec<(&str, Certificate)> = facts
             .iter()
-            .filter_map(|f| {
-                Some(IngressFacts {
-                    target: f.target.name.clone(),
-                    certificate: Some(serde_json::from_value(f.fact.clone()).ok()?),
-                    findings: Vec::new(),
-                })
-            })
+            .filter_map(|f| Some((f.target.name.as_str(), super::decode_fact(self, f)?)))
             .collect();
         certificate_parity(&group)
     }
@@ -209,7 +190,6 @@ fn locate_annotation(
 /// What `ingress/parity` finds in one target: its certificate, and its findings within it.
 #[derive(Debug, Clone)]
 pub struct IngressFacts {
-    pub target: String,
     pub certificate: Option<Certificate>,
     pub findings: Vec<Diagnostic>,
 }
@@ -218,14 +198,12 @@ pub struct IngressFacts {
 /// host, and (in prod) the frontend's API base URL is `https://<host>`. Returns the
 /// certificate for the cross-target half.
 pub fn ingress_facts(
-    target: &str,
     objects: &[RenderedObject],
     merged: Option<&Merged>,
     check_api_url: bool,
     sources: &Sources<'_>,
 ) -> IngressFacts {
     let mut facts = IngressFacts {
-        target: target.to_string(),
         certificate: None,
         findings: Vec::new(),
     };
@@ -309,35 +287,28 @@ pub fn ingress_facts(
     facts
 }
 
-/// The cross-target half of `ingress/parity`: one certificate across a parity group. The
-/// odd ones out (against the most common certificate) are reported where they set it.
-pub fn certificate_parity(group: &[IngressFacts]) -> Vec<Diagnostic> {
+/// The cross-target half of `ingress/parity`: one certificate across a parity group (each
+/// target with its certificate). The odd ones out (against the most common certificate) are
+/// reported where they set it.
+pub fn certificate_parity(group: &[(&str, Certificate)]) -> Vec<Diagnostic> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for facts in group {
-        if let Some(certificate) = &facts.certificate {
-            *counts.entry(&certificate.arn).or_default() += 1;
-        }
+    for (_, certificate) in group {
+        *counts.entry(&certificate.arn).or_default() += 1;
     }
     let Some((common, _)) = counts.iter().max_by_key(|(_, n)| **n) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for facts in group {
-        let Some(Certificate { arn, at }) = &facts.certificate else {
-            continue;
-        };
+    for (target, Certificate { arn, at }) in group {
         if arn == common {
             continue;
         }
         let mut d = finding(
             "ingress/parity",
-            format!(
-                "{} uses certificate {arn}, but its parity group uses {common}",
-                facts.target
-            ),
+            format!("{target} uses certificate {arn}, but its parity group uses {common}"),
         )
         .with_hint("preview and prod share the wildcard certificate: copy its ARN")
-        .with_target(facts.target.clone());
+        .with_target(target.to_string());
         if let Some((file, line, column)) = at {
             d = d.at(file.clone(), *line, *column);
         }

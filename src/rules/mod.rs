@@ -142,6 +142,7 @@ pub struct DependencyView<'a> {
     pub scoped: Option<&'a Merged>,
 }
 
+#[cfg(test)]
 impl<'a> DependencyView<'a> {
     /// A dependency with no schema that the target does not enable: what rules on the
     /// umbrella's own values need to know of it.
@@ -229,6 +230,26 @@ pub trait CrossTargetRule: Sync {
     fn collect(&self, cx: &TargetCx<'_>) -> Option<Value>;
     /// Findings from the facts of every target that has one.
     fn compare(&self, facts: &[TargetFact<'_>], config: &Config) -> Vec<Diagnostic>;
+}
+
+/// A target's fact for `rule`, as its `collect` wrote it. Facts are cached with the verdict of
+/// the binary that wrote them (the cache key includes the binary), so one that does not decode
+/// is a bug: it is logged, and the target takes no part in the comparison.
+pub fn decode_fact<T: serde::de::DeserializeOwned>(
+    rule: &dyn CrossTargetRule,
+    fact: &TargetFact<'_>,
+) -> Option<T> {
+    match serde_json::from_value(fact.fact.clone()) {
+        Ok(decoded) => Some(decoded),
+        Err(e) => {
+            tracing::warn!(
+                "{}: the fact of {} does not decode ({e}); it is left out",
+                rule.id(),
+                fact.target.name
+            );
+            None
+        }
+    }
 }
 
 /// Every target rule, run by the engine on each target.

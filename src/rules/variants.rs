@@ -20,7 +20,9 @@ pub struct ReleaseHosts;
 
 impl TargetRule for ReleaseHosts {
     fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
-        if cx.target.kind == TargetKind::Variant {
+        // On what helm renders with: a variant helm cannot render has its helm error to fix
+        // first.
+        if cx.target.kind == TargetKind::Variant && cx.rendered.is_some() {
             out.extend(release_hosts(
                 cx.merged,
                 &cx.target.release,
