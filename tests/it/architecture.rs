@@ -22,29 +22,97 @@ fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
     files
 }
 
-/// The lines of `text` that are code: comments (doc comments included) left out.
-fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line))
-        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+/// The lines of `text` that are code: line comments (doc comments included) and block
+/// comments left out, blanked so that line numbers stay right.
+fn code_lines(text: &str) -> Vec<(usize, String)> {
+    let mut in_block = false;
+    let mut lines = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut code = String::new();
+        let mut rest = line;
+        loop {
+            if in_block {
+                match rest.find("*/") {
+                    Some(end) => {
+                        rest = &rest[end + 2..];
+                        in_block = false;
+                    }
+                    None => break,
+                }
+            } else {
+                match (rest.find("/*"), rest.find("//")) {
+                    (Some(start), comment) if comment.is_none_or(|c| start < c) => {
+                        code.push_str(&rest[..start]);
+                        rest = &rest[start + 2..];
+                        in_block = true;
+                    }
+                    (_, Some(comment)) => {
+                        code.push_str(&rest[..comment]);
+                        break;
+                    }
+                    (_, None) => {
+                        code.push_str(rest);
+                        break;
+                    }
+                }
+            }
+        }
+        lines.push((i + 1, code));
+    }
+    lines
 }
 
-/// `fn` items of rustfmt-formatted code: name, first line, length in lines. A function ends at
-/// the first line that closes a brace at the indentation its `fn` line started at.
+/// The top-level modules `text` (the source of the module at `module`, e.g. `["ops",
+/// "deps"]`) names: `crate::x`, `crate::{x, y::z}` (over several lines too), and `super::x`
+/// or `super::super::x` where they climb to the crate root.
+fn modules_used(module: &[String], text: &str) -> BTreeSet<String> {
+    let code: String = code_lines(text)
+        .into_iter()
+        .map(|(_, line)| line)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut used = BTreeSet::new();
+    let single = regex::Regex::new(r"\bcrate::([a-z_][a-z0-9_]*)").unwrap();
+    used.extend(single.captures_iter(&code).map(|c| c[1].to_string()));
+    let group = regex::Regex::new(r"\bcrate::\{([^}]*)\}").unwrap();
+    let name = regex::Regex::new(r"(?:^|[,{\s])([a-z_][a-z0-9_]*)").unwrap();
+    for c in group.captures_iter(&code) {
+        used.extend(name.captures_iter(&c[1]).map(|n| n[1].to_string()));
+    }
+    let supers = regex::Regex::new(r"\b((?:super::)+)([a-z_][a-z0-9_]*)").unwrap();
+    for c in supers.captures_iter(&code) {
+        let ups = c[1].matches("super::").count();
+        if ups >= module.len() {
+            used.insert(c[2].to_string());
+        }
+    }
+    used.retain(|m| m != "self" && m != "super" && m != "crate");
+    used
+}
+
+/// `fn` items of rustfmt-formatted code: name, first line, length in lines. A function whose
+/// body opens and closes on its first line is one line long; any other ends at the first line
+/// that closes a brace at the indentation its `fn` line started at.
 fn functions(text: &str) -> Vec<(String, usize, usize)> {
     let lines: Vec<&str> = text.lines().collect();
-    let signature =
-        regex::Regex::new(r"^(\s*)(pub(\([a-z]+\))? )?(async )?fn ([a-z0-9_]+)").unwrap();
+    let signature = regex::Regex::new(
+        r#"^(\s*)(pub(\([^)]*\))? )?(const )?(async )?(unsafe )?(extern "[^"]*" )?fn ([a-z0-9_]+)"#,
+    )
+    .unwrap();
     let mut found = Vec::new();
     for (start, line) in lines.iter().enumerate() {
         let Some(c) = signature.captures(line) else {
             continue;
         };
-        let indent = &c[1];
-        let close = format!("{indent}}}");
+        let name = c[8].to_string();
+        if line.trim_end().ends_with('}') && line.matches('{').count() == line.matches('}').count()
+        {
+            found.push((name, start + 1, 1));
+            continue;
+        }
+        let close = format!("{}}}", &c[1]);
         if let Some(end) = lines[start..].iter().position(|l| *l == close) {
-            found.push((c[5].to_string(), start + 1, end + 1));
+            found.push((name, start + 1, end + 1));
         }
     }
     found
@@ -56,7 +124,6 @@ fn commands_are_thin() {
     let mut domain = Vec::new();
     // What a command may reach: the command line, one operation, the report layer.
     let allowed = ["cli", "error", "ops", "process", "report"];
-    let uses = regex::Regex::new(r"crate::([a-z_]+)").unwrap();
     for (path, text) in sources(&repo_root().join("src/commands")) {
         for (name, line, length) in functions(&text) {
             if length > 60 {
@@ -66,11 +133,10 @@ fn commands_are_thin() {
                 ));
             }
         }
-        for (number, line) in code_lines(&text) {
-            for c in uses.captures_iter(line) {
-                if !allowed.contains(&&c[1]) {
-                    domain.push(format!("{}:{number}: {}", path.display(), line.trim()));
-                }
+        let relative = path.strip_prefix(repo_root().join("src")).unwrap();
+        for used in modules_used(&module_path(relative), &text) {
+            if !allowed.contains(&used.as_str()) && used != "commands" {
+                domain.push(format!("{}: uses crate::{used}", path.display()));
             }
         }
     }
@@ -88,11 +154,27 @@ fn commands_are_thin() {
 
 #[test]
 fn the_function_finder_measures_what_it_should() {
-    let text = "fn a() {\n    x();\n}\n\nimpl T {\n    pub async fn b(&self) {\n        if y {\n        }\n    }\n}\n";
+    let text = "fn a() {\n    x();\n}\n\nimpl T {\n    pub async fn b(&self) {\n        if y {\n        }\n    }\n    pub(super) const fn c() -> u8 { 1 }\n    pub(in crate::x) unsafe fn d() {\n    }\n}\n";
     assert_eq!(
         functions(text),
-        vec![("a".to_string(), 1, 3), ("b".to_string(), 6, 4)]
+        vec![
+            ("a".to_string(), 1, 3),
+            ("b".to_string(), 6, 4),
+            ("c".to_string(), 10, 1),
+            ("d".to_string(), 11, 2),
+        ]
     );
+}
+
+#[test]
+fn the_module_finder_reads_every_way_of_naming_a_module() {
+    let text = "use crate::{\n    engine::Workspace,\n    rules,\n};\nuse super::super::helm::Helm;\nuse super::sibling;\n// crate::commented\nlet x = crate::oci::thing(); /* crate::blocked */\n";
+    let used = modules_used(&["ops".to_string(), "deps".to_string()], text);
+    let expected: BTreeSet<String> = ["engine", "rules", "helm", "oci"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(used, expected);
 }
 
 #[test]
@@ -109,7 +191,7 @@ fn only_the_report_layer_writes_to_the_terminal() {
             continue;
         }
         for (number, line) in code_lines(&text) {
-            if writes.is_match(line) {
+            if writes.is_match(&line) {
                 offenders.push(format!(
                     "src/{}:{number}: {}",
                     relative.display(),
@@ -125,32 +207,40 @@ fn only_the_report_layer_writes_to_the_terminal() {
     );
 }
 
-/// Which top-level module of `src/` uses which, from `crate::…` paths in code.
+/// The module path of a file of `src/`: `ops/deps.rs` is `["ops", "deps"]`, `ops/mod.rs` is
+/// `["ops"]`.
+fn module_path(relative: &Path) -> Vec<String> {
+    let mut path: Vec<String> = relative
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    if path.last().is_some_and(|last| last == "mod") {
+        path.pop();
+    }
+    path
+}
+
+/// Which top-level module of `src/` uses which.
 fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = repo_root().join("src");
-    let uses = regex::Regex::new(r"crate::([a-z_]+)").unwrap();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (path, text) in sources(&src) {
-        let relative = path.strip_prefix(&src).unwrap();
-        let top = relative
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy()
-            .trim_end_matches(".rs")
-            .to_string();
+        let module = module_path(path.strip_prefix(&src).unwrap());
+        let top = module[0].clone();
         if top == "lib" || top == "main" {
             continue;
         }
         let edges = graph.entry(top.clone()).or_default();
-        for (_, line) in code_lines(&text) {
-            for c in uses.captures_iter(line) {
-                if c[1] != top {
-                    edges.insert(c[1].to_string());
-                }
-            }
-        }
+        edges.extend(
+            modules_used(&module, &text)
+                .into_iter()
+                .filter(|m| *m != top),
+        );
     }
     graph
 }

@@ -494,3 +494,61 @@ fn the_helm_version_is_remembered_until_the_binary_changes() {
     assert_eq!(code, 0);
     assert!(walk_files(&bench.sandbox.cache_dir().join("helm-versions")).is_empty());
 }
+
+/// A helm killed from outside (the out-of-memory killer, a CI runner stopping) says nothing
+/// about the targets: nothing is cached, and the next run renders every target afresh.
+#[test]
+fn a_helm_killed_by_a_signal_leaves_no_verdict_in_the_cache() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::with_repo();
+    let real = support::helm4();
+    let dir = sandbox.outside_repo("killed-helm");
+    std::fs::create_dir_all(&dir).unwrap();
+    let helm = dir.join("helm");
+    std::fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = template ]; then kill -9 $$; fi\nexec '{}' \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let killed = sandbox.stackctl_with_helm(
+        &helm,
+        ["--format", "json", "validate", "envs", "aws", "--offline"],
+    );
+    killed.expect(1);
+    let doc = killed.json();
+    assert!(
+        doc["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["message"]
+                .as_str()
+                .unwrap()
+                .contains("killed by signal 9")),
+        "{doc}"
+    );
+    assert!(
+        walk_files(&sandbox.cache_dir().join("results")).is_empty(),
+        "a killed render was cached"
+    );
+
+    // Once helm is healthy, every target is checked afresh (at the same helm path).
+    std::fs::write(
+        &helm,
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    let healthy = sandbox.stackctl_with_helm(
+        &helm,
+        ["--format", "json", "validate", "envs", "aws", "--offline"],
+    );
+    healthy.success();
+    let (fresh, cached) = fresh_and_cached(&healthy.json());
+    assert_eq!(fresh.len(), ENVS.len());
+    assert!(cached.is_empty(), "{cached:?}");
+}

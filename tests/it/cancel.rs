@@ -109,18 +109,7 @@ fn sigint_while_helm_renders_kills_helm_and_exits_130_with_nothing_cached() {
 #[test]
 fn sigint_while_a_registry_never_answers_exits_130_and_changes_no_file() {
     let mut sandbox = Sandbox::fixture("deps/repo");
-    // A registry that accepts every connection and never says a word.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&accepted);
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            held.push(stream);
-        }
-    });
+    let (host, accepted) = silent_registry();
     sandbox.set_env(
         "STACKCTL_REGISTRY_MIRRORS",
         support::registry::ghcr_mirror(&format!("oci://{host}/charts")),
@@ -158,5 +147,58 @@ fn sigint_while_a_registry_never_answers_exits_130_and_changes_no_file() {
         sandbox.snapshot(),
         before,
         "Chart.lock and charts/ must be untouched"
+    );
+}
+
+/// A silent registry that accepts every connection and never answers; the number of
+/// connections it took.
+fn silent_registry() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    (host, accepted)
+}
+
+#[test]
+fn sigterm_while_deps_build_waits_on_a_registry_leaves_charts_as_it_was() {
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    sandbox.stackctl(["deps", "build", "--offline"]).success();
+    // One archive gone: the next build fetches what the lock pins.
+    std::fs::remove_file(sandbox.path("charts/jetscale/charts/frontend-2.7.1.tgz")).unwrap();
+    let (host, accepted) = silent_registry();
+    sandbox.set_env(
+        "STACKCTL_REGISTRY_MIRRORS",
+        support::registry::ghcr_mirror(&format!("oci://{host}/charts")),
+    );
+    sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", host.clone());
+    let before = sandbox.snapshot();
+
+    let started = sandbox.spawn_stackctl(["deps", "build"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "stackctl never contacted the registry"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    started.terminate();
+    let (run, waited) = started.finish(Duration::from_secs(30));
+
+    eprintln!("stackctl exited {waited:?} after SIGTERM");
+    run.expect(130);
+    assert!(waited < PROMPT, "exited {waited:?} after SIGTERM");
+    assert_eq!(
+        sandbox.snapshot(),
+        before,
+        "charts/ and the build state changed"
     );
 }

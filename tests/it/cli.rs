@@ -212,3 +212,44 @@ fn validate_reports_an_unsupported_helm_before_what_it_overlapped() {
         assert!(all.contains("3.16.4 is not supported"), "{args:?}: {all}");
     }
 }
+
+/// `--format json` makes every command print one JSON document on stdout (its version first,
+/// but for the merged values themselves), and nothing else.
+#[test]
+fn every_command_prints_a_json_document_with_format_json() {
+    let sandbox = Sandbox::with_repo();
+    let helm = support::helm4();
+    let commands: Vec<Vec<String>> = [
+        vec!["deps", "build", "--offline"],
+        vec!["deps", "check"],
+        vec!["deps", "status"],
+        vec!["deps", "bump", "backend", "9.9.9", "--dry-run"],
+        vec!["deps", "link", "backend", "charts/backend"],
+        vec!["deps", "unlink", "backend"],
+        vec!["validate", "envs", "aws", "--offline"],
+        vec!["render", "test-ci", "--offline"],
+        vec!["values", "test-ci", "--path", "global.env"],
+        vec!["values", "test-ci"],
+        vec!["doctor"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|s| s.to_string()).collect())
+    .collect();
+    for command in commands {
+        let run = sandbox.stackctl_with_helm(
+            &helm,
+            ["--format", "json"]
+                .iter()
+                .map(|s| s.to_string())
+                .chain(command.clone()),
+        );
+        run.success();
+        let document = run.json();
+        assert!(document.is_object(), "{command:?}: {}", run.stdout);
+        if command != ["values", "test-ci"] {
+            let first = document.as_object().unwrap().keys().next().unwrap();
+            assert_eq!(first, "version", "{command:?}");
+            assert_eq!(document["version"], 1, "{command:?}");
+        }
+    }
+}

@@ -1050,3 +1050,54 @@ fn machine_readable_outputs_of_a_failing_validate() {
         });
     }
 }
+
+/// When helm cannot render, `render` reports why with the target's layer chain, at the rule
+/// level `stackctl.toml` sets (exit 1 for an error, 0 when made a warning).
+#[test]
+fn render_reports_why_helm_could_not_render_at_the_configured_level() {
+    let sandbox = Sandbox::with_repo();
+    let variant = "charts/jetscale/values.test.ci.yaml";
+    let text = sandbox.read(variant);
+    sandbox.write(
+        variant,
+        &format!("{text}ingress:\n  enabled: true\n  hosts: {{}}\n"),
+    );
+    let failed = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--color", "never", "render", "test-ci", "--offline"],
+    );
+    failed.expect(1);
+    assert!(
+        failed.stdout.contains("error[render/helm-error]"),
+        "{}",
+        failed.all()
+    );
+    assert!(
+        failed.stdout.contains("ingress.hosts is empty"),
+        "{}",
+        failed.all()
+    );
+    assert!(
+        failed.stdout.contains(
+            "= layers: charts/jetscale/values.test.yaml → charts/jetscale/values.test.ci.yaml"
+        ),
+        "{}",
+        failed.all()
+    );
+
+    let config = sandbox.read("stackctl.toml");
+    sandbox.write(
+        "stackctl.toml",
+        &format!("{config}\n[rules]\n\"render/helm-error\" = \"warning\"\n"),
+    );
+    let warned = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--color", "never", "render", "test-ci", "--offline"],
+    );
+    warned.expect(0);
+    assert!(
+        warned.stdout.contains("warning[render/helm-error]"),
+        "{}",
+        warned.all()
+    );
+}

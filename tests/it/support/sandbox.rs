@@ -321,8 +321,17 @@ pub struct Started(std::process::Child);
 impl Started {
     /// Send it SIGINT, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
+        self.signal(libc::SIGINT);
+    }
+
+    /// Send it SIGTERM, as a CI runner stopping a job does.
+    pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    fn signal(&self, signal: i32) {
         // SAFETY: kill(2) only sends a signal to the child this test started.
-        let sent = unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+        let sent = unsafe { libc::kill(self.0.id() as i32, signal) };
         assert_eq!(sent, 0, "cannot signal stackctl");
     }
 
