@@ -1,0 +1,788 @@
+//! The API server's routes: discovery and OpenAPI documents, the resource paths of every type
+//! in the table (collections, objects, subresources), and the plain-text `404 page not found`
+//! for anything else. Route faults of the scenario apply before a request is served.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response};
+use serde_json::{Value, json};
+
+use crate::crud::{self, DeleteOptions, Deleted, Part, PatchOptions, Propagation};
+use crate::discovery;
+use crate::faults::Faults;
+use crate::http::{self, Body, Shutdown};
+use crate::logs::{self, LogOptions};
+use crate::meta;
+use crate::patch::PatchType;
+use crate::portforward::{self, PodIdentity, PortTarget};
+use crate::resources::ResourceType;
+use crate::scenario::{ForwardTarget, Scenario};
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::status::{self, ApiError};
+use crate::store::{ObjectKey, Store};
+use crate::watch::{self, WatchRequest};
+
+/// What every request handler shares.
+pub struct App {
+    pub store: Arc<Store>,
+    pub scenario: Arc<Scenario>,
+    pub faults: Faults,
+    /// Where port-forwards go by default.
+    pub stub_addr: Option<SocketAddr>,
+    pub shutdown: Shutdown,
+}
+
+/// A resource path, resolved against the table.
+enum Target {
+    Collection {
+        rt: Arc<ResourceType>,
+        namespace: Option<String>,
+    },
+    Object {
+        rt: Arc<ResourceType>,
+        namespace: String,
+        name: String,
+        subresource: Option<String>,
+    },
+}
+
+type Query = HashMap<String, String>;
+
+fn flag(q: &Query, key: &str) -> bool {
+    q.get(key).is_some_and(|v| v == "true" || v == "1")
+}
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    let query = http::query_params(&req);
+    let is_watch = flag(&query, "watch");
+    let effects = app.faults.effects(req.method().as_str(), &path, is_watch);
+    if !effects.latency.is_zero() {
+        tokio::time::sleep(effects.latency).await;
+    }
+    if let Some(code) = effects.status {
+        return http::error(&ApiError::injected(code));
+    }
+    let segments: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let table = &app.store.table;
+    let accept = req
+        .headers()
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let get = req.method() == Method::GET;
+
+    match segments.as_slice() {
+        ["version"] if get => http::json(200, &discovery::version()),
+        ["healthz" | "livez" | "readyz"] if get => http::text(200, "ok"),
+        ["api"] if get => {
+            if discovery::wants_aggregated(&accept) {
+                http::json_typed(
+                    200,
+                    &discovery::aggregated(table, true),
+                    discovery::AGGREGATED_CONTENT_TYPE,
+                )
+            } else {
+                http::json(200, &discovery::core_versions())
+            }
+        }
+        ["apis"] if get => {
+            if discovery::wants_aggregated(&accept) {
+                http::json_typed(
+                    200,
+                    &discovery::aggregated(table, false),
+                    discovery::AGGREGATED_CONTENT_TYPE,
+                )
+            } else {
+                http::json(200, &discovery::group_list(table))
+            }
+        }
+        ["api", version] if get => match discovery::resource_list(table, "", version) {
+            Some(list) => http::json(200, &list),
+            None => http::page_not_found(),
+        },
+        ["apis", group] if get => match discovery::group(table, group) {
+            Some(g) => http::json(200, &g),
+            None => http::page_not_found(),
+        },
+        ["apis", group, version] if get => match discovery::resource_list(table, group, version) {
+            Some(list) => http::json(200, &list),
+            None => http::page_not_found(),
+        },
+        ["openapi", "v3"] if get => http::json(200, &discovery::openapi_v3_index(table)),
+        ["openapi", "v3", "api", version] if get => openapi_doc(&app, "", version),
+        ["openapi", "v3", "apis", group, version] if get => openapi_doc(&app, group, version),
+        ["api", version, rest @ ..] => match resolve(&app.store, "", version, rest) {
+            Some(target) => serve(app.clone(), req, target, query, effects).await,
+            None => http::page_not_found(),
+        },
+        ["apis", group, version, rest @ ..] => match resolve(&app.store, group, version, rest) {
+            Some(target) => serve(app.clone(), req, target, query, effects).await,
+            None => http::page_not_found(),
+        },
+        _ => http::page_not_found(),
+    }
+}
+
+fn openapi_doc(app: &App, group: &str, version: &str) -> Response<Body> {
+    match discovery::openapi_v3_group_version(&app.store.table, group, version) {
+        Some(doc) => http::json(200, &doc),
+        None => http::page_not_found(),
+    }
+}
+
+/// Resolves the segments after `/api/v1` or `/apis/{g}/{v}`.
+fn resolve(store: &Store, group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let table = &store.table;
+    if let ["namespaces", ns, plural, tail @ ..] = rest
+        && let Some(rt) = table
+            .find(group, version, plural)
+            .filter(|rt| rt.namespaced)
+    {
+        return object_or_collection(rt.clone(), Some(ns.to_string()), tail);
+    }
+    let (plural, tail) = rest.split_first()?;
+    let rt = table.find(group, version, plural)?.clone();
+    if rt.namespaced {
+        // A namespaced type without a namespace: only the all-namespaces collection.
+        return tail.is_empty().then_some(Target::Collection {
+            rt,
+            namespace: None,
+        });
+    }
+    object_or_collection(rt, None, tail)
+}
+
+fn object_or_collection(
+    rt: Arc<ResourceType>,
+    namespace: Option<String>,
+    tail: &[&str],
+) -> Option<Target> {
+    match tail {
+        [] => Some(Target::Collection { rt, namespace }),
+        [name] => Some(Target::Object {
+            rt,
+            namespace: namespace.unwrap_or_default(),
+            name: name.to_string(),
+            subresource: None,
+        }),
+        [name, sub] if rt.has_subresource(sub) => Some(Target::Object {
+            rt,
+            namespace: namespace.unwrap_or_default(),
+            name: name.to_string(),
+            subresource: Some(sub.to_string()),
+        }),
+        _ => None,
+    }
+}
+
+async fn serve(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    target: Target,
+    query: Query,
+    effects: crate::faults::Effects,
+) -> Response<Body> {
+    let result = match target {
+        Target::Collection { rt, namespace } => {
+            serve_collection(
+                &app,
+                req,
+                rt,
+                namespace,
+                &query,
+                effects.drop_watch_after_events,
+            )
+            .await
+        }
+        Target::Object {
+            rt,
+            namespace,
+            name,
+            subresource,
+        } => {
+            serve_object(
+                &app,
+                req,
+                rt,
+                &namespace,
+                &name,
+                subresource.as_deref(),
+                &query,
+                effects.close_after_bytes,
+            )
+            .await
+        }
+    };
+    result.unwrap_or_else(|e| http::error(&e))
+}
+
+fn dry_run(q: &Query) -> Result<bool, ApiError> {
+    match q.get("dryRun").map(String::as_str) {
+        None | Some("") => Ok(false),
+        Some("All") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+        ))),
+    }
+}
+
+/// Parses a request body: JSON, or YAML for content types that say so (apply bodies, which
+/// kube-rs sends as JSON, are valid YAML too).
+fn parse_body(bytes: &[u8], yaml_allowed: bool, kind: &str) -> Result<Value, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(v) => Ok(v),
+        Err(json_err) => {
+            if yaml_allowed
+                && let Ok(text) = std::str::from_utf8(bytes)
+                && let Ok(v) = serde_saphyr::from_str::<Value>(text)
+            {
+                return Ok(v);
+            }
+            Err(ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type {kind}): couldn't get version/kind; json parse error: {json_err}"
+            )))
+        }
+    }
+}
+
+fn content_type(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string()
+}
+
+async fn serve_collection(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    rt: Arc<ResourceType>,
+    namespace: Option<String>,
+    q: &Query,
+    drop_after_events: Option<usize>,
+) -> Result<Response<Body>, ApiError> {
+    let labels = LabelSelector::parse(
+        q.get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )?;
+    let fields = FieldSelector::parse(
+        q.get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+        &rt.kind,
+    )?;
+    match *req.method() {
+        Method::GET if flag(q, "watch") => {
+            let resource_version = match q.get("resourceVersion").map(String::as_str) {
+                None | Some("") | Some("0") => None,
+                Some(rv) => Some(rv.parse::<u64>().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resource version: {rv:?}"))
+                })?),
+            };
+            let timeout = match q.get("timeoutSeconds") {
+                Some(t) => Duration::from_secs(t.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid timeoutSeconds: {t:?}"))
+                })?),
+                None => Duration::from_secs(1800),
+            };
+            let watch = WatchRequest {
+                rt,
+                namespace,
+                labels,
+                fields,
+                resource_version,
+                timeout,
+                bookmarks: flag(q, "allowWatchBookmarks"),
+                send_initial_events: flag(q, "sendInitialEvents"),
+                bookmark_interval: Duration::from_millis(app.scenario.bookmark_interval_ms.max(1)),
+                drop_after_events,
+            };
+            Ok(watch::start(&app.store, watch, app.shutdown.clone()))
+        }
+        Method::GET => list(app, &rt, namespace.as_deref(), &labels, &fields, q),
+        Method::POST => {
+            let Some(ns) = namespace.or_else(|| (!rt.namespaced).then(String::new)) else {
+                return Err(ApiError::method_not_allowed());
+            };
+            let dry = dry_run(q)?;
+            let body = http::read_body(req.into_body()).await?;
+            let obj = parse_body(&body, true, &rt.kind)?;
+            let created = app
+                .store
+                .write(|txn| crud::create(txn, &rt, &ns, obj, dry))?;
+            Ok(http::json(201, &created))
+        }
+        Method::DELETE => {
+            let dry = dry_run(q)?;
+            let opts = delete_options(req, q, dry).await?;
+            let deleted = app.store.write(|txn| -> Result<Vec<Value>, ApiError> {
+                let mut out = Vec::new();
+                for (key, obj) in txn.list(&rt.group, &rt.plural, namespace.as_deref()) {
+                    if labels.matches(&obj) && fields.matches(&obj) {
+                        match crud::delete(txn, &rt, &key.namespace, &key.name, &opts)? {
+                            Deleted::Gone(o) | Deleted::Pending(o) => out.push(o),
+                        }
+                    }
+                }
+                Ok(out)
+            })?;
+            let rv = app.store.resource_version();
+            Ok(http::json(200, &list_object(&rt, rv, deleted, None, None)))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn list_object(
+    rt: &ResourceType,
+    rv: u64,
+    items: Vec<Value>,
+    cont: Option<String>,
+    remaining: Option<usize>,
+) -> Value {
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|mut o| {
+            // Typed lists carry kind and apiVersion once, not per item.
+            if let Some(m) = o.as_object_mut() {
+                m.remove("kind");
+                m.remove("apiVersion");
+            }
+            o
+        })
+        .collect();
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if let Some(c) = cont {
+        metadata["continue"] = json!(c);
+    }
+    if let Some(r) = remaining {
+        metadata["remainingItemCount"] = json!(r);
+    }
+    json!({
+        "kind": format!("{}List", rt.kind),
+        "apiVersion": rt.api_version(),
+        "metadata": metadata,
+        "items": items,
+    })
+}
+
+/// `continue` tokens: the list's resourceVersion and the last key served.
+fn encode_continue(rv: u64, key: &ObjectKey) -> String {
+    let raw = json!({"rv": rv, "start": format!("{}/{}", key.namespace, key.name)}).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(token: &str) -> Result<(u64, String, String), ApiError> {
+    let invalid = |why: &str| ApiError::bad_request(format!("continue key is not valid: {why}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid("incorrect encoded start resourceVersion (version meta.k8s.io/v1)"))?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| invalid("not a continue token"))?;
+    let rv = v["rv"]
+        .as_u64()
+        .ok_or_else(|| invalid("no resourceVersion"))?;
+    let (ns, name) = v["start"]
+        .as_str()
+        .and_then(|s| s.split_once('/'))
+        .ok_or_else(|| invalid("no start key"))?;
+    Ok((rv, ns.to_string(), name.to_string()))
+}
+
+fn list(
+    app: &App,
+    rt: &ResourceType,
+    namespace: Option<&str>,
+    labels: &LabelSelector,
+    fields: &FieldSelector,
+    q: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let limit = match q.get("limit").map(String::as_str) {
+        None | Some("") | Some("0") => None,
+        Some(l) => Some(
+            l.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit: {l:?}")))?,
+        ),
+    };
+    let after = match q.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => {
+            let (rv, ns, name) = decode_continue(token)?;
+            if rv < app.store.oldest_watchable() {
+                return Err(ApiError::expired(
+                    "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+                ));
+            }
+            Some((rv, ns, name))
+        }
+        None => None,
+    };
+    let (rv, selected) = app.store.write(|txn| {
+        let rv = txn.rv();
+        let selected: Vec<(ObjectKey, Value)> = txn
+            .list(&rt.group, &rt.plural, namespace)
+            .into_iter()
+            .filter(|(key, obj)| {
+                let past_token = after.as_ref().is_none_or(|(_, ns, name)| {
+                    (key.namespace.as_str(), key.name.as_str()) > (ns.as_str(), name.as_str())
+                });
+                past_token && labels.matches(obj) && fields.matches(obj)
+            })
+            .collect();
+        (rv, selected)
+    });
+    let list_rv = after.as_ref().map_or(rv, |(rv, _, _)| *rv);
+    let (page, cont, remaining) = match limit {
+        Some(n) if selected.len() > n => {
+            let remaining = selected.len() - n;
+            let page: Vec<(ObjectKey, Value)> = selected.into_iter().take(n).collect();
+            let token = encode_continue(list_rv, &page[n - 1].0);
+            (page, Some(token), Some(remaining))
+        }
+        _ => (selected, None, None),
+    };
+    let items = page.into_iter().map(|(_, v)| v).collect();
+    Ok(http::json(
+        200,
+        &list_object(rt, list_rv, items, cont, remaining),
+    ))
+}
+
+async fn delete_options(
+    req: Request<Incoming>,
+    q: &Query,
+    dry: bool,
+) -> Result<DeleteOptions, ApiError> {
+    let body = http::read_body(req.into_body()).await?;
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        parse_body(&body, false, "DeleteOptions")?
+    };
+    let policy_text = q
+        .get("propagationPolicy")
+        .cloned()
+        .or_else(|| body["propagationPolicy"].as_str().map(String::from));
+    let propagation = match policy_text.as_deref() {
+        None | Some("") => {
+            if body["orphanDependents"] == Value::Bool(true)
+                || q.get("orphanDependents").is_some_and(|v| v == "true")
+            {
+                Some(Propagation::Orphan)
+            } else {
+                None
+            }
+        }
+        Some("Background") => Some(Propagation::Background),
+        Some("Foreground") => Some(Propagation::Foreground),
+        Some("Orphan") => Some(Propagation::Orphan),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "propagationPolicy: Unsupported value: \"{other}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
+        }
+    };
+    let body_dry = body["dryRun"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|v| v == "All"));
+    Ok(DeleteOptions {
+        propagation,
+        dry_run: dry || body_dry,
+        precondition_uid: body
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(String::from),
+        precondition_rv: body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve_object(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    rt: Arc<ResourceType>,
+    namespace: &str,
+    name: &str,
+    subresource: Option<&str>,
+    q: &Query,
+    close_after_bytes: Option<u64>,
+) -> Result<Response<Body>, ApiError> {
+    let key = ObjectKey::new(&rt, namespace, name);
+    let method = req.method().clone();
+    match (method, subresource) {
+        (Method::GET, None | Some("status")) => match app.store.write(|txn| txn.get(&key).cloned())
+        {
+            Some(obj) => Ok(http::json(200, &obj)),
+            None => Err(ApiError::not_found(&rt, name)),
+        },
+        (Method::PUT, None | Some("status")) => {
+            let part = if subresource == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            let dry = dry_run(q)?;
+            let body = http::read_body(req.into_body()).await?;
+            let obj = parse_body(&body, true, &rt.kind)?;
+            let updated = app
+                .store
+                .write(|txn| crud::update(txn, &rt, namespace, name, obj, part, dry))?;
+            Ok(http::json(200, &updated))
+        }
+        (Method::PATCH, None | Some("status")) => {
+            let part = if subresource == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            let ct = content_type(&req);
+            let kind = PatchType::from_content_type(&ct)
+                .ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+            let opts = PatchOptions {
+                dry_run: dry_run(q)?,
+                field_manager: q.get("fieldManager").cloned(),
+                force: flag(q, "force"),
+            };
+            if opts.force && kind != PatchType::Apply {
+                return Err(ApiError::new(
+                    422,
+                    "Invalid",
+                    "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+                ));
+            }
+            let body = http::read_body(req.into_body()).await?;
+            let patch = parse_body(&body, kind == PatchType::Apply, &rt.kind)?;
+            let (obj, created) = app
+                .store
+                .write(|txn| crud::patch(txn, &rt, namespace, name, kind, patch, part, &opts))?;
+            Ok(http::json(if created { 201 } else { 200 }, &obj))
+        }
+        (Method::DELETE, None) => {
+            let dry = dry_run(q)?;
+            let opts = delete_options(req, q, dry).await?;
+            match app
+                .store
+                .write(|txn| crud::delete(txn, &rt, namespace, name, &opts))?
+            {
+                // Pods and namespaces answer with the object, other types with a Status.
+                Deleted::Gone(obj)
+                    if rt.group.is_empty()
+                        && matches!(rt.plural.as_str(), "pods" | "namespaces") =>
+                {
+                    Ok(http::json(200, &obj))
+                }
+                Deleted::Gone(obj) => Ok(http::json(
+                    200,
+                    &status::deleted(&rt, name, meta::uid(&obj)),
+                )),
+                Deleted::Pending(obj) => Ok(http::json(200, &obj)),
+            }
+        }
+        (method, Some("scale")) => scale(app, req, method, &rt, namespace, name, q).await,
+        (Method::PUT, Some("finalize")) => {
+            let body = http::read_body(req.into_body()).await?;
+            let obj = parse_body(&body, false, "Namespace")?;
+            let finalizers = obj["spec"]["finalizers"].clone();
+            app.store.write(|txn| {
+                let Some(mut ns) = txn.get(&key).cloned() else {
+                    return Err(ApiError::not_found(&rt, name));
+                };
+                ns["spec"]["finalizers"] = if finalizers.is_null() {
+                    json!([])
+                } else {
+                    finalizers
+                };
+                Ok(http::json(200, &txn.put(key.clone(), ns)))
+            })
+        }
+        (Method::GET, Some("log")) => pod_logs(app, &rt, &key, q),
+        (Method::GET | Method::POST, Some("portforward")) => {
+            pod_portforward(app, req, &rt, &key, close_after_bytes)
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+/// The `scale` subresource of Deployments, ReplicaSets and StatefulSets.
+async fn scale(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    method: Method,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+    q: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let key = ObjectKey::new(rt, namespace, name);
+    let to_scale = |obj: &Value| {
+        let selector: Vec<String> = obj["spec"]["selector"]["matchLabels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": obj["metadata"]["uid"],
+                "resourceVersion": obj["metadata"]["resourceVersion"],
+                "creationTimestamp": obj["metadata"]["creationTimestamp"],
+            },
+            "spec": {"replicas": obj["spec"]["replicas"]},
+            "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector.join(",")},
+        })
+    };
+    if method == Method::GET {
+        return match app.store.write(|txn| txn.get(&key).cloned()) {
+            Some(obj) => Ok(http::json(200, &to_scale(&obj))),
+            None => Err(ApiError::not_found(rt, name)),
+        };
+    }
+    if method != Method::PUT && method != Method::PATCH {
+        return Err(ApiError::method_not_allowed());
+    }
+    let ct = content_type(&req);
+    let dry = dry_run(q)?;
+    let body = http::read_body(req.into_body()).await?;
+    let input = parse_body(&body, true, "Scale")?;
+    app.store.write(|txn| {
+        let Some(old) = txn.get(&key).cloned() else {
+            return Err(ApiError::not_found(rt, name));
+        };
+        let mut scale = to_scale(&old);
+        if method == Method::PUT {
+            scale = input;
+        } else {
+            match PatchType::from_content_type(&ct) {
+                Some(PatchType::Json) => crate::patch::json_patch(&mut scale, &input)
+                    .map_err(|e| ApiError::new(422, "Invalid", e))?,
+                Some(_) => crate::patch::merge(&mut scale, &input),
+                None => return Err(ApiError::unsupported_media_type(&ct)),
+            }
+        }
+        let replicas = scale["spec"]["replicas"].as_i64().ok_or_else(|| {
+            ApiError::invalid(
+                rt,
+                name,
+                vec![crate::status::Cause::required("spec.replicas", "")],
+            )
+        })?;
+        let mut new = old.clone();
+        new["spec"]["replicas"] = json!(replicas);
+        let stored = crud::commit_update(txn, rt, &key, &old, new, Part::Main, dry)?;
+        Ok(http::json(200, &to_scale(&stored)))
+    })
+}
+
+fn pod_logs(
+    app: &Arc<App>,
+    rt: &ResourceType,
+    key: &ObjectKey,
+    q: &Query,
+) -> Result<Response<Body>, ApiError> {
+    let opts = LogOptions::from_query(q)?;
+    let (pod, owners) = app.store.write(|txn| {
+        let pod = txn.get(key).cloned();
+        let owners = pod
+            .as_ref()
+            .map(|p| crate::controllers::owner_chain(txn, p))
+            .unwrap_or_default();
+        (pod, owners)
+    });
+    let pod = pod.ok_or_else(|| ApiError::not_found(rt, &key.name))?;
+    let (container, text) = logs::log_text(&pod, &owners, &app.scenario, &opts)?;
+    let text = logs::shape(&text, &opts);
+    Ok(logs::respond(
+        &app.store,
+        &pod,
+        &container,
+        text,
+        &opts,
+        app.shutdown.clone(),
+    ))
+}
+
+fn pod_portforward(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    rt: &ResourceType,
+    key: &ObjectKey,
+    close_after_bytes: Option<u64>,
+) -> Result<Response<Body>, ApiError> {
+    let ports = portforward::requested_ports(&http::query_pairs(&req))?;
+    let (pod, owners) = app.store.write(|txn| {
+        let pod = txn.get(key).cloned();
+        let owners = pod
+            .as_ref()
+            .map(|p| crate::controllers::owner_chain(txn, p))
+            .unwrap_or_default();
+        (pod, owners)
+    });
+    let pod = pod.ok_or_else(|| ApiError::not_found(rt, &key.name))?;
+    if pod["spec"]["nodeName"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        return Err(ApiError::bad_request(format!(
+            "pod {} does not have a host assigned",
+            key.name
+        )));
+    }
+    // Nothing listens in a pod none of whose containers runs.
+    let any_running = pod["status"]["containerStatuses"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|c| c["state"]["running"].is_object()));
+    let labels = meta::labels(&pod)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let targets = ports
+        .iter()
+        .map(|&port| {
+            let rule = app.scenario.port_forwards.iter().find(|r| {
+                r.select.matches(&owners, &labels, &key.namespace)
+                    && r.port.is_none_or(|p| p == port)
+            });
+            let target = rule
+                .map(|r| r.target.clone())
+                .unwrap_or(ForwardTarget::Stub);
+            let address = match target {
+                _ if !any_running => None,
+                ForwardTarget::Stub => app.stub_addr,
+                ForwardTarget::Refused => None,
+                ForwardTarget::Address(a) => a.parse().ok(),
+            };
+            PortTarget { port, address }
+        })
+        .collect();
+    let identity = PodIdentity::from_uid(meta::uid(&pod));
+    Ok(portforward::upgrade(
+        req,
+        identity,
+        targets,
+        close_after_bytes,
+        app.shutdown.clone(),
+    ))
+}
