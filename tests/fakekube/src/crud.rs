@@ -39,11 +39,13 @@ pub enum Deleted {
     Pending(Value),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PatchOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
     pub force: bool,
+    /// The object, or its status subresource.
+    pub part: Part,
 }
 
 /// Which part of the object a write targets.
@@ -550,10 +552,8 @@ fn carry_over_allocations(rt: &ResourceType, old: &Value, new: &mut Value) {
         ("", "namespaces") => {
             new["spec"]["finalizers"] = old["spec"]["finalizers"].clone();
         }
-        ("batch", "jobs") => {
-            if new["spec"]["selector"].is_null() {
-                new["spec"]["selector"] = old["spec"]["selector"].clone();
-            }
+        ("batch", "jobs") if new["spec"]["selector"].is_null() => {
+            new["spec"]["selector"] = old["spec"]["selector"].clone();
         }
         _ => {}
     }
@@ -568,9 +568,9 @@ pub fn patch(
     name: &str,
     kind: PatchType,
     body: Value,
-    part: Part,
     opts: &PatchOptions,
 ) -> Result<(Value, bool), ApiError> {
+    let part = opts.part;
     let key = ObjectKey::new(rt, namespace, name);
     let old = txn.get(&key).cloned();
     match kind {

@@ -338,6 +338,6 @@ mod tests {
             limit_bytes: Some(4),
             ..LogOptions::default()
         };
-        assert_eq!(shape("a\nbb\nccc\n", &opts), "bb\ncc");
+        assert_eq!(shape("a\nbb\nccc\n", &opts), "bb\nc");
     }
 }

@@ -211,7 +211,7 @@ async fn session<S>(
             msg = from_client.next() => match msg {
                 Some(Ok(Message::Binary(bytes))) if bytes.len() > 1 => {
                     let channel = bytes[0] as usize;
-                    if channel % 2 == 0
+                    if channel.is_multiple_of(2)
                         && let Some(Some(w)) = writers.get_mut(channel / 2)
                         && w.write_all(&bytes[1..]).await.is_err()
                     {
@@ -222,16 +222,22 @@ async fn session<S>(
                 Some(Ok(_)) => {}
             },
             from_pod = from_pods.recv() => match from_pod {
-                Some(FromPod::Data(i, data)) => {
+                Some(FromPod::Data(i, mut data)) => {
+                    // A fault: after `close_after_bytes` bytes the stand-in closes the
+                    // connection (as the kubelet does when the pod side goes away).
+                    let budget = close_after_bytes.map(|limit| limit.saturating_sub(forwarded));
+                    if let Some(left) = budget {
+                        data.truncate(left.min(data.len() as u64) as usize);
+                    }
                     let mut frame = Vec::with_capacity(data.len() + 1);
                     frame.push(2 * i as u8);
                     frame.extend_from_slice(&data);
-                    if sink.send(Message::binary(frame)).await.is_err() {
+                    if !data.is_empty() && sink.send(Message::binary(frame)).await.is_err() {
                         return;
                     }
                     forwarded += data.len() as u64;
                     if close_after_bytes.is_some_and(|limit| forwarded >= limit) {
-                        // A fault: the connection drops without a closing handshake.
+                        let _ = sink.send(Message::Close(None)).await;
                         return;
                     }
                 }

@@ -240,6 +240,15 @@ fn dry_run(q: &Query) -> Result<bool, ApiError> {
 /// Parses a request body: JSON, or YAML for content types that say so (apply bodies, which
 /// kube-rs sends as JSON, are valid YAML too).
 fn parse_body(bytes: &[u8], yaml_allowed: bool, kind: &str) -> Result<Value, ApiError> {
+    // Protobuf (what kubectl's typed clients send) is not spoken: say so, with the status a
+    // server answers for a media type it does not accept.
+    if bytes.starts_with(b"k8s\0") {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            "fakekube: protobuf request bodies are not supported (a stand-in limitation); send application/json",
+        ));
+    }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => Ok(v),
         Err(json_err) => {
@@ -555,6 +564,7 @@ async fn serve_object(
                 dry_run: dry_run(q)?,
                 field_manager: q.get("fieldManager").cloned(),
                 force: flag(q, "force"),
+                part,
             };
             if opts.force && kind != PatchType::Apply {
                 return Err(ApiError::new(
@@ -567,7 +577,7 @@ async fn serve_object(
             let patch = parse_body(&body, kind == PatchType::Apply, &rt.kind)?;
             let (obj, created) = app
                 .store
-                .write(|txn| crud::patch(txn, &rt, namespace, name, kind, patch, part, &opts))?;
+                .write(|txn| crud::patch(txn, &rt, namespace, name, kind, patch, &opts))?;
             Ok(http::json(if created { 201 } else { 200 }, &obj))
         }
         (Method::DELETE, None) => {

@@ -64,6 +64,14 @@ pub struct Change {
     pub object: Value,
 }
 
+/// Where a watch resumes: the current resourceVersion, the retained changes after the
+/// requested one (None if compacted away: 410), and the subscription to what comes next.
+pub struct Resume {
+    pub rv: u64,
+    pub replay: Option<Vec<Arc<Change>>>,
+    pub changes: broadcast::Receiver<Arc<Change>>,
+}
+
 /// The state behind the lock.
 #[derive(Default)]
 pub struct Inner {
@@ -139,14 +147,7 @@ impl Store {
 
     /// Subscribes to changes committed from now on, with the current resourceVersion and the
     /// retained history after `since` (None if `since` is older than the history: 410).
-    pub(crate) fn subscribe_since(
-        &self,
-        since: u64,
-    ) -> (
-        u64,
-        Option<Vec<Arc<Change>>>,
-        broadcast::Receiver<Arc<Change>>,
-    ) {
+    pub(crate) fn subscribe_since(&self, since: u64) -> Resume {
         let inner = self.lock();
         let rx = self.changes.subscribe();
         let replay = if since < inner.compacted_through {
@@ -161,7 +162,11 @@ impl Store {
                     .collect(),
             )
         };
-        (inner.rv, replay, rx)
+        Resume {
+            rv: inner.rv,
+            replay,
+            changes: rx,
+        }
     }
 
     /// The objects of one type (optionally one namespace) and a subscription to every change
@@ -452,12 +457,11 @@ mod tests {
                 )
             });
         }
-        assert!(s.subscribe_since(0).1.is_none(), "rv 0 is compacted");
-        let (_, replay, _) = s.subscribe_since(1);
-        assert_eq!(replay.unwrap().len(), 2);
+        assert!(s.subscribe_since(0).replay.is_none(), "rv 0 is compacted");
+        assert_eq!(s.subscribe_since(1).replay.unwrap().len(), 2);
         s.compact();
-        assert!(s.subscribe_since(2).1.is_none());
-        assert_eq!(s.subscribe_since(3).1.unwrap().len(), 0);
+        assert!(s.subscribe_since(2).replay.is_none());
+        assert_eq!(s.subscribe_since(3).replay.unwrap().len(), 0);
     }
 
     #[test]

@@ -119,10 +119,8 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
                 });
             }
         }
-        ("", "pods") => {
-            if !has_containers(spec) {
-                causes.push(Cause::required("spec.containers", ""));
-            }
+        ("", "pods") if !has_containers(spec) => {
+            causes.push(Cause::required("spec.containers", ""));
         }
         ("", "services") => {
             let kind = spec["type"].as_str().unwrap_or("ClusterIP");
@@ -156,13 +154,11 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<()
     let (o, n) = (&old["spec"], &new["spec"]);
     let mut causes = Vec::new();
     match (rt.group.as_str(), rt.plural.as_str()) {
-        ("apps", "deployments" | "replicasets") => {
-            if o["selector"] != n["selector"] {
-                causes.push(Cause::immutable(
-                    "spec.selector",
-                    &show_selector(&n["selector"]),
-                ));
-            }
+        ("apps", "deployments" | "replicasets") if o["selector"] != n["selector"] => {
+            causes.push(Cause::immutable(
+                "spec.selector",
+                &show_selector(&n["selector"]),
+            ));
         }
         ("apps", "statefulsets") => {
             const MUTABLE: &[&str] = &[
@@ -232,15 +228,14 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<()
                 ));
             }
         }
-        ("", "configmaps" | "secrets") => {
+        ("", "configmaps" | "secrets")
             if old["immutable"] == Value::Bool(true)
-                && (old["data"] != new["data"] || old["binaryData"] != new["binaryData"])
-            {
-                causes.push(Cause::forbidden(
-                    "data",
-                    "field is immutable when `immutable` is set",
-                ));
-            }
+                && (old["data"] != new["data"] || old["binaryData"] != new["binaryData"]) =>
+        {
+            causes.push(Cause::forbidden(
+                "data",
+                "field is immutable when `immutable` is set",
+            ));
         }
         _ => {}
     }

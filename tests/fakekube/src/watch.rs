@@ -96,20 +96,11 @@ pub fn start(store: &Arc<Store>, req: WatchRequest, shutdown: Shutdown) -> Respo
                 .collect();
             (rv, initial, changes)
         }
-        Some(since) => match store.subscribe_since(since) {
-            (rv, Some(replay), changes) => {
-                let initial = replay
-                    .iter()
-                    .filter_map(|c| {
-                        req.event_type(c)
-                            .map(|t| json!({"type": t, "object": c.object}))
-                    })
-                    .collect();
-                (rv, initial, changes)
-            }
-            (_, None, _) => {
-                // The apiserver answers 200 and one ERROR event; kube-runtime's watcher re-lists
-                // on exactly this.
+        Some(since) => {
+            let resume = store.subscribe_since(since);
+            let Some(replay) = resume.replay else {
+                // The apiserver answers 200 and one ERROR event; kube-runtime's watcher
+                // re-lists on exactly this.
                 let oldest = store.oldest_watchable() + 1;
                 let status =
                     ApiError::expired(format!("too old resource version: {since} ({oldest})"))
@@ -117,8 +108,16 @@ pub fn start(store: &Arc<Store>, req: WatchRequest, shutdown: Shutdown) -> Respo
                 let _ = tx.try_send(line(&json!({"type": "ERROR", "object": status})));
                 drop(tx);
                 return streaming(rx);
-            }
-        },
+            };
+            let initial = replay
+                .iter()
+                .filter_map(|c| {
+                    req.event_type(c)
+                        .map(|t| json!({"type": t, "object": c.object}))
+                })
+                .collect();
+            (resume.rv, initial, resume.changes)
+        }
     };
     let resets = store.watch_resets();
     tokio::spawn(stream_events(

@@ -18,7 +18,7 @@ pub fn reconcile(pass: &mut Pass<'_, '_>) {
     let mut wanted = std::collections::HashSet::new();
     for (_, svc) in pass.txn.list("", "services", None) {
         let selector = &svc["spec"]["selector"];
-        if !selector.as_object().is_some_and(|s| !s.is_empty())
+        if selector.as_object().is_none_or(|s| s.is_empty())
             || svc["spec"]["type"] == "ExternalName"
         {
             continue;
@@ -80,6 +80,13 @@ pub fn reconcile(pass: &mut Pass<'_, '_>) {
     }
 }
 
+/// One subset of an Endpoints object: pods that resolve the Service's ports alike.
+struct Subset {
+    ready: Vec<Value>,
+    not_ready: Vec<Value>,
+    ports: Vec<Value>,
+}
+
 /// The port a Service port targets on one pod, if the pod has it.
 fn resolve_port(svc_port: &Value, pod: &Value) -> Option<i64> {
     match &svc_port["targetPort"] {
@@ -98,7 +105,7 @@ fn subsets(pass: &Pass<'_, '_>, svc: &Value, selector: &Value, namespace: &str) 
     let selector = LabelSelector::from_object(&json!({"matchLabels": selector}));
     let svc_ports = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
     // Pods grouped by the ports they resolve to, as the controller groups subsets.
-    let mut groups: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Subset> = BTreeMap::new();
     for (_, pod) in pass.txn.list("", "pods", Some(namespace)) {
         let ip = pod["status"]["podIP"].as_str().unwrap_or_default();
         if ip.is_empty() || meta::is_terminating(&pod) || !selector.matches(&pod) {
@@ -126,24 +133,34 @@ fn subsets(pass: &Pass<'_, '_>, svc: &Value, selector: &Value, namespace: &str) 
         });
         let entry = groups
             .entry(Value::Array(ports.clone()).to_string())
-            .or_insert_with(|| (Vec::new(), Vec::new(), ports));
+            .or_insert_with(|| Subset {
+                ready: Vec::new(),
+                not_ready: Vec::new(),
+                ports,
+            });
         if pod_ready(&pod) {
-            entry.0.push(address);
+            entry.ready.push(address);
         } else {
-            entry.1.push(address);
+            entry.not_ready.push(address);
         }
     }
     groups
         .into_values()
-        .map(|(ready, not_ready, ports)| {
-            let mut subset = json!({"ports": ports});
-            if !ready.is_empty() {
-                subset["addresses"] = json!(ready);
-            }
-            if !not_ready.is_empty() {
-                subset["notReadyAddresses"] = json!(not_ready);
-            }
-            subset
-        })
+        .map(
+            |Subset {
+                 ready,
+                 not_ready,
+                 ports,
+             }| {
+                let mut subset = json!({"ports": ports});
+                if !ready.is_empty() {
+                    subset["addresses"] = json!(ready);
+                }
+                if !not_ready.is_empty() {
+                    subset["notReadyAddresses"] = json!(not_ready);
+                }
+                subset
+            },
+        )
         .collect()
 }
