@@ -82,10 +82,7 @@ fn check_body(rt: &ResourceType, body: &Value) -> Result<(), ApiError> {
             rt.kind
         )));
     }
-    if !body["metadata"].is_null() && !body["metadata"].is_object() {
-        return Err(ApiError::bad_request("metadata must be an object"));
-    }
-    Ok(())
+    validation::check_shape(rt, body)
 }
 
 /// Where a namespaced object may be created: the namespace must exist and not be terminating.
@@ -459,6 +456,8 @@ pub fn commit_update(
     part: Part,
     dry_run: bool,
 ) -> Result<Value, ApiError> {
+    // A patch can produce anything; nothing below may index into an undecodable shape.
+    validation::check_shape(rt, &new)?;
     if part == Part::Status {
         // Only the status changes through the status subresource.
         let status = new["status"].take();

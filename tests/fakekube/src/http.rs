@@ -7,7 +7,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -69,15 +69,28 @@ pub fn channel_body(mut rx: mpsc::Receiver<Bytes>) -> Body {
     StreamBody::new(stream).boxed_unsync()
 }
 
-/// Reads a request body up to [`MAX_BODY`].
-pub async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ApiError::too_large()),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "reading the request body: {e}"
-        ))),
+/// Reads a request body up to [`MAX_BODY`]. A larger body is still read to its end (up to a
+/// hard cap), so the client receives the 413 instead of a reset connection.
+pub async fn read_body(mut body: Incoming) -> Result<Bytes, ApiError> {
+    const DRAIN_CAP: usize = 64 * 1024 * 1024;
+    let mut data = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        if let Ok(chunk) = frame.into_data() {
+            seen += chunk.len();
+            if seen <= MAX_BODY {
+                data.extend_from_slice(&chunk);
+            } else if seen > DRAIN_CAP {
+                break;
+            }
+        }
     }
+    if seen > MAX_BODY {
+        return Err(ApiError::too_large());
+    }
+    Ok(Bytes::from(data))
 }
 
 /// Decoded query parameters (the last value wins; a leading `&` and empty pairs are fine,

@@ -43,10 +43,12 @@ mod watch;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use serde_json::Value;
 
 pub use discovery::GIT_VERSION;
@@ -281,7 +283,18 @@ async fn launch(scenario: Scenario, shutdown: http::Shutdown) -> io::Result<Star
     tokio::spawn(controllers::run(store.clone(), scenario, shutdown.clone()));
     tokio::spawn(http::serve(listener, shutdown, move |req| {
         let app = app.clone();
-        async move { router::handle(app, req).await }
+        async move {
+            // A bug in the stand-in answers 500, as an apiserver recovering a panic does,
+            // instead of dropping the connection.
+            AssertUnwindSafe(router::handle(app, req))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    http::error(&ApiError::internal(
+                        "fakekube: internal error (a bug in the stand-in; see its stderr)",
+                    ))
+                })
+        }
     }));
     Ok(Started {
         addr,

@@ -53,6 +53,188 @@ fn is_dns_subdomain(name: &str) -> bool {
     name.len() <= 253 && name.split('.').all(is_dns_label)
 }
 
+/// What a field must be for the apiserver to decode the object at all.
+#[derive(Clone, Copy)]
+enum Shape {
+    Object,
+    StringMap,
+    Array,
+    ObjectArray,
+    Integer,
+}
+
+impl Shape {
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            Shape::Object => v.is_object(),
+            Shape::StringMap => v
+                .as_object()
+                .is_some_and(|m| m.values().all(Value::is_string)),
+            Shape::Array => v.is_array(),
+            Shape::ObjectArray => v.as_array().is_some_and(|a| a.iter().all(Value::is_object)),
+            Shape::Integer => v.is_i64(),
+        }
+    }
+
+    fn go_type(self) -> &'static str {
+        match self {
+            Shape::Object => "struct",
+            Shape::StringMap => "map[string]string",
+            Shape::Array => "[]string",
+            Shape::ObjectArray => "[]struct",
+            Shape::Integer => "int32",
+        }
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+const POD_SPEC_FIELDS: &[(&str, Shape)] = &[
+    ("containers", Shape::ObjectArray),
+    ("initContainers", Shape::ObjectArray),
+    ("volumes", Shape::ObjectArray),
+    ("containers/*/ports", Shape::ObjectArray),
+    ("containers/*/env", Shape::ObjectArray),
+    ("containers/*/envFrom", Shape::ObjectArray),
+    ("initContainers/*/ports", Shape::ObjectArray),
+];
+
+/// Fields that must have a given JSON type wherever present: what the apiserver's typed
+/// decoding refuses with 400 before anything else looks at the object. (Controllers and
+/// defaulting rely on these shapes.)
+fn shapes(rt: &ResourceType) -> Vec<(String, Shape)> {
+    let mut out: Vec<(String, Shape)> = [
+        ("metadata", Shape::Object),
+        ("metadata/labels", Shape::StringMap),
+        ("metadata/annotations", Shape::StringMap),
+        ("metadata/finalizers", Shape::Array),
+        ("metadata/ownerReferences", Shape::ObjectArray),
+        ("spec", Shape::Object),
+        ("status", Shape::Object),
+    ]
+    .iter()
+    .map(|(p, s)| (p.to_string(), *s))
+    .collect();
+    let pod_spec_at = |out: &mut Vec<(String, Shape)>, prefix: &str| {
+        for (p, s) in POD_SPEC_FIELDS {
+            out.push((format!("{prefix}/{p}"), *s));
+        }
+    };
+    let template_prefix = match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") => {
+            pod_spec_at(&mut out, "spec");
+            None
+        }
+        ("apps", _) | ("batch", "jobs") => Some("spec"),
+        ("batch", "cronjobs") => Some("spec/jobTemplate/spec"),
+        _ => None,
+    };
+    if let Some(prefix) = template_prefix {
+        for (p, s) in [
+            ("selector", Shape::Object),
+            ("selector/matchLabels", Shape::StringMap),
+            ("template", Shape::Object),
+            ("template/metadata", Shape::Object),
+            ("template/metadata/labels", Shape::StringMap),
+            ("template/spec", Shape::Object),
+            ("replicas", Shape::Integer),
+            ("volumeClaimTemplates", Shape::ObjectArray),
+        ] {
+            out.push((format!("{prefix}/{p}"), s));
+        }
+        if rt.plural == "cronjobs" {
+            out.push(("spec/jobTemplate".into(), Shape::Object));
+            out.push(("spec/jobTemplate/spec".into(), Shape::Object));
+        }
+        pod_spec_at(&mut out, &format!("{prefix}/template/spec"));
+    }
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "services") => {
+            out.push(("spec/ports".into(), Shape::ObjectArray));
+            out.push(("spec/selector".into(), Shape::StringMap));
+        }
+        ("", "configmaps") => out.push(("data".into(), Shape::StringMap)),
+        ("", "secrets") => {
+            out.push(("data".into(), Shape::StringMap));
+            out.push(("stringData".into(), Shape::StringMap));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The values at `path` (segments; `*` walks every array element).
+fn values_at<'a>(v: &'a Value, path: &[&str], out: &mut Vec<(&'a Value, String)>, shown: String) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push((v, shown));
+        return;
+    };
+    if *first == "*" {
+        for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+            values_at(item, rest, out, format!("{shown}[{i}]"));
+        }
+    } else if let Some(child) = v.get(*first).filter(|c| !c.is_null()) {
+        let shown = if shown.is_empty() {
+            (*first).to_string()
+        } else {
+            format!("{shown}.{first}")
+        };
+        values_at(child, rest, out, shown);
+    }
+}
+
+/// Refuses objects the apiserver could not decode into their type (a string where an object
+/// belongs, a number in a label map), with its 400 message.
+pub fn check_shape(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let undecodable = |what: String| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {what}",
+            kind = rt.kind,
+            version = rt.version
+        ))
+    };
+    if !obj.is_object() {
+        return Err(undecodable(format!(
+            "json: cannot unmarshal {} into Go value of type {}",
+            json_type(obj),
+            rt.kind
+        )));
+    }
+    for (path, shape) in shapes(rt) {
+        let segments: Vec<&str> = path.split('/').collect();
+        let mut found = Vec::new();
+        values_at(obj, &segments, &mut found, String::new());
+        for (value, shown) in found {
+            if shape.accepts(value) {
+                continue;
+            }
+            // In a map of strings, the entry that is not one.
+            let (offender, go_type) = match (shape, value.as_object()) {
+                (Shape::StringMap, Some(map)) => (
+                    map.values().find(|v| !v.is_string()).unwrap_or(value),
+                    "string",
+                ),
+                _ => (value, shape.go_type()),
+            };
+            return Err(undecodable(format!(
+                "json: cannot unmarshal {} into Go struct field {}.{shown} of type {go_type}",
+                json_type(offender),
+                rt.kind,
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks on every create and update.
 pub fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
     let name = obj
@@ -284,6 +466,32 @@ mod tests {
         let err =
             validate_update(&rt, &deployment("web", "web"), &deployment("api", "api")).unwrap_err();
         assert_eq!(err.details.unwrap()["causes"][0]["field"], "spec.selector");
+    }
+
+    #[test]
+    fn undecodable_shapes_are_refused() {
+        let t = ResourceTable::new(&[]);
+        let rt = t.builtin("apps", "deployments");
+        let mut d = deployment("web", "web");
+        assert!(check_shape(&rt, &d).is_ok());
+        d["spec"]["template"]["spec"]["containers"] = json!("app");
+        let err = check_shape(&rt, &d).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert!(
+            err.message
+                .contains("Deployment.spec.template.spec.containers"),
+            "{}",
+            err.message
+        );
+        let mut d = deployment("web", "web");
+        d["metadata"]["labels"] = json!({"a": 1});
+        assert!(
+            check_shape(&rt, &d)
+                .unwrap_err()
+                .message
+                .contains("cannot unmarshal number")
+        );
+        assert_eq!(check_shape(&rt, &json!("x")).unwrap_err().code, 400);
     }
 
     #[test]

@@ -66,7 +66,14 @@ pub async fn run(store: Arc<Store>, scenario: Arc<Scenario>, shutdown: Shutdown)
     let mut changes = store.subscribe();
     let mut state = State::default();
     loop {
-        let settled = reconcile(&store, &scenario, &mut state);
+        // A bug in one controller must not stop the others: report it, carry on.
+        let settled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            reconcile(&store, &scenario, &mut state)
+        }))
+        .unwrap_or_else(|_| {
+            eprintln!("fakekube: a controller panicked (a bug in the stand-in); reconciling on");
+            store.resource_version()
+        });
         let wake = state.wake_at.take();
         // Wait for a change newer than what the last pass saw, or the next transition.
         loop {

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, PostParams, WatchEvent, WatchParams};
 
-use crate::support::{self, Kubectl, run, within};
+use crate::support::{self, run, within};
 
 #[test]
 fn the_binary_serves_the_ready_scenario_until_killed() {
@@ -117,6 +117,41 @@ fn the_binary_reads_a_scenario_file() {
     );
 }
 
+#[test]
+fn dropping_the_handle_stops_the_server_and_the_stub() {
+    let kube = FakeKube::start(Scenario::ready()).unwrap();
+    let api = kube.addr();
+    let stub: std::net::SocketAddr = kube
+        .stub_url()
+        .unwrap()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    // An open watch must not hold the shutdown up.
+    let mut watch = std::net::TcpStream::connect(api).unwrap();
+    std::io::Write::write_all(
+        &mut watch,
+        b"GET /api/v1/pods?watch=true HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    .unwrap();
+    assert!(std::net::TcpStream::connect(stub).is_ok());
+    let begun = Instant::now();
+    drop(kube);
+    assert!(
+        begun.elapsed() < Duration::from_secs(2),
+        "stopped in {:?}",
+        begun.elapsed()
+    );
+    assert!(
+        std::net::TcpStream::connect(api).is_err(),
+        "the API port is closed"
+    );
+    assert!(
+        std::net::TcpStream::connect(stub).is_err(),
+        "the stub port is closed"
+    );
+}
+
 /// Startup and rollout times of the `ready` scenario, printed (not asserted: a loaded machine
 /// must not fail the suite). Run with `--nocapture` to see them.
 #[tokio::test]
@@ -182,5 +217,4 @@ async fn fakekube_startup_and_rollout_timings() {
         max(&rollouts)
     );
     assert_eq!(rollouts.len(), 5, "every round measured a rollout");
-    let _ = Kubectl::new;
 }

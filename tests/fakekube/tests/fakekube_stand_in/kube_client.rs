@@ -924,3 +924,171 @@ async fn deletes_propagate_and_wait_for_finalizers() {
     );
     assert_eq!(err.code, 404);
 }
+
+#[tokio::test]
+async fn bad_input_gets_a_status_never_a_crash() {
+    let kube = FakeKube::start(Scenario::ready()).unwrap();
+    let client = client(&kube).await;
+    create_namespace(&client, "bad").await;
+    let send = |method: &str, path: &str, content_type: &str, body: Vec<u8>| {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(body)
+            .unwrap();
+        let client = client.clone();
+        async move { client.request_text(request).await }
+    };
+    let deployments = "/apis/apps/v1/namespaces/bad/deployments";
+    let mut wrong = support::deployment("web", "bad", 1);
+    wrong["spec"]["template"]["spec"]["containers"] = json!("app");
+    let err = api_error(
+        send(
+            "POST",
+            deployments,
+            "application/json",
+            serde_json::to_vec(&wrong).unwrap(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    assert!(
+        err.message.starts_with("Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string"),
+        "{}",
+        err.message
+    );
+    send(
+        "POST",
+        deployments,
+        "application/json",
+        serde_json::to_vec(&support::deployment("web", "bad", 1)).unwrap(),
+    )
+    .await
+    .unwrap();
+    let web = format!("{deployments}/web");
+    // Patches that would leave an undecodable object.
+    let err = api_error(
+        send(
+            "PATCH",
+            &web,
+            "application/merge-patch+json",
+            br#"{"spec": {"template": "x"}}"#.to_vec(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    let err = api_error(
+        send(
+            "PATCH",
+            &web,
+            "application/json-patch+json",
+            br#"[{"op": "replace", "path": "", "value": 7}]"#.to_vec(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    let err = api_error(
+        send(
+            "PATCH",
+            &web,
+            "application/json-patch+json",
+            br#"[{"op": "remove", "path": "/nope/x"}]"#.to_vec(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 422);
+    let err = api_error(
+        send("PATCH", &web, "text/plain", b"{}".to_vec())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.reason.as_str()),
+        (415, "UnsupportedMediaType")
+    );
+    let err = api_error(
+        send(
+            "PATCH",
+            &web,
+            "application/apply-patch+yaml",
+            b"kind: Deployment\n".to_vec(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 422, "apply without fieldManager: {}", err.message);
+    let err = api_error(
+        send(
+            "PATCH",
+            &format!("{web}?fieldManager=m"),
+            "application/apply-patch+yaml",
+            b": : :".to_vec(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    let huge = vec![b' '; 4 * 1024 * 1024];
+    let err = api_error(
+        send("POST", deployments, "application/json", huge)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (err.code, err.reason.as_str()),
+        (413, "RequestEntityTooLarge")
+    );
+    let err = api_error(
+        send(
+            "PUT",
+            &format!("{web}/log"),
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(
+        err.code, 404,
+        "deployments have no log subresource: {}",
+        err.message
+    );
+    let err = api_error(
+        send("POST", &web, "application/json", b"{}".to_vec())
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (405, "MethodNotAllowed"));
+    let err = api_error(
+        send(
+            "GET",
+            &format!("{deployments}?labelSelector=a%20in%20b"),
+            "application/json",
+            Vec::new(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    let err = api_error(
+        send(
+            "GET",
+            &format!("{deployments}?watch=true&resourceVersion=abc"),
+            "application/json",
+            Vec::new(),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(err.code, 400);
+    // Still serving, and the controllers still run.
+    eventually(&kube, "web available", |s| {
+        s.get("deployments.apps", "bad", "web")
+            .filter(support::available)
+    });
+}
