@@ -37,6 +37,7 @@ mod selectors;
 mod status;
 mod store;
 mod stub;
+mod table;
 mod validation;
 mod watch;
 

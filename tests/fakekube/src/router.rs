@@ -25,6 +25,7 @@ use crate::scenario::{ForwardTarget, Scenario};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::status::{self, ApiError};
 use crate::store::{ObjectKey, Store};
+use crate::table::{self, Include};
 use crate::watch::{self, WatchRequest};
 
 /// What every request handler shares.
@@ -73,7 +74,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let table = &app.store.table;
+    let types = &app.store.table;
     let accept = req
         .headers()
         .get("accept")
@@ -81,6 +82,14 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
         .unwrap_or_default()
         .to_string();
     let get = req.method() == Method::GET;
+    // kubectl's human output asks for server-side printed Tables.
+    let as_table = (get && table::wants_table(&accept))
+        .then(|| Include::from_query(query.get("includeObject").map(String::as_str)));
+    let ctx = Ctx {
+        query,
+        effects,
+        as_table,
+    };
 
     match segments.as_slice() {
         ["version"] if get => http::json(200, &discovery::version()),
@@ -89,7 +98,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
             if discovery::wants_aggregated(&accept) {
                 http::json_typed(
                     200,
-                    &discovery::aggregated(table, true),
+                    &discovery::aggregated(types, true),
                     discovery::AGGREGATED_CONTENT_TYPE,
                 )
             } else {
@@ -100,34 +109,34 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
             if discovery::wants_aggregated(&accept) {
                 http::json_typed(
                     200,
-                    &discovery::aggregated(table, false),
+                    &discovery::aggregated(types, false),
                     discovery::AGGREGATED_CONTENT_TYPE,
                 )
             } else {
-                http::json(200, &discovery::group_list(table))
+                http::json(200, &discovery::group_list(types))
             }
         }
-        ["api", version] if get => match discovery::resource_list(table, "", version) {
+        ["api", version] if get => match discovery::resource_list(types, "", version) {
             Some(list) => http::json(200, &list),
             None => http::page_not_found(),
         },
-        ["apis", group] if get => match discovery::group(table, group) {
+        ["apis", group] if get => match discovery::group(types, group) {
             Some(g) => http::json(200, &g),
             None => http::page_not_found(),
         },
-        ["apis", group, version] if get => match discovery::resource_list(table, group, version) {
+        ["apis", group, version] if get => match discovery::resource_list(types, group, version) {
             Some(list) => http::json(200, &list),
             None => http::page_not_found(),
         },
-        ["openapi", "v3"] if get => http::json(200, &discovery::openapi_v3_index(table)),
+        ["openapi", "v3"] if get => http::json(200, &discovery::openapi_v3_index(types)),
         ["openapi", "v3", "api", version] if get => openapi_doc(&app, "", version),
         ["openapi", "v3", "apis", group, version] if get => openapi_doc(&app, group, version),
         ["api", version, rest @ ..] => match resolve(&app.store, "", version, rest) {
-            Some(target) => serve(app.clone(), req, target, query, effects).await,
+            Some(target) => serve(app.clone(), req, target, ctx).await,
             None => http::page_not_found(),
         },
         ["apis", group, version, rest @ ..] => match resolve(&app.store, group, version, rest) {
-            Some(target) => serve(app.clone(), req, target, query, effects).await,
+            Some(target) => serve(app.clone(), req, target, ctx).await,
             None => http::page_not_found(),
         },
         _ => http::page_not_found(),
@@ -186,24 +195,18 @@ fn object_or_collection(
     }
 }
 
-async fn serve(
-    app: Arc<App>,
-    req: Request<Incoming>,
-    target: Target,
+/// What the router learned about a request before serving it.
+struct Ctx {
     query: Query,
     effects: crate::faults::Effects,
-) -> Response<Body> {
+    /// Answer with a server-side printed Table (kubectl's human output asks for one).
+    as_table: Option<Include>,
+}
+
+async fn serve(app: Arc<App>, req: Request<Incoming>, target: Target, ctx: Ctx) -> Response<Body> {
     let result = match target {
         Target::Collection { rt, namespace } => {
-            serve_collection(
-                &app,
-                req,
-                rt,
-                namespace,
-                &query,
-                effects.drop_watch_after_events,
-            )
-            .await
+            serve_collection(&app, req, rt, namespace, &ctx).await
         }
         Target::Object {
             rt,
@@ -218,8 +221,7 @@ async fn serve(
                 &namespace,
                 &name,
                 subresource.as_deref(),
-                &query,
-                effects.close_after_bytes,
+                &ctx,
             )
             .await
         }
@@ -278,9 +280,9 @@ async fn serve_collection(
     req: Request<Incoming>,
     rt: Arc<ResourceType>,
     namespace: Option<String>,
-    q: &Query,
-    drop_after_events: Option<usize>,
+    ctx: &Ctx,
 ) -> Result<Response<Body>, ApiError> {
+    let q = &ctx.query;
     let labels = LabelSelector::parse(
         q.get("labelSelector")
             .map(String::as_str)
@@ -316,11 +318,20 @@ async fn serve_collection(
                 bookmarks: flag(q, "allowWatchBookmarks"),
                 send_initial_events: flag(q, "sendInitialEvents"),
                 bookmark_interval: Duration::from_millis(app.scenario.bookmark_interval_ms.max(1)),
-                drop_after_events,
+                drop_after_events: ctx.effects.drop_watch_after_events,
+                as_table: ctx.as_table,
             };
             Ok(watch::start(&app.store, watch, app.shutdown.clone()))
         }
-        Method::GET => list(app, &rt, namespace.as_deref(), &labels, &fields, q),
+        Method::GET => list(
+            app,
+            &rt,
+            namespace.as_deref(),
+            &labels,
+            &fields,
+            q,
+            ctx.as_table,
+        ),
         Method::POST => {
             let Some(ns) = namespace.or_else(|| (!rt.namespaced).then(String::new)) else {
                 return Err(ApiError::method_not_allowed());
@@ -416,6 +427,7 @@ fn list(
     labels: &LabelSelector,
     fields: &FieldSelector,
     q: &Query,
+    as_table: Option<Include>,
 ) -> Result<Response<Body>, ApiError> {
     let limit = match q.get("limit").map(String::as_str) {
         None | Some("") | Some("0") => None,
@@ -460,7 +472,17 @@ fn list(
         }
         _ => (selected, None, None),
     };
-    let items = page.into_iter().map(|(_, v)| v).collect();
+    let items: Vec<Value> = page.into_iter().map(|(_, v)| v).collect();
+    if let Some(include) = as_table {
+        let mut metadata = json!({"resourceVersion": list_rv.to_string()});
+        if let Some(c) = cont {
+            metadata["continue"] = json!(c);
+        }
+        return Ok(http::json(
+            200,
+            &table::table(rt, &items, metadata, true, include),
+        ));
+    }
     Ok(http::json(
         200,
         &list_object(rt, list_rv, items, cont, remaining),
@@ -518,7 +540,6 @@ async fn delete_options(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn serve_object(
     app: &Arc<App>,
     req: Request<Incoming>,
@@ -526,15 +547,24 @@ async fn serve_object(
     namespace: &str,
     name: &str,
     subresource: Option<&str>,
-    q: &Query,
-    close_after_bytes: Option<u64>,
+    ctx: &Ctx,
 ) -> Result<Response<Body>, ApiError> {
+    let q = &ctx.query;
     let key = ObjectKey::new(&rt, namespace, name);
     let method = req.method().clone();
     match (method, subresource) {
         (Method::GET, None | Some("status")) => match app.store.write(|txn| txn.get(&key).cloned())
         {
-            Some(obj) => Ok(http::json(200, &obj)),
+            Some(obj) => match ctx.as_table {
+                Some(include) => {
+                    let metadata = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
+                    Ok(http::json(
+                        200,
+                        &table::table(&rt, &[obj], metadata, true, include),
+                    ))
+                }
+                None => Ok(http::json(200, &obj)),
+            },
             None => Err(ApiError::not_found(&rt, name)),
         },
         (Method::PUT, None | Some("status")) => {
@@ -620,7 +650,7 @@ async fn serve_object(
         }
         (Method::GET, Some("log")) => pod_logs(app, &rt, &key, q),
         (Method::GET | Method::POST, Some("portforward")) => {
-            pod_portforward(app, req, &rt, &key, close_after_bytes)
+            pod_portforward(app, req, &rt, &key, ctx.effects.close_after_bytes)
         }
         _ => Err(ApiError::method_not_allowed()),
     }

@@ -33,6 +33,8 @@ pub struct WatchRequest {
     pub bookmark_interval: Duration,
     /// A fault: end the stream after this many events.
     pub drop_after_events: Option<usize>,
+    /// Objects printed as Tables (kubectl's `get --watch`).
+    pub as_table: Option<crate::table::Include>,
 }
 
 impl WatchRequest {
@@ -72,6 +74,27 @@ impl WatchRequest {
             "apiVersion": self.rt.api_version(),
             "metadata": metadata,
         }})
+    }
+}
+
+impl WatchRequest {
+    /// A change event, its object printed as a one-row Table when the client asked for
+    /// Tables (column definitions only in the stream's first event, as the apiserver does).
+    fn event(&self, kind: &str, object: &Value, first: bool) -> Value {
+        match self.as_table {
+            Some(include) => {
+                let metadata = json!({"resourceVersion": object["metadata"]["resourceVersion"]});
+                let table = crate::table::table(
+                    &self.rt,
+                    std::slice::from_ref(object),
+                    metadata,
+                    first,
+                    include,
+                );
+                json!({"type": kind, "object": table})
+            }
+            None => json!({"type": kind, "object": object}),
+        }
     }
 }
 
@@ -156,6 +179,8 @@ async fn stream_events(
         {
             seen_rv = seen_rv.max(rv);
         }
+        let kind = event["type"].as_str().unwrap_or("ADDED");
+        let event = req.event(kind, &event["object"], sent == 0);
         if dropped(sent) || tx.send(line(&event)).await.is_err() {
             return;
         }
@@ -185,7 +210,7 @@ async fn stream_events(
                     }
                     seen_rv = change.rv;
                     if let Some(kind) = req.event_type(&change) {
-                        if tx.send(line(&json!({"type": kind, "object": change.object}))).await.is_err() {
+                        if tx.send(line(&req.event(kind, &change.object, sent == 0))).await.is_err() {
                             return;
                         }
                         sent += 1;

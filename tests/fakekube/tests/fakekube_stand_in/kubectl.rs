@@ -120,6 +120,79 @@ fn kubectl_get_watch_prints_changes_as_they_happen() {
 }
 
 #[test]
+fn kubectl_get_prints_the_apiservers_columns() {
+    let scenario = Scenario::ready()
+        .with_pod(PodRule::new(PodMatch::owner("pull"), Behaviour::ImagePullBackoff).delay_ms(20))
+        .with_pod(PodRule::new(PodMatch::owner("crash"), Behaviour::Crashloop).delay_ms(20));
+    let kube = FakeKube::start(scenario).unwrap();
+    let kubectl = Kubectl::new(&kube);
+    let nodes = kubectl.run(&["get", "nodes"]).ok();
+    let mut lines = nodes.lines();
+    assert_eq!(
+        lines.next().unwrap().split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    );
+    let node: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        (node[0], node[1], node[2], node[4]),
+        ("kind-control-plane", "Ready", "control-plane", "v1.33.0")
+    );
+
+    apply_namespace(&kubectl, "cols");
+    for name in ["ok", "pull", "crash"] {
+        apply_json(&kubectl, name, &support::deployment(name, "cols", 1));
+    }
+    eventually(&kube, "two restarts and a pull back-off", |s| {
+        let pods = s.list("pods", Some("cols"));
+        let state = |prefix: &str| {
+            pods.iter()
+                .find(|p| p["metadata"]["name"].as_str().unwrap().starts_with(prefix))
+                .map(|p| p["status"]["containerStatuses"][0].clone())
+        };
+        let pulled = state("pull-")?["state"]["waiting"]["reason"] == "ImagePullBackOff";
+        let crashed = state("crash-")?["restartCount"].as_u64()? >= 2;
+        let ok = state("ok-")?["ready"] == true;
+        (pulled && crashed && ok).then_some(())
+    });
+    let pods = kubectl.run(&["get", "pods", "-n", "cols"]).ok();
+    let rows: Vec<Vec<&str>> = pods
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    let row = |prefix: &str| {
+        rows.iter()
+            .find(|r| r[0].starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in {pods}"))
+    };
+    assert_eq!(&row("ok-")[1..4], ["1/1", "Running", "0"]);
+    assert_eq!(&row("pull-")[1..4], ["0/1", "ImagePullBackOff", "0"]);
+    let crash = row("crash-");
+    assert_eq!(crash[1], "0/1");
+    assert!(
+        ["CrashLoopBackOff", "Error", "Running"].contains(&crash[2]),
+        "{pods}"
+    );
+    // RESTARTS reads "2 (0s ago)", as kubectl prints restarts with the last one's age.
+    assert!(crash[3].parse::<u32>().unwrap() >= 2, "{pods}");
+    assert!(crash[4].starts_with('(') && crash[5] == "ago)", "{pods}");
+    let deployments = kubectl.run(&["get", "deployments", "-n", "cols"]).ok();
+    let rows: Vec<Vec<&str>> = deployments
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    assert!(
+        rows.iter().any(|r| r[..4] == ["ok", "1/1", "1", "1"]),
+        "{deployments}"
+    );
+    assert!(
+        rows.iter().any(|r| r[..4] == ["pull", "0/1", "1", "0"]),
+        "{deployments}"
+    );
+}
+
+#[test]
 fn kubectl_server_side_applies_the_rendered_ci_chart() {
     let (text, objects) = support::rendered_test_chart();
     let kube = FakeKube::start(Scenario::ready()).unwrap();
