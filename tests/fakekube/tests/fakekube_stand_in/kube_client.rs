@@ -6,7 +6,7 @@ use fakekube::{
     Behaviour, CrdSpec, FakeKube, Fault, ForwardTarget, PodMatch, PodRule, PortForwardRule,
     Scenario,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, Service};
@@ -198,6 +198,16 @@ async fn server_side_apply_of_every_object_the_ci_chart_renders() {
             .unwrap();
         let before = &first[&format!("{}/{name}", obj["kind"].as_str().unwrap())];
         assert_eq!(before.metadata.uid, again.metadata.uid);
+        if matches!(
+            obj["kind"].as_str(),
+            Some("ConfigMap" | "Secret" | "ServiceAccount")
+        ) {
+            // Nothing else writes these: an unchanged apply is no write at all.
+            assert_eq!(
+                before.metadata.resource_version, again.metadata.resource_version,
+                "{name}"
+            );
+        }
         if obj["kind"] == "Service" {
             assert_eq!(
                 before.data["spec"]["clusterIP"],
@@ -1091,4 +1101,164 @@ async fn bad_input_gets_a_status_never_a_crash() {
         s.get("deployments.apps", "bad", "web")
             .filter(support::available)
     });
+}
+
+#[tokio::test]
+async fn watches_follow_selections_and_time_out() {
+    let kube = FakeKube::start(Scenario::ready()).unwrap();
+    let client = client(&kube).await;
+    create_namespace(&client, "sel").await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "sel");
+    let rv = cms
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut watch = cms
+        .watch(
+            &WatchParams::default().labels("tier=a").disable_bookmarks(),
+            &rv,
+        )
+        .await
+        .unwrap()
+        .boxed();
+    let label = |tier: &str| Patch::Merge(json!({"metadata": {"labels": {"tier": tier}}}));
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "m", "labels": {"tier": "a"}}}))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    cms.patch("m", &PatchParams::default(), &label("b"))
+        .await
+        .unwrap();
+    cms.patch("m", &PatchParams::default(), &label("a"))
+        .await
+        .unwrap();
+    cms.delete("m", &DeleteParams::default()).await.unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 4 {
+        let kind = match within("selection events", watch.try_next())
+            .await
+            .unwrap()
+            .expect("open")
+        {
+            WatchEvent::Added(_) => "ADDED",
+            WatchEvent::Modified(_) => "MODIFIED",
+            WatchEvent::Deleted(_) => "DELETED",
+            other => panic!("{other:?}"),
+        };
+        kinds.push(kind);
+    }
+    // Leaving the selection reads as a deletion, entering it as an addition.
+    assert_eq!(kinds, ["ADDED", "DELETED", "ADDED", "DELETED"]);
+
+    let begun = std::time::Instant::now();
+    let mut short = cms
+        .watch(&WatchParams::default().timeout(1), &rv)
+        .await
+        .unwrap()
+        .boxed();
+    while within("the end of a 1 s watch", short.try_next())
+        .await
+        .unwrap()
+        .is_some()
+    {}
+    let took = begun.elapsed();
+    assert!(
+        took >= std::time::Duration::from_millis(900) && took < std::time::Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn followed_logs_end_when_the_container_goes() {
+    let kube = FakeKube::start(Scenario::ready()).unwrap();
+    let client = client(&kube).await;
+    let pod = ready_pod(&kube, &client, "follow", "tail").await;
+    let pods: Api<Pod> = Api::namespaced(client, "follow");
+    let mut lines = pods
+        .log_stream(
+            &pod,
+            &LogParams {
+                follow: true,
+                ..LogParams::default()
+            },
+        )
+        .await
+        .unwrap()
+        .lines();
+    let first = within("the first line", lines.try_next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        first.contains(&format!("of pod follow/{pod} is starting")),
+        "{first}"
+    );
+    within("the second line", lines.try_next())
+        .await
+        .unwrap()
+        .unwrap();
+    pods.delete(&pod, &DeleteParams::default()).await.unwrap();
+    assert!(
+        within("the end of the followed log", lines.try_next())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn apply_managers_conflict_unless_forced() {
+    let kube = FakeKube::start(Scenario::ready()).unwrap();
+    let client = client(&kube).await;
+    create_namespace(&client, "ssa").await;
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "ssa");
+    let mut ours = support::deployment("web", "ssa", 2);
+    deployments
+        .patch("web", &PatchParams::apply("stackctl"), &Patch::Apply(&ours))
+        .await
+        .unwrap();
+    ours["spec"]["replicas"] = json!(3);
+    let err = api_error(
+        deployments
+            .patch(
+                "web",
+                &PatchParams::apply("someone-else"),
+                &Patch::Apply(&ours),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((err.code, err.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        err.message,
+        "Apply failed with 1 conflict: conflict with \"stackctl\" using apps/v1: .spec.replicas"
+    );
+    assert_eq!(err.details.unwrap().causes[0].field, ".spec.replicas");
+    let forced = deployments
+        .patch(
+            "web",
+            &PatchParams::apply("someone-else").force(),
+            &Patch::Apply(&ours),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.spec.unwrap().replicas, Some(3));
+    // The first manager no longer owns replicas: its re-apply without them keeps 3.
+    let mut without = support::deployment("web", "ssa", 2);
+    without["spec"].as_object_mut().unwrap().remove("replicas");
+    let kept = deployments
+        .patch(
+            "web",
+            &PatchParams::apply("stackctl"),
+            &Patch::Apply(&without),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.spec.unwrap().replicas, Some(3));
 }
