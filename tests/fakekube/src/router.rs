@@ -668,14 +668,7 @@ async fn scale(
 ) -> Result<Response<Body>, ApiError> {
     let key = ObjectKey::new(rt, namespace, name);
     let to_scale = |obj: &Value| {
-        let selector: Vec<String> = obj["spec"]["selector"]["matchLabels"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let selector = crate::selectors::labels_text(&obj["spec"]["selector"]["matchLabels"]);
         json!({
             "kind": "Scale",
             "apiVersion": "autoscaling/v1",
@@ -687,7 +680,7 @@ async fn scale(
                 "creationTimestamp": obj["metadata"]["creationTimestamp"],
             },
             "spec": {"replicas": obj["spec"]["replicas"]},
-            "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector.join(",")},
+            "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
         })
     };
     if method == Method::GET {
@@ -732,6 +725,22 @@ async fn scale(
     })
 }
 
+/// A pod and the names of its owner chain (what scenario rules match on).
+fn pod_and_owners(
+    app: &App,
+    rt: &ResourceType,
+    key: &ObjectKey,
+) -> Result<(Value, Vec<String>), ApiError> {
+    app.store.write(|txn| {
+        let pod = txn
+            .get(key)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(rt, &key.name))?;
+        let owners = crate::controllers::owner_chain(txn, &pod);
+        Ok((pod, owners))
+    })
+}
+
 fn pod_logs(
     app: &Arc<App>,
     rt: &ResourceType,
@@ -739,15 +748,7 @@ fn pod_logs(
     q: &Query,
 ) -> Result<Response<Body>, ApiError> {
     let opts = LogOptions::from_query(q)?;
-    let (pod, owners) = app.store.write(|txn| {
-        let pod = txn.get(key).cloned();
-        let owners = pod
-            .as_ref()
-            .map(|p| crate::controllers::owner_chain(txn, p))
-            .unwrap_or_default();
-        (pod, owners)
-    });
-    let pod = pod.ok_or_else(|| ApiError::not_found(rt, &key.name))?;
+    let (pod, owners) = pod_and_owners(app, rt, key)?;
     let (container, text) = logs::log_text(&pod, &owners, &app.scenario, &opts)?;
     let text = logs::shape(&text, &opts);
     Ok(logs::respond(
@@ -768,15 +769,7 @@ fn pod_portforward(
     close_after_bytes: Option<u64>,
 ) -> Result<Response<Body>, ApiError> {
     let ports = portforward::requested_ports(&http::query_pairs(&req))?;
-    let (pod, owners) = app.store.write(|txn| {
-        let pod = txn.get(key).cloned();
-        let owners = pod
-            .as_ref()
-            .map(|p| crate::controllers::owner_chain(txn, p))
-            .unwrap_or_default();
-        (pod, owners)
-    });
-    let pod = pod.ok_or_else(|| ApiError::not_found(rt, &key.name))?;
+    let (pod, owners) = pod_and_owners(app, rt, key)?;
     if pod["spec"]["nodeName"]
         .as_str()
         .unwrap_or_default()

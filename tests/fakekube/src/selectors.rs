@@ -174,6 +174,20 @@ impl LabelSelector {
     }
 }
 
+/// A label map as selector text (`app=web,tier=front`, sorted); empty for none.
+pub fn labels_text(labels: &Value) -> String {
+    let mut parts: Vec<String> = labels
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.sort();
+    parts.join(",")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FieldRequirement {
     field: String,

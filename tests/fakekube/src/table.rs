@@ -219,20 +219,11 @@ fn containers_and_images(pod_spec: &Value) -> (String, String) {
     (names.join(","), images.join(","))
 }
 
-fn selector_text(selector: &Value) -> String {
-    let mut parts: Vec<String> = selector["matchLabels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    parts.sort();
-    if parts.is_empty() {
-        "<none>".into()
-    } else {
-        parts.join(",")
+/// Labels as the printers show them: `a=b,c=d`, or `<none>`.
+fn labels_or_none(labels: &Value) -> String {
+    match crate::selectors::labels_text(labels) {
+        text if text.is_empty() => "<none>".into(),
+        text => text,
     }
 }
 
@@ -384,7 +375,7 @@ fn cells(rt: &ResourceType, obj: &Value, now: SystemTime) -> Vec<Value> {
                 json!(created),
                 json!(c),
                 json!(i),
-                json!(selector_text(&spec["selector"])),
+                json!(labels_or_none(&spec["selector"]["matchLabels"])),
             ]
         }
         ("apps", "replicasets") => {
@@ -397,7 +388,7 @@ fn cells(rt: &ResourceType, obj: &Value, now: SystemTime) -> Vec<Value> {
                 json!(created),
                 json!(c),
                 json!(i),
-                json!(selector_text(&spec["selector"])),
+                json!(labels_or_none(&spec["selector"]["matchLabels"])),
             ]
         }
         ("apps", "statefulsets") => {
@@ -451,7 +442,7 @@ fn cells(rt: &ResourceType, obj: &Value, now: SystemTime) -> Vec<Value> {
                 json!(created),
                 json!(c),
                 json!(i),
-                json!(selector_text(&spec["selector"])),
+                json!(labels_or_none(&spec["selector"]["matchLabels"])),
             ]
         }
         ("batch", "cronjobs") => vec![
@@ -477,14 +468,7 @@ fn cells(rt: &ResourceType, obj: &Value, now: SystemTime) -> Vec<Value> {
                     }
                 })
                 .collect();
-            let selector: Vec<String> = spec["selector"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let selector = labels_or_none(&spec["selector"]);
             vec![
                 name,
                 json!(kind),
@@ -500,11 +484,7 @@ fn cells(rt: &ResourceType, obj: &Value, now: SystemTime) -> Vec<Value> {
                     ports.join(",")
                 }),
                 json!(created),
-                json!(if selector.is_empty() {
-                    "<none>".to_string()
-                } else {
-                    selector.join(",")
-                }),
+                json!(selector),
             ]
         }
         ("", "endpoints") => {

@@ -168,6 +168,19 @@ struct ContainerView {
     last: Option<(i64, Duration, Duration)>,
 }
 
+impl ContainerView {
+    /// A container that has not restarted.
+    fn fresh(name: &str, image: &str, state: State) -> Self {
+        Self {
+            name: name.into(),
+            image: image.into(),
+            state,
+            restarts: 0,
+            last: None,
+        }
+    }
+}
+
 struct PodView {
     status: Value,
     events: Vec<Event<'static>>,
@@ -325,13 +338,11 @@ impl Simulation<'_> {
         let mut init_done = true;
         for (name, image) in &init {
             let view = if !sandbox_ready || !init_done {
-                ContainerView {
-                    name: name.clone(),
-                    image: image.clone(),
-                    state: State::Waiting("PodInitializing", String::new()),
-                    restarts: 0,
-                    last: None,
-                }
+                ContainerView::fresh(
+                    name,
+                    image,
+                    State::Waiting("PodInitializing", String::new()),
+                )
             } else if self.affected(name, true, &init) {
                 init_done = false;
                 self.failing(
@@ -345,18 +356,16 @@ impl Simulation<'_> {
                 )
             } else {
                 self.started_events(name, image, "initContainers", 1, &mut events);
-                ContainerView {
-                    name: name.clone(),
-                    image: image.clone(),
-                    state: State::Terminated {
+                ContainerView::fresh(
+                    name,
+                    image,
+                    State::Terminated {
                         exit: 0,
                         reason: "Completed",
                         from: start,
                         to: start,
                     },
-                    restarts: 0,
-                    last: None,
-                }
+                )
             };
             if !matches!(view.state, State::Terminated { exit: 0, .. }) {
                 init_done = false;
@@ -368,21 +377,17 @@ impl Simulation<'_> {
         let mut main_views = Vec::new();
         for (name, image) in &main {
             let view = if !sandbox_ready {
-                ContainerView {
-                    name: name.clone(),
-                    image: image.clone(),
-                    state: State::Waiting("ContainerCreating", String::new()),
-                    restarts: 0,
-                    last: None,
-                }
+                ContainerView::fresh(
+                    name,
+                    image,
+                    State::Waiting("ContainerCreating", String::new()),
+                )
             } else if !init_done {
-                ContainerView {
-                    name: name.clone(),
-                    image: image.clone(),
-                    state: State::Waiting("PodInitializing", String::new()),
-                    restarts: 0,
-                    last: None,
-                }
+                ContainerView::fresh(
+                    name,
+                    image,
+                    State::Waiting("PodInitializing", String::new()),
+                )
             } else if self.affected(name, false, &init)
                 && self.behaviour != Behaviour::Ready
                 && self.behaviour != Behaviour::Slow
@@ -400,32 +405,28 @@ impl Simulation<'_> {
                 self.started_events(name, image, "containers", 1, &mut events);
                 let run_for = self.delay(50);
                 if job_like && self.t >= start + run_for {
-                    ContainerView {
-                        name: name.clone(),
-                        image: image.clone(),
-                        state: State::Terminated {
+                    ContainerView::fresh(
+                        name,
+                        image,
+                        State::Terminated {
                             exit: 0,
                             reason: "Completed",
                             from: start,
                             to: start + run_for,
                         },
-                        restarts: 0,
-                        last: None,
-                    }
+                    )
                 } else {
                     if job_like {
                         wake(start + run_for);
                     }
-                    ContainerView {
-                        name: name.clone(),
-                        image: image.clone(),
-                        state: State::Running {
+                    ContainerView::fresh(
+                        name,
+                        image,
+                        State::Running {
                             since: start,
                             ready: true,
                         },
-                        restarts: 0,
-                        last: None,
-                    }
+                    )
                 }
             };
             main_views.push(view);

@@ -409,11 +409,8 @@ async fn logs_and_events_of_a_crash_looping_pod() {
         )
         .await
         .unwrap();
-    let pod_name = eventually(&kube, "a restarted pod", |s| {
-        s.list("pods", Some("logs"))
-            .into_iter()
-            .find(|p| p["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(1))
-            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    let pod_name = support::wait_pod(&kube, "logs", "a restarted pod", |p| {
+        support::first_container(p)["restartCount"].as_u64() >= Some(1)
     });
     let pods: Api<Pod> = Api::namespaced(client.clone(), "logs");
     let previous = pods
@@ -485,11 +482,8 @@ async fn ready_pod(kube: &FakeKube, client: &kube::Client, ns: &str, deployment:
         )
         .await
         .unwrap();
-    eventually(kube, "a ready pod", |s| {
-        s.list("pods", Some(ns))
-            .into_iter()
-            .find(|p| p["status"]["containerStatuses"][0]["ready"] == true)
-            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    support::wait_pod(kube, ns, "a ready pod", |p| {
+        support::first_container(p)["ready"] == true
     })
 }
 

@@ -461,11 +461,8 @@ fn kubectl_logs_previous_of_a_crash_loop() {
         &support::deployment("crashy", "logs", 1),
     );
     apply_json(&kubectl, "fine", &support::deployment("fine", "logs", 1));
-    let crashed = eventually(&kube, "a restart", |s| {
-        s.list("pods", Some("logs"))
-            .into_iter()
-            .find(|p| p["status"]["containerStatuses"][0]["restartCount"].as_u64() >= Some(1))
-            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    let crashed = support::wait_pod(&kube, "logs", "a restart", |p| {
+        support::first_container(p)["restartCount"].as_u64() >= Some(1)
     });
     let previous = kubectl
         .run(&[
@@ -492,14 +489,9 @@ fn kubectl_logs_previous_of_a_crash_loop() {
         "fakekube stand-in: container app exited with code 1"
     );
 
-    let fine = eventually(&kube, "a ready pod", |s| {
-        s.list("pods", Some("logs"))
-            .into_iter()
-            .find(|p| {
-                p["metadata"]["name"].as_str().unwrap().starts_with("fine-")
-                    && p["status"]["containerStatuses"][0]["ready"] == true
-            })
-            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    let fine = support::wait_pod(&kube, "logs", "a ready pod", |p| {
+        p["metadata"]["name"].as_str().unwrap().starts_with("fine-")
+            && support::first_container(p)["ready"] == true
     });
     let none = kubectl.run(&["logs", "--previous", &format!("pod/{fine}"), "-n", "logs"]);
     assert!(!none.success);

@@ -40,21 +40,21 @@ where
     }
 }
 
-/// Polls a list until `check` picks something out of it.
-async fn wait_list<K, T>(
+/// Polls a list until an item satisfies `check`, and returns the first that does.
+async fn wait_first<K>(
     api: &Api<K>,
     params: &ListParams,
     what: &str,
-    check: impl Fn(&[K]) -> Option<T>,
-) -> T
+    check: impl Fn(&K) -> bool,
+) -> K
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
     let deadline = Instant::now() + WAIT;
     loop {
         let items = api.list(params).await.expect("list").items;
-        if let Some(found) = check(&items) {
-            return found;
+        if let Some(found) = items.iter().find(|i| check(i)) {
+            return found.clone();
         }
         assert!(
             Instant::now() < deadline,
@@ -62,6 +62,14 @@ where
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Whether the kubelet has reported the pod's containers yet.
+fn has_container_statuses(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some()
 }
 
 fn typed<K: DeserializeOwned>(value: Value) -> K {
@@ -188,16 +196,12 @@ async fn pod_slow_is_container_creating_first() {
     deploy(&client, "slow", "tortoise", 1).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "slow");
     let started = Instant::now();
-    let pod = wait_list(&pods, &pods_of("tortoise"), "a creating pod", |p| {
-        p.first()
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .is_some()
-            })
-            .cloned()
-    })
+    let pod = wait_first(
+        &pods,
+        &pods_of("tortoise"),
+        "a creating pod",
+        has_container_statuses,
+    )
     .await;
     assert_eq!(
         container_state(&pod)["state"]["waiting"]["reason"],
@@ -226,16 +230,12 @@ async fn pod_image_pull_backoff_goes_from_err_image_pull_to_back_off_with_events
     let (_kube, client) = setup(scenario, "pull").await;
     deploy(&client, "pull", "broken", 1).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "pull");
-    let pod = wait_list(&pods, &pods_of("broken"), "ErrImagePull", |p| {
-        p.first()
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .is_some()
-            })
-            .cloned()
-    })
+    let pod = wait_first(
+        &pods,
+        &pods_of("broken"),
+        "ErrImagePull",
+        has_container_statuses,
+    )
     .await;
     assert_eq!(
         container_state(&pod)["state"]["waiting"]["reason"],
@@ -300,10 +300,8 @@ async fn pod_crashloop_restarts_with_last_state_and_previous_logs() {
     let (_kube, client) = setup(Scenario::ready().with_pod(rule), "crash").await;
     deploy(&client, "crash", "crasher", 1).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "crash");
-    let pod = wait_list(&pods, &pods_of("crasher"), "two restarts", |p| {
-        p.first()
-            .filter(|p| container_state(p)["restartCount"].as_u64() >= Some(2))
-            .cloned()
+    let pod = wait_first(&pods, &pods_of("crasher"), "two restarts", |p| {
+        container_state(p)["restartCount"].as_u64() >= Some(2)
     })
     .await;
     let state = container_state(&pod);
@@ -348,10 +346,8 @@ async fn pod_never_ready_runs_without_becoming_ready() {
     let (_kube, client) = setup(scenario, "sulk").await;
     deploy(&client, "sulk", "sulky", 1).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "sulk");
-    let pod = wait_list(&pods, &pods_of("sulky"), "a running pod", |p| {
-        p.first()
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-            .cloned()
+    let pod = wait_first(&pods, &pods_of("sulky"), "a running pod", |p| {
+        p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
     })
     .await;
     let state = container_state(&pod);
@@ -390,15 +386,11 @@ async fn pod_init_crash_stays_initializing() {
         .await
         .unwrap();
     let pods: Api<Pod> = Api::namespaced(client.clone(), "init");
-    let pod = wait_list(&pods, &pods_of("initfail"), "an init restart", |p| {
-        p.first()
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.init_container_statuses.as_ref())
-                    .is_some_and(|s| s[0].restart_count >= 1)
-            })
-            .cloned()
+    let pod = wait_first(&pods, &pods_of("initfail"), "an init restart", |p| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.init_container_statuses.as_ref())
+            .is_some_and(|s| s[0].restart_count >= 1)
     })
     .await;
     let status = pod.status.unwrap();
@@ -452,15 +444,11 @@ async fn pod_unschedulable_is_never_bound() {
     let (_kube, client) = setup(scenario, "sched").await;
     deploy(&client, "sched", "huge", 1).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "sched");
-    let pod = wait_list(&pods, &pods_of("huge"), "an unschedulable pod", |p| {
-        p.first()
-            .filter(|p| {
-                p.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some()
-            })
-            .cloned()
+    let pod = wait_first(&pods, &pods_of("huge"), "an unschedulable pod", |p| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some()
     })
     .await;
     assert_eq!(pod.spec.as_ref().unwrap().node_name, None);
@@ -971,11 +959,8 @@ async fn fault_port_forward_closed_after_n_bytes() {
         .with_fault(Fault::path("/api/v1/namespaces/cut/pods").close_after_bytes(40));
     let (kube, client) = setup(scenario, "cut").await;
     deploy(&client, "cut", "web", 1).await;
-    let pod = support::eventually(&kube, "a ready pod", |s| {
-        s.list("pods", Some("cut"))
-            .into_iter()
-            .find(|p| p["status"]["containerStatuses"][0]["ready"] == true)
-            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+    let pod = support::wait_pod(&kube, "cut", "a ready pod", |p| {
+        support::first_container(p)["ready"] == true
     });
     let pods: Api<Pod> = Api::namespaced(client.clone(), "cut");
     let mut forwarder = pods.portforward(&pod, &[8000]).await.unwrap();

@@ -225,6 +225,31 @@ pub fn eventually<T>(
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The name of the first pod in `namespace` for which `pred` holds, waiting for one.
+pub fn wait_pod(
+    kube: &FakeKube,
+    namespace: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> String {
+    eventually(kube, what, |s| {
+        s.list("pods", Some(namespace))
+            .into_iter()
+            .find(|p| pred(p))
+            .map(|p| {
+                p["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+    })
+}
+
+/// The first container's status of a pod (as JSON).
+pub fn first_container(pod: &Value) -> &Value {
+    &pod["status"]["containerStatuses"][0]
+}
+
 /// A namespace object to create.
 pub fn namespace(name: &str) -> Value {
     serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
