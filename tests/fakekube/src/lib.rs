@@ -24,6 +24,7 @@ mod controllers;
 mod crud;
 mod discovery;
 mod faults;
+mod handlers;
 mod http;
 mod kubeconfig;
 mod logs;
