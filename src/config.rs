@@ -29,6 +29,10 @@ pub struct Config {
     pub registries: RegistriesConfig,
     /// Severity overrides by rule ID: "error", "warning" or "off".
     pub rules: BTreeMap<String, RuleLevel>,
+    /// The local kind cluster and its registry (`cluster up|delete|status`).
+    pub cluster: ClusterConfig,
+    /// The test loops (`test local|ci|dev|live`).
+    pub test: TestConfig,
     /// The line of `stackctl.toml` that sets each target's or variant's `release`, keyed like
     /// `targets` and `variants`: findings caused by a release name point there.
     #[serde(skip)]
@@ -170,6 +174,175 @@ impl Default for RegistriesConfig {
             mirrors: BTreeMap::new(),
             insecure: Vec::new(),
             github: vec!["ghcr.io".to_string()],
+        }
+    }
+}
+
+/// `[cluster]`: the local kind cluster the Kind test loops and the dev loop use.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClusterConfig {
+    /// The kind cluster's name; kind calls its kubeconfig context `kind-<name>`.
+    pub name: String,
+    /// The kind configuration, relative to the repository root.
+    pub config: PathBuf,
+    /// The local image registry's container name; kind's nodes reach it by this name.
+    pub registry: String,
+    /// The port the registry listens on, on 127.0.0.1 (`localhost:<port>/<image>`).
+    pub registry_port: u16,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            name: "kind".to_string(),
+            config: PathBuf::from("kind/kind-config.yaml"),
+            registry: "ctlptl-registry".to_string(),
+            registry_port: 5000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The kubeconfig context of the kind cluster.
+    pub fn context(&self) -> String {
+        format!("kind-{}", self.name)
+    }
+}
+
+/// `[test]`: the test loops.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TestConfig {
+    /// `test local`: images built from the sibling repositories, a fresh namespace.
+    pub local: TestLoopConfig,
+    /// `test ci`: the pinned images from GHCR, as CI runs it.
+    pub ci: TestLoopConfig,
+    /// `test dev`: the running dev loop's API.
+    pub dev: DevConfig,
+    /// `test live`: a live environment through its public host.
+    pub live: LiveConfig,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        TestConfig {
+            local: TestLoopConfig {
+                variant: "test-local".to_string(),
+                fresh_namespace: true,
+                ..TestLoopConfig::default()
+            },
+            ci: TestLoopConfig {
+                variant: "test-ci".to_string(),
+                ..TestLoopConfig::default()
+            },
+            dev: DevConfig::default(),
+            live: LiveConfig::default(),
+        }
+    }
+}
+
+/// `[test.local]` and `[test.ci]`: what a Kind test loop deploys and how it checks it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TestLoopConfig {
+    /// The lifecycle variant deployed (`[variants.<name>]`): its layers, release, namespace.
+    pub variant: String,
+    /// The kubeconfig context (default: the kind cluster's, `kind-<cluster.name>`).
+    pub context: Option<String>,
+    /// Delete the namespace and wait until it is gone before deploying.
+    pub fresh_namespace: bool,
+    /// How long workloads may take to become ready (`5m`, `90s`).
+    pub timeout: String,
+    /// How long the API may take to answer `ready` once its pods are ready.
+    pub settle: String,
+    /// The Services the smoke suite reaches through port-forwards, by role: `api`,
+    /// `websocket`, `frontend`. `{release}` is replaced.
+    pub forwards: BTreeMap<String, ForwardConfig>,
+    /// Where the smoke suite's credentials are in the variant's merged values (dotted
+    /// paths); `E2E_ADMIN_EMAIL` and `E2E_ADMIN_PASSWORD` override them.
+    pub credentials: CredentialPaths,
+}
+
+impl Default for TestLoopConfig {
+    fn default() -> Self {
+        let forward = |service: &str, port: u16| ForwardConfig {
+            service: service.to_string(),
+            port,
+        };
+        TestLoopConfig {
+            variant: String::new(),
+            context: None,
+            fresh_namespace: false,
+            timeout: "5m".to_string(),
+            settle: "60s".to_string(),
+            forwards: BTreeMap::from([
+                ("api".to_string(), forward("{release}-backend-api", 8000)),
+                (
+                    "websocket".to_string(),
+                    forward("{release}-backend-ws", 8001),
+                ),
+                ("frontend".to_string(), forward("{release}-frontend", 80)),
+            ]),
+            credentials: CredentialPaths::default(),
+        }
+    }
+}
+
+/// A Service port the test loop forwards to.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ForwardConfig {
+    pub service: String,
+    pub port: u16,
+}
+
+/// Dotted paths of the smoke suite's credentials in merged values.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CredentialPaths {
+    pub email: String,
+    pub password: String,
+}
+
+impl Default for CredentialPaths {
+    fn default() -> Self {
+        CredentialPaths {
+            email: "backend-api.env.JETSCALE_DEFAULT_ADMIN_EMAIL".to_string(),
+            password: "backend-api.env.JETSCALE_DEFAULT_ADMIN_PASSWORD".to_string(),
+        }
+    }
+}
+
+/// `[test.dev]`: the dev loop (Tilt) forwards the API to this URL.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DevConfig {
+    pub url: String,
+    /// The variant the dev loop runs, whose values hold the credentials.
+    pub variant: String,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        DevConfig {
+            url: "http://localhost:8000".to_string(),
+            variant: "local-dev".to_string(),
+        }
+    }
+}
+
+/// `[test.live]`: the public host `test live` checks by default.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LiveConfig {
+    pub host: String,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        LiveConfig {
+            host: "console.jetscale.ai".to_string(),
         }
     }
 }

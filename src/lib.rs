@@ -4,7 +4,9 @@
 //! [`commands`] calls one operation of [`ops`] and hands its result to [`report`], the only
 //! place that writes to the terminal. `docs/architecture.md` maps the modules.
 
+pub mod checks;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod deps;
