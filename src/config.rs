@@ -230,6 +230,28 @@ impl Default for TestConfig {
             local: TestLoopConfig {
                 variant: "test-local".to_string(),
                 fresh_namespace: true,
+                images: BTreeMap::from([
+                    (
+                        "backend".to_string(),
+                        ImageConfig {
+                            context: PathBuf::from("../backend"),
+                            target: "backend".to_string(),
+                            repository: "localhost:5000/jetscale-backend".to_string(),
+                            values: vec!["backend-api.image".into(), "backend-ws.image".into()],
+                            flavour: ImageFlavour::Backend,
+                        },
+                    ),
+                    (
+                        "frontend".to_string(),
+                        ImageConfig {
+                            context: PathBuf::from("../frontend"),
+                            target: "frontend".to_string(),
+                            repository: "localhost:5000/jetscale-frontend".to_string(),
+                            values: vec!["frontend.image".into()],
+                            flavour: ImageFlavour::Frontend,
+                        },
+                    ),
+                ]),
                 ..TestLoopConfig::default()
             },
             ci: TestLoopConfig {
@@ -262,6 +284,33 @@ pub struct TestLoopConfig {
     /// Where the smoke suite's credentials are in the variant's merged values (dotted
     /// paths); `E2E_ADMIN_EMAIL` and `E2E_ADMIN_PASSWORD` override them.
     pub credentials: CredentialPaths,
+    /// `test local` only: the images built from sibling repositories, by name.
+    pub images: BTreeMap<String, ImageConfig>,
+}
+
+/// `[test.local.images.<name>]`: an image `test local` builds, pushes to the local registry
+/// and sets in the chart's values.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImageConfig {
+    /// The repository to build from, relative to this one (also tried in other letter cases).
+    pub context: PathBuf,
+    /// The Dockerfile stage to build (`docker build --target`).
+    pub target: String,
+    /// Where the image is pushed (`localhost:5000/jetscale-backend`); tagged from `git describe`.
+    pub repository: String,
+    /// The values maps the image is set in (`backend-api.image`).
+    pub values: Vec<String>,
+    /// Which build metadata the image takes.
+    pub flavour: ImageFlavour,
+}
+
+/// The build metadata an image takes (see `src/images.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFlavour {
+    Backend,
+    Frontend,
 }
 
 impl Default for TestLoopConfig {
@@ -285,6 +334,7 @@ impl Default for TestLoopConfig {
                 ("frontend".to_string(), forward("{release}-frontend", 80)),
             ]),
             credentials: CredentialPaths::default(),
+            images: BTreeMap::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod findings;
 pub mod fsutil;
 pub mod helm;
+pub mod images;
 pub mod oci;
 pub mod ops;
 pub mod process;

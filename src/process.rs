@@ -121,6 +121,11 @@ impl Command {
         &self.args
     }
 
+    /// How messages name this run.
+    pub fn get_label(&self) -> &str {
+        &self.label
+    }
+
     /// Run to completion, or until the timeout or `cancel` ends it (the program and its
     /// process group are then killed).
     pub async fn run(&self, cancel: &Cancel) -> Result<Output, RunError> {
