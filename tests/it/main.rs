@@ -15,4 +15,5 @@ mod deps_offline;
 mod deps_registry;
 mod stack;
 mod support;
+mod tiltfile;
 mod validate;
