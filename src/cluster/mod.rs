@@ -1,6 +1,9 @@
 //! Clusters, through kube-rs: connecting to a kubeconfig context, and (in the submodules)
 //! everything the deploy path does there.
 
+pub mod activity;
+pub mod pull_secret;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -130,7 +130,10 @@ impl CredentialChain {
         docker_helper(&docker_config, host, &self.cancel).await
     }
 
-    async fn github_token(&self) -> Result<Option<Credential>> {
+    /// The credential of `GITHUB_TOKEN` (else `GH_TOKEN`) alone, with its login (from
+    /// `GITHUB_USER`, else the GitHub API): what `test ci` writes into the cluster's image pull
+    /// secret. `None` when neither variable is set.
+    pub async fn github_token(&self) -> Result<Option<Credential>> {
         let Some((variable, token)) = ["GITHUB_TOKEN", "GH_TOKEN"]
             .into_iter()
             .find_map(|name| self.env.get(name).map(|t| (name, t.to_string())))
