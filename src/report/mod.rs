@@ -19,6 +19,7 @@ mod progress;
 mod sample;
 mod sarif;
 mod source;
+mod test_report;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -136,14 +137,7 @@ impl Printer {
     /// repository root (source lines for snippets are read from it); `command` names the
     /// run (`validate envs aws`).
     pub fn findings(&self, report: &Report, root: &Path, command: &str) -> Result<ExitCode> {
-        let mut options = RenderOptions::new(self.format, root);
-        options.color = self.color;
-        options.quiet = self.quiet;
-        options.github_annotations = self.github_annotations;
-        options.command = Some(command.to_string());
-        options.rule_descriptions = crate::rules::all()
-            .map(|r| (r.id.to_string(), r.summary.to_string()))
-            .collect();
+        let options = self.options(root, command);
         let mut buffer = Vec::new();
         render(report, &options, &mut buffer)
             .map_err(|e| Error::internal(format!("cannot render the report: {e}")))?;
@@ -153,6 +147,35 @@ impl Printer {
         } else {
             ExitCode::Findings
         })
+    }
+
+    /// A test run's report in the chosen format (`docs/output.md`); exit 1 when a check
+    /// failed or validation found an error. `root` is the repository root, where the
+    /// snippets of validation findings are read.
+    pub fn test_report(&self, report: &crate::checks::TestReport, root: &Path) -> Result<ExitCode> {
+        let options = self.options(root, &report.command);
+        let mut buffer = Vec::new();
+        test_report::render(report, &options, &mut buffer)
+            .map_err(|e| Error::internal(format!("cannot render the report: {e}")))?;
+        self.stdout(&String::from_utf8_lossy(&buffer))?;
+        Ok(if report.ok() {
+            ExitCode::Ok
+        } else {
+            ExitCode::Findings
+        })
+    }
+
+    /// How this printer renders a report of `command`, with sources read under `root`.
+    fn options(&self, root: &Path, command: &str) -> RenderOptions {
+        let mut options = RenderOptions::new(self.format, root);
+        options.color = self.color;
+        options.quiet = self.quiet;
+        options.github_annotations = self.github_annotations;
+        options.command = Some(command.to_string());
+        options.rule_descriptions = crate::rules::all()
+            .map(|r| (r.id.to_string(), r.summary.to_string()))
+            .collect();
+        options
     }
 
     /// A command's result: its JSON document, or its human text.
