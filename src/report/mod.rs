@@ -138,15 +138,7 @@ impl Printer {
     /// run (`validate envs aws`).
     pub fn findings(&self, report: &Report, root: &Path, command: &str) -> Result<ExitCode> {
         let options = self.options(root, command);
-        let mut buffer = Vec::new();
-        render(report, &options, &mut buffer)
-            .map_err(|e| Error::internal(format!("cannot render the report: {e}")))?;
-        self.stdout(&String::from_utf8_lossy(&buffer))?;
-        Ok(if report.ok() {
-            ExitCode::Ok
-        } else {
-            ExitCode::Findings
-        })
+        self.report(report.ok(), |out| render(report, &options, out))
     }
 
     /// A test run's report in the chosen format (`docs/output.md`); exit 1 when a check
@@ -154,15 +146,22 @@ impl Printer {
     /// snippets of validation findings are read.
     pub fn test_report(&self, report: &crate::checks::TestReport, root: &Path) -> Result<ExitCode> {
         let options = self.options(root, &report.command);
+        self.report(report.ok(), |out| {
+            test_report::render(report, &options, out)
+        })
+    }
+
+    /// What `write` renders, on stdout; exit 1 unless the report is `ok`.
+    fn report(
+        &self,
+        ok: bool,
+        write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+    ) -> Result<ExitCode> {
         let mut buffer = Vec::new();
-        test_report::render(report, &options, &mut buffer)
+        write(&mut buffer)
             .map_err(|e| Error::internal(format!("cannot render the report: {e}")))?;
         self.stdout(&String::from_utf8_lossy(&buffer))?;
-        Ok(if report.ok() {
-            ExitCode::Ok
-        } else {
-            ExitCode::Findings
-        })
+        Ok(if ok { ExitCode::Ok } else { ExitCode::Findings })
     }
 
     /// How this printer renders a report of `command`, with sources read under `root`.

@@ -374,6 +374,18 @@ impl<'a> Suite<'a> {
             .map_err(|no_answer| self.no_answer(&request, &no_answer))
     }
 
+    /// `GET path` under `base`, which must answer 200; a failed verdict otherwise.
+    async fn get_ok(&self, base: &Url, path: &str) -> Result<Answer, Verdict> {
+        let answer = self.fetch(Request::get(endpoint(base, path))).await?;
+        if answer.status != 200 {
+            return Err(Verdict::fail_with(
+                format!("GET {path}: HTTP {}, expected 200", answer.status),
+                &answer,
+            ));
+        }
+        Ok(answer)
+    }
+
     fn no_answer(&self, request: &Request, no_answer: &NoAnswer) -> Verdict {
         let message = format!(
             "{} {}: no answer: {}",
@@ -426,19 +438,10 @@ impl<'a> Suite<'a> {
 
     /// The version the API reports; it must be the deployed tag when one is expected.
     async fn version(&self) -> Verdict {
-        let answer = match self
-            .fetch(Request::get(endpoint(&self.target.api, PATH_VERSION)))
-            .await
-        {
+        let answer = match self.get_ok(&self.target.api, PATH_VERSION).await {
             Ok(answer) => answer,
             Err(failed) => return failed,
         };
-        if answer.status != 200 {
-            return Verdict::fail_with(
-                format!("GET {PATH_VERSION}: HTTP {}, expected 200", answer.status),
-                &answer,
-            );
-        }
         let Some(reported) = answer.str_at("/data/version") else {
             return Verdict::fail_with(
                 format!("data.version is {}", answer.shown_at("/data/version")),
@@ -504,19 +507,10 @@ impl<'a> Suite<'a> {
     /// The WebSocket server's readiness endpoint (plain HTTP), on its own base URL.
     async fn websocket_ready(&self) -> Verdict {
         let base = self.target.websocket.as_ref().unwrap_or(&self.target.api);
-        let answer = match self
-            .fetch(Request::get(endpoint(base, PATH_WS_READY)))
-            .await
-        {
+        let answer = match self.get_ok(base, PATH_WS_READY).await {
             Ok(answer) => answer,
             Err(failed) => return failed,
         };
-        if answer.status != 200 {
-            return Verdict::fail_with(
-                format!("GET {PATH_WS_READY}: HTTP {}, expected 200", answer.status),
-                &answer,
-            );
-        }
         match answer.str_at("/data/status") {
             Some("healthy") => Verdict::pass("healthy"),
             _ => Verdict::fail_with(
@@ -646,19 +640,10 @@ impl<'a> Suite<'a> {
 
     /// The agent manager's health: 200; how many agents it has is only shown.
     async fn agents(&self) -> Verdict {
-        let answer = match self
-            .fetch(Request::get(endpoint(&self.target.api, PATH_AGENTS)))
-            .await
-        {
+        let answer = match self.get_ok(&self.target.api, PATH_AGENTS).await {
             Ok(answer) => answer,
             Err(failed) => return failed,
         };
-        if answer.status != 200 {
-            return Verdict::fail_with(
-                format!("GET {PATH_AGENTS}: HTTP {}, expected 200", answer.status),
-                &answer,
-            );
-        }
         let total = answer
             .json
             .as_ref()
@@ -770,16 +755,16 @@ impl<'a> Suite<'a> {
         // `host_str` keeps an IPv6 address's brackets; a server name has none.
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let days = live.min_validity.as_secs() / 86_400;
+        let roots = match tls::roots(live.extra_roots_pem.as_deref()) {
+            Ok(roots) => roots,
+            Err(why) => return Verdict::fail(why),
+        };
         let mut attempt = 1;
         let found = loop {
-            let roots = match tls::roots(live.extra_roots_pem.as_deref()) {
-                Ok(roots) => roots,
-                Err(why) => return Verdict::fail(why),
-            };
             let found = tls::inspect(
                 host,
                 port,
-                roots,
+                roots.clone(),
                 live.min_validity,
                 self.target.request_timeout,
             )
