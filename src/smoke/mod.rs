@@ -299,48 +299,35 @@ impl<'a> Suite<'a> {
 
     async fn run(&self) -> Vec<Check> {
         let api = &self.target.api;
+        let websocket = self.target.websocket.as_ref().unwrap_or(api);
         let mut checks = vec![self.timed(REACHABLE, self.reachable()).await];
-        // Checks of an API that never answered would each fail with the same "no answer":
-        // they are skipped, naming the one failure that explains them.
-        let api_down = checks[0].outcome == Outcome::Failed;
-        let skip_unreachable = |name: &str| {
-            Verdict::Skip(format!(
-                "needs the API at {api}, which did not answer ({REACHABLE})"
-            ))
-            .check(name, Duration::ZERO)
-        };
-        if api_down {
-            checks.extend([VERSION, READY, DATABASE, REDIS].map(skip_unreachable));
+        if checks[0].outcome == Outcome::Failed {
+            // Checks of an API that never answered would each fail with the same "no
+            // answer": they are skipped, naming the one failure that explains them. Those on
+            // a server of their own still run.
+            for &name in &CHECKS[1..] {
+                checks.push(match name {
+                    WEBSOCKET_READY if websocket != api => {
+                        self.timed(name, self.websocket_ready()).await
+                    }
+                    FRONTEND => self.timed(name, self.frontend()).await,
+                    _ => Verdict::Skip(format!(
+                        "needs the API at {api}, which did not answer ({REACHABLE})"
+                    ))
+                    .check(name, Duration::ZERO),
+                });
+            }
         } else {
             checks.push(self.timed(VERSION, self.version()).await);
             checks.extend(self.ready().await);
-        }
-        let websocket = self.target.websocket.as_ref().unwrap_or(api);
-        if api_down && websocket == api {
-            checks.push(skip_unreachable(WEBSOCKET_READY));
-        } else {
             checks.push(self.timed(WEBSOCKET_READY, self.websocket_ready()).await);
-        }
-        if api_down {
-            checks.extend(
-                [
-                    SIGN_IN,
-                    ME,
-                    WRONG_PASSWORD,
-                    ME_WITHOUT_TOKEN,
-                    AGENTS,
-                    DIAGNOSTICS,
-                ]
-                .map(skip_unreachable),
-            );
-        } else {
             checks.extend(self.sign_in_and_me().await);
             checks.push(self.timed(WRONG_PASSWORD, self.wrong_password()).await);
             checks.push(self.timed(ME_WITHOUT_TOKEN, self.me_without_token()).await);
             checks.push(self.timed(AGENTS, self.agents()).await);
             checks.push(self.timed(DIAGNOSTICS, self.diagnostics()).await);
+            checks.push(self.timed(FRONTEND, self.frontend()).await);
         }
-        checks.push(self.timed(FRONTEND, self.frontend()).await);
         if let Some(live) = &self.target.live {
             checks.push(self.timed(TLS_CERTIFICATE, self.certificate(live)).await);
             checks.push(self.timed(HTTPS_REDIRECT, self.redirect(live)).await);

@@ -120,6 +120,14 @@ fn cases() -> Vec<Case> {
         r#"{"data":{"status":"not ready","components":{"database":"down","redis":"ok"}}}"#;
     vec![
         Case {
+            // The frontend is served from the same stub here, so it fails with it.
+            what: "/ answering 503 for the whole settle window",
+            config: config().with_fault(StubFault::path("/").status(503)),
+            adjust: |t| t.settle = Duration::from_millis(500),
+            failed: &[REACHABLE, FRONTEND],
+            message: "/ answered HTTP 503 for ",
+        },
+        Case {
             what: "ready stuck at 503 beyond the settle window",
             config: config().with_fault(StubFault::path(PATH_READY).status(503).body(ready_503)),
             adjust: |t| t.settle = Duration::from_millis(800),
@@ -317,11 +325,13 @@ async fn ready_flapping_then_healthy_within_the_settle_window_passes() {
 
 #[tokio::test]
 async fn reachability_is_retried_until_it_answers() {
-    // A gateway in front of a platform still starting, then a first request that times out.
+    // A gateway in front of a platform still starting, a first request that times out, and
+    // a gateway that fails twice on another.
     let stub = stub(
         config()
             .with_fault(StubFault::path("/").status(502).times(2))
-            .with_fault(StubFault::path(PATH_AGENTS).latency_ms(1500).times(1)),
+            .with_fault(StubFault::path(PATH_AGENTS).latency_ms(1500).times(1))
+            .with_fault(StubFault::path(PATH_DIAGNOSTICS).status(502).times(2)),
     );
     let mut target = target(&stub);
     target.request_timeout = Duration::from_millis(700);
@@ -612,16 +622,19 @@ async fn plain_http(status: u16, location: Option<String>) -> SocketAddr {
     addr
 }
 
-/// The suite against `https://localhost:PORT` in front of a stub, trusting `cert`, with plain
-/// HTTP at `http`.
+/// The suite against `https://localhost:PORT` in front of a stub, trusting `cert` or not,
+/// with plain HTTP that answers `status` with `location` (`None`: a redirect to the API).
 async fn live_target(
     stub: &PlatformStub,
     cert: &(rcgen::Certificate, rcgen::KeyPair),
     trust: bool,
-    http: SocketAddr,
+    status: u16,
+    location: Option<&str>,
 ) -> SmokeTarget {
     let https = https_in_front_of(stub.addr(), &cert.0, &cert.1).await;
-    let api = url(&format!("https://localhost:{}", https.port()));
+    let api = url(&format!("https://localhost:{}/", https.port()));
+    let location = location.map_or_else(|| api.to_string(), str::to_string);
+    let http = plain_http(status, Some(location).filter(|_| status != 200)).await;
     let mut target = target(stub);
     target.api = api.clone();
     target.frontend = Some(api);
@@ -633,18 +646,11 @@ async fn live_target(
     target
 }
 
-async fn redirecting_to(https: &SmokeTarget) -> SocketAddr {
-    plain_http(301, Some(https.api.to_string())).await
-}
-
 #[tokio::test]
 async fn live_passes_with_a_valid_certificate_and_a_redirect() {
     let stub = stub(config());
     let cert = certificate("localhost", 90);
-    let mut target = live_target(&stub, &cert, true, plain_http(200, None).await).await;
-    let http = redirecting_to(&target).await;
-    target.live.as_mut().unwrap().http = Some(url(&format!("http://localhost:{}/", http.port())));
-    let checks = run_against(&target).await;
+    let checks = run_against(&live_target(&stub, &cert, true, 301, None).await).await;
     let all: Vec<&str> = CHECKS.iter().chain(LIVE_CHECKS).copied().collect();
     assert_eq!(names(&checks), all);
     assert_eq!(with(&checks, Outcome::Passed), all, "{checks:#?}");
@@ -653,17 +659,17 @@ async fn live_passes_with_a_valid_certificate_and_a_redirect() {
         Some("valid for localhost for more than 14 days")
     );
     let redirect = get(&checks, HTTPS_REDIRECT).message.clone().unwrap();
-    assert!(redirect.contains("→ 301 https://localhost:"), "{redirect}");
+    assert!(
+        redirect.contains("/ → 301 https://localhost:"),
+        "{redirect}"
+    );
 }
 
 #[tokio::test]
 async fn live_fails_a_certificate_expiring_within_14_days() {
     let stub = stub(config());
     let cert = certificate("localhost", 3);
-    let mut target = live_target(&stub, &cert, true, plain_http(200, None).await).await;
-    let http = redirecting_to(&target).await;
-    target.live.as_mut().unwrap().http = Some(url(&format!("http://localhost:{}/", http.port())));
-    let checks = run_against(&target).await;
+    let checks = run_against(&live_target(&stub, &cert, true, 308, None).await).await;
     // Still valid: every request works, only the certificate check fails.
     assert_eq!(
         with(&checks, Outcome::Failed),
@@ -679,6 +685,7 @@ async fn live_fails_a_certificate_expiring_within_14_days() {
         message.ends_with("it must stay valid for more than 14 days"),
         "{message}"
     );
+    // It expires at midnight UTC, two to three days from now.
     assert!(
         message.contains("(in 3 days)") || message.contains("(in 2 days)"),
         "{message}"
@@ -688,12 +695,10 @@ async fn live_fails_a_certificate_expiring_within_14_days() {
 #[tokio::test]
 async fn live_fails_a_certificate_for_another_host_or_untrusted() {
     let stub = stub(config());
-    let http = plain_http(200, None).await;
     let other = certificate("other.example", 90);
-    let mut target = live_target(&stub, &other, true, http).await;
+    let mut target = live_target(&stub, &other, true, 301, None).await;
     target.settle = Duration::from_millis(300);
     let checks = run_against(&target).await;
-    assert_eq!(get(&checks, TLS_CERTIFICATE).outcome, Outcome::Failed);
     assert_eq!(
         get(&checks, TLS_CERTIFICATE).message.as_deref(),
         Some("the certificate is not valid for localhost (it names other.example)")
@@ -702,7 +707,7 @@ async fn live_fails_a_certificate_for_another_host_or_untrusted() {
     assert_eq!(get(&checks, REACHABLE).outcome, Outcome::Failed);
 
     let untrusted = certificate("localhost", 90);
-    let mut target = live_target(&stub, &untrusted, false, http).await;
+    let mut target = live_target(&stub, &untrusted, false, 301, None).await;
     target.settle = Duration::from_millis(300);
     let checks = run_against(&target).await;
     let message = get(&checks, TLS_CERTIFICATE).message.clone().unwrap();
@@ -716,27 +721,22 @@ async fn live_fails_a_certificate_for_another_host_or_untrusted() {
 async fn live_fails_plain_http_that_does_not_redirect_to_https() {
     let stub = stub(config());
     let cert = certificate("localhost", 90);
-    let target = live_target(&stub, &cert, true, plain_http(200, None).await).await;
-    let checks = run_against(&target).await;
+    let checks = run_against(&live_target(&stub, &cert, true, 200, None).await).await;
     assert_eq!(
         with(&checks, Outcome::Failed),
         [HTTPS_REDIRECT],
         "{checks:#?}"
     );
     let check = get(&checks, HTTPS_REDIRECT);
+    let message = check.message.as_deref().unwrap();
     assert!(
-        check
-            .message
-            .as_deref()
-            .unwrap()
-            .ends_with("answered HTTP 200 instead of redirecting to HTTPS"),
-        "{check:?}"
+        message.ends_with("answered HTTP 200 instead of redirecting to HTTPS"),
+        "{message}"
     );
     assert_eq!(check.body.as_deref(), Some("<html>plain</html>"));
 
     // A redirect that stays on plain HTTP is no better.
-    let http = plain_http(302, Some("http://localhost/login".into())).await;
-    let target = live_target(&stub, &cert, true, http).await;
+    let target = live_target(&stub, &cert, true, 302, Some("http://localhost/login")).await;
     let checks = run_against(&target).await;
     let message = get(&checks, HTTPS_REDIRECT).message.clone().unwrap();
     assert!(
