@@ -138,7 +138,7 @@ impl Printer {
     /// run (`validate envs aws`).
     pub fn findings(&self, report: &Report, root: &Path, command: &str) -> Result<ExitCode> {
         let options = self.options(root, command);
-        self.report(report.ok(), |out| render(report, &options, out))
+        self.emit(report.ok(), |out| render(report, &options, out))
     }
 
     /// A test run's report in the chosen format (`docs/output.md`); exit 1 when a check
@@ -146,13 +146,13 @@ impl Printer {
     /// snippets of validation findings are read.
     pub fn test_report(&self, report: &crate::checks::TestReport, root: &Path) -> Result<ExitCode> {
         let options = self.options(root, &report.command);
-        self.report(report.ok(), |out| {
+        self.emit(report.ok(), |out| {
             test_report::render(report, &options, out)
         })
     }
 
     /// What `write` renders, on stdout; exit 1 unless the report is `ok`.
-    fn report(
+    fn emit(
         &self,
         ok: bool,
         write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
