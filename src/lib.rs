@@ -24,6 +24,7 @@ pub mod redact;
 pub mod repo;
 pub mod report;
 pub mod rules;
+pub mod smoke;
 pub mod target;
 pub mod values;
 

@@ -16,17 +16,8 @@ pub(super) fn render(
     options: &RenderOptions,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let renderer = if options.color {
-        Renderer::styled()
-    } else {
-        Renderer::plain()
-    };
+    diagnostics(report, options, out)?;
     let styles = Styles::new(options.color);
-    let mut sources = SourceCache::new(&options.root);
-    for diagnostic in report.sorted_diagnostics() {
-        let text = renderer.render(&[group(diagnostic, report, &mut sources)]);
-        writeln!(out, "{text}\n")?;
-    }
     if !options.quiet {
         for target in &report.targets {
             let (label, style) = match target.status {
@@ -60,6 +51,26 @@ pub(super) fn render(
             styles.summary_fail
         };
         writeln!(out, "{style}{}{style:#}", summary_line(report))?;
+    }
+    Ok(())
+}
+
+/// Each finding, with its snippet, hint and layers; a blank line after each. The test report
+/// shows a run's validation findings this way too.
+pub(super) fn diagnostics(
+    report: &Report,
+    options: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let renderer = if options.color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut sources = SourceCache::new(&options.root);
+    for diagnostic in report.sorted_diagnostics() {
+        let text = renderer.render(&[group(diagnostic, report, &mut sources)]);
+        writeln!(out, "{text}\n")?;
     }
     Ok(())
 }
@@ -169,7 +180,7 @@ fn span(source: &str, column: Option<usize>) -> std::ops::Range<usize> {
 }
 
 /// `120 ms` under a second, `1.23 s` from there.
-fn duration(ms: u64) -> String {
+pub(super) fn duration(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else {

@@ -181,18 +181,18 @@ fn findings_text(findings: &[&Diagnostic]) -> String {
 
 /// Element text escaped for XML. Only `<`, `>` and `&` need it in text; leaving quotes as
 /// they are keeps the findings readable in a raw report.
-fn text_node(text: &str) -> BytesText<'_> {
+pub(super) fn text_node(text: &str) -> BytesText<'_> {
     BytesText::from_escaped(quick_xml::escape::partial_escape(text))
 }
 
 /// Seconds with millisecond precision, JUnit's unit for `time`.
-fn seconds(ms: u64) -> String {
+pub(super) fn seconds(ms: u64) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
 /// XML 1.0 cannot carry most control characters even escaped; helm's stderr can contain
 /// them. Replace them so the document stays well-formed.
-fn xml_safe(text: &str) -> String {
+pub(super) fn xml_safe(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\t' | '\n' | '\r' => c,

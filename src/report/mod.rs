@@ -19,6 +19,7 @@ mod progress;
 mod sample;
 mod sarif;
 mod source;
+mod test_report;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -136,6 +137,35 @@ impl Printer {
     /// repository root (source lines for snippets are read from it); `command` names the
     /// run (`validate envs aws`).
     pub fn findings(&self, report: &Report, root: &Path, command: &str) -> Result<ExitCode> {
+        let options = self.options(root, command);
+        self.emit(report.ok(), |out| render(report, &options, out))
+    }
+
+    /// A test run's report in the chosen format (`docs/output.md`); exit 1 when a check
+    /// failed or validation found an error. `root` is the repository root, where the
+    /// snippets of validation findings are read.
+    pub fn test_report(&self, report: &crate::checks::TestReport, root: &Path) -> Result<ExitCode> {
+        let options = self.options(root, &report.command);
+        self.emit(report.ok(), |out| {
+            test_report::render(report, &options, out)
+        })
+    }
+
+    /// What `write` renders, on stdout; exit 1 unless the report is `ok`.
+    fn emit(
+        &self,
+        ok: bool,
+        write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+    ) -> Result<ExitCode> {
+        let mut buffer = Vec::new();
+        write(&mut buffer)
+            .map_err(|e| Error::internal(format!("cannot render the report: {e}")))?;
+        self.stdout(&String::from_utf8_lossy(&buffer))?;
+        Ok(if ok { ExitCode::Ok } else { ExitCode::Findings })
+    }
+
+    /// How this printer renders a report of `command`, with sources read under `root`.
+    fn options(&self, root: &Path, command: &str) -> RenderOptions {
         let mut options = RenderOptions::new(self.format, root);
         options.color = self.color;
         options.quiet = self.quiet;
@@ -144,15 +174,7 @@ impl Printer {
         options.rule_descriptions = crate::rules::all()
             .map(|r| (r.id.to_string(), r.summary.to_string()))
             .collect();
-        let mut buffer = Vec::new();
-        render(report, &options, &mut buffer)
-            .map_err(|e| Error::internal(format!("cannot render the report: {e}")))?;
-        self.stdout(&String::from_utf8_lossy(&buffer))?;
-        Ok(if report.ok() {
-            ExitCode::Ok
-        } else {
-            ExitCode::Findings
-        })
+        options
     }
 
     /// A command's result: its JSON document, or its human text.
