@@ -1,6 +1,13 @@
 //! Clusters, through kube-rs: connecting to a kubeconfig context, and (in the submodules)
 //! everything the deploy path does there.
 
+mod api;
+pub mod apply;
+pub mod diagnose;
+pub mod forward;
+pub mod namespace;
+pub mod wait;
+
 use std::path::Path;
 use std::time::Duration;
 
