@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
+use k8s_openapi::api::core::v1::{Event, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ListParams, LogParams};
 use kube::core::Selector;
@@ -333,22 +333,9 @@ async fn pod_diagnosis(
             .find(|c| c.name == container)
             .and_then(|c| c.image.clone())
     };
-    let statuses: Vec<(bool, ContainerStatus)> = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .map(|c| (true, c.clone()))
-        .chain(
-            status
-                .container_statuses
-                .iter()
-                .flatten()
-                .map(|c| (false, c.clone())),
-        )
-        .collect();
     let api: Api<Pod> = Api::namespaced(cluster.client().clone(), namespace);
     let mut containers = Vec::new();
-    for (init, c) in statuses {
+    for (init, c) in wait::containers(pod) {
         let ran = c.restart_count > 0
             || c.state
                 .as_ref()
@@ -370,10 +357,10 @@ async fn pod_diagnosis(
             ready: c.ready,
             restarts: c.restart_count.max(0) as u32,
             state: wait::state_text(c.state.as_ref()),
-            last_terminated: wait::last_exit(&c),
+            last_terminated: wait::last_exit(c),
             log_tail,
             previous_log_tail,
-            name: c.name,
+            name: c.name.clone(),
         });
     }
     PodDiagnosis {
@@ -417,13 +404,7 @@ fn next_step(cluster: &Cluster, namespace: &str, kind: &str, name: &str, pods: &
     for pod in pods {
         let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
         let describe = format!("`{kubectl} describe pod {pod_name}`");
-        let status = pod.status.clone().unwrap_or_default();
-        let containers = status
-            .init_container_statuses
-            .iter()
-            .flatten()
-            .chain(status.container_statuses.iter().flatten());
-        for c in containers {
+        for (_, c) in wait::containers(pod) {
             let waiting = c
                 .state
                 .as_ref()
@@ -466,10 +447,10 @@ fn next_step(cluster: &Cluster, namespace: &str, kind: &str, name: &str, pods: &
                 );
             }
         }
-        let unschedulable = status
-            .conditions
+        let unschedulable = pod
+            .status
             .iter()
-            .flatten()
+            .flat_map(|s| s.conditions.iter().flatten())
             .any(|c| c.type_ == "PodScheduled" && c.reason.as_deref() == Some("Unschedulable"));
         if unschedulable {
             return format!(

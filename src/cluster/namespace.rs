@@ -5,11 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::discovery::{Discovery, Scope, verbs};
-use kube::runtime::watcher;
 use serde_json::json;
 
 use super::Cluster;
@@ -23,11 +21,21 @@ use super::apply::FIELD_MANAGER;
 /// deadline already passed, so it must not add much.
 const HOLDERS_BUDGET: Duration = Duration::from_secs(5);
 
-/// Create the namespace `name` unless it exists (server-side apply, so a second call
-/// changes nothing). A namespace that is being deleted is an error: objects cannot be
-/// created in it.
+/// Create the namespace `name` unless it exists (server-side apply). An existing namespace
+/// is only read, so credentials limited to the namespace do. A namespace that is being
+/// deleted is an error: objects cannot be created in it.
 pub async fn ensure(cluster: &Cluster, name: &str) -> Result<()> {
     let namespaces: Api<Namespace> = Api::all(cluster.client().clone());
+    let existing = api::call_if_allowed(
+        cluster,
+        &format!("get Namespace/{name}"),
+        CALL_TIMEOUT,
+        namespaces.get_opt(name),
+    )
+    .await?;
+    if let Ok(Some(existing)) = &existing {
+        return refuse_terminating(cluster, existing);
+    }
     let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
     let what = format!("apply Namespace/{name}");
     let applied = api::call(
@@ -47,16 +55,21 @@ pub async fn ensure(cluster: &Cluster, name: &str) -> Result<()> {
             api::refusal_text(&status)
         ))
     })?;
-    if is_terminating(&applied) {
-        return Err(Error::environment(format!(
-            "namespace {name} is being deleted (Terminating): nothing can be created in it until it is gone"
-        ))
-        .with_hint(format!(
-            "wait for the deletion to finish (`kubectl --context {} get namespace {name} -w`), then run again",
-            cluster.context()
-        )));
+    refuse_terminating(cluster, &applied)
+}
+
+fn refuse_terminating(cluster: &Cluster, ns: &Namespace) -> Result<()> {
+    if !is_terminating(ns) {
+        return Ok(());
     }
-    Ok(())
+    let name = ns.metadata.name.as_deref().unwrap_or_default();
+    Err(Error::environment(format!(
+        "namespace {name} is being deleted (Terminating): nothing can be created in it until it is gone"
+    ))
+    .with_hint(format!(
+        "wait for the deletion to finish (`kubectl --context {} get namespace {name} -w`), or recreate it with a deadline (`stackctl test local` does)",
+        cluster.context()
+    )))
 }
 
 /// Make `name` fresh: delete it, wait (through a watch) until it is gone, create it again.
@@ -91,8 +104,7 @@ pub async fn recreate(cluster: &Cluster, name: &str, timeout: Duration) -> Resul
 }
 
 /// Watch the namespace until it is gone (or replaced by a new one of the same name); false
-/// when `timeout` passes first. Watch errors are retried by the watcher (a dropped watch
-/// resumes, a 410 re-lists); refused credentials end the wait.
+/// when `timeout` passes first.
 async fn wait_until_gone(
     cluster: &Cluster,
     namespaces: &Api<Namespace>,
@@ -100,44 +112,21 @@ async fn wait_until_gone(
     timeout: Duration,
 ) -> Result<bool> {
     let mut first_uid: Option<String> = None;
-    let watch = watcher::watch_object(namespaces.clone(), name);
-    let mut watch = std::pin::pin!(watch);
-    let gone = async {
-        while let Some(event) = watch.next().await {
-            match event {
-                Ok(None) => return Ok(true),
-                Ok(Some(ns)) => {
-                    let uid = ns.metadata.uid.clone();
-                    match &first_uid {
-                        None => first_uid = uid,
-                        // Another namespace of the same name: ours is gone.
-                        Some(first) if uid.as_ref() != Some(first) => return Ok(true),
-                        Some(_) => {}
-                    }
-                }
-                Err(e) => {
-                    if let Some(status) = api::watcher_refusal(&e) {
-                        return Err(api::credentials_rejected(
-                            cluster,
-                            &format!("watch Namespace/{name}"),
-                            &status.message,
-                        ));
-                    }
-                    tracing::debug!("watching namespace {name}: {e}; the watcher retries");
-                    // The watcher retries at once; a short pause keeps a failing server from
-                    // being hammered.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+    let gone = api::watch_object_until(cluster, namespaces.clone(), name, timeout, |ns| {
+        let Some(ns) = ns else {
+            return Some(());
+        };
+        let uid = ns.metadata.uid.clone();
+        match &first_uid {
+            None => first_uid = uid,
+            // Another namespace of the same name: ours is gone.
+            Some(first) if uid.as_ref() != Some(first) => return Some(()),
+            Some(_) => {}
         }
-        Ok(false)
-    };
-    tokio::select! {
-        biased;
-        _ = cluster.cancel().cancelled() => Err(Error::cancelled()),
-        _ = tokio::time::sleep(timeout) => Ok(false),
-        gone = gone => gone,
-    }
+        None
+    })
+    .await?;
+    Ok(gone.is_some())
 }
 
 fn is_terminating(ns: &Namespace) -> bool {

@@ -21,13 +21,12 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::utils::Backoff;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 // What the diagnosis and the port-forward read from pods the same way the wait does.
-pub(crate) use pods::{is_ready, last_exit, not_ready_text, owned_by, state_text};
+pub(crate) use pods::{containers, is_ready, last_exit, not_ready_text, owned_by, state_text};
 pub(crate) use rollout::new_replica_set;
 
 use super::Cluster;
@@ -296,7 +295,7 @@ impl Watches {
         let (reader, writer) = reflector::store();
         let api: Api<K> = Api::namespaced(cluster.client().clone(), namespace);
         let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-            .backoff(RetryBackoff::default())
+            .backoff(api::RetryBackoff::default())
             .map(move |event| match event {
                 Ok(watcher::Event::InitDone) => Seen::Listed(index),
                 Ok(_) => Seen::Changed,
@@ -316,38 +315,5 @@ impl Watches {
             std::future::pending::<()>().await;
         }
         self.streams.next().await
-    }
-}
-
-/// The pause before a watcher retries after an error: short at first (a dropped connection
-/// or a 410 recovers at once), doubling to 5 s for a server that keeps failing.
-#[derive(Debug, Clone, Copy)]
-struct RetryBackoff {
-    next_ms: u64,
-}
-
-const FIRST_RETRY_MS: u64 = 50;
-const MAX_RETRY_MS: u64 = 5_000;
-
-impl Default for RetryBackoff {
-    fn default() -> Self {
-        RetryBackoff {
-            next_ms: FIRST_RETRY_MS,
-        }
-    }
-}
-
-impl Iterator for RetryBackoff {
-    type Item = Duration;
-    fn next(&mut self) -> Option<Duration> {
-        let now = self.next_ms;
-        self.next_ms = (self.next_ms * 2).min(MAX_RETRY_MS);
-        Some(Duration::from_millis(now))
-    }
-}
-
-impl Backoff for RetryBackoff {
-    fn reset(&mut self) {
-        *self = RetryBackoff::default();
     }
 }

@@ -11,17 +11,15 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, DynamicObject};
-use kube::runtime::watcher;
 use serde::Serialize;
 
 use super::{ApplyOutcome, ApplyProblem, ApplyRequest, ObjectRef, Prepared, apply_one};
 use crate::cluster::Cluster;
 use crate::cluster::api::{self, CALL_TIMEOUT};
 use crate::cluster::wait::{self, WaitRequest, WorkloadState};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::helm::RenderedObject;
 
 const HOOK: &str = "helm.sh/hook";
@@ -274,49 +272,25 @@ async fn pod_completion(
         cluster.client().clone(),
         object.namespace.as_deref().unwrap_or_default(),
     );
-    let watch = watcher::watch_object(pods, &object.name);
-    let mut watch = std::pin::pin!(watch);
-    let ended = async {
-        while let Some(event) = watch.next().await {
-            match event {
-                Ok(Some(pod)) => match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
-                    Some("Succeeded") => return Ok(HookOutcome::Succeeded),
-                    Some("Failed") => {
-                        return Ok(HookOutcome::Failed {
-                            reason: format!("pod {} failed", object.name),
-                        });
-                    }
-                    _ => {}
-                },
-                Ok(None) => {
-                    return Ok(HookOutcome::Failed {
-                        reason: format!("pod {} was deleted before it completed", object.name),
-                    });
-                }
-                Err(e) => {
-                    if let Some(status) = api::watcher_refusal(&e) {
-                        return Err(api::credentials_rejected(
-                            cluster,
-                            "watch a hook pod",
-                            &status.message,
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
+    let name = &object.name;
+    let ended = api::watch_object_until(cluster, pods, name, timeout, |pod| {
+        let Some(pod) = pod else {
+            return Some(HookOutcome::Failed {
+                reason: format!("pod {name} was deleted before it completed"),
+            });
+        };
+        match pod.status.as_ref().and_then(|s| s.phase.as_deref()) {
+            Some("Succeeded") => Some(HookOutcome::Succeeded),
+            Some("Failed") => Some(HookOutcome::Failed {
+                reason: format!("pod {name} failed"),
+            }),
+            _ => None,
         }
-        Ok(HookOutcome::Failed {
-            reason: "the watch ended".to_string(),
-        })
-    };
-    tokio::select! {
-        biased;
-        _ = cluster.cancel().cancelled() => Err(Error::cancelled()),
-        _ = tokio::time::sleep(timeout) => Ok(HookOutcome::Failed {
-            reason: format!("pod {} did not complete within {} s", object.name, timeout.as_secs()),
-        }),
-        ended = ended => ended,
-    }
+    })
+    .await?;
+    Ok(ended.unwrap_or_else(|| HookOutcome::Failed {
+        reason: format!("pod {name} did not complete within {} s", timeout.as_secs()),
+    }))
 }
 
 /// Delete the hook object (its pods too); with `wait_for`, wait until it is gone. `Some`
@@ -346,7 +320,8 @@ async fn delete(
     gone(cluster, api, &prepared.reference.name, uid, timeout).await
 }
 
-/// Wait until the object `name` (with `uid`, when known) no longer exists.
+/// Wait until the object `name` (with `uid`, when known) no longer exists; `Some` text
+/// when it is still there at the deadline.
 async fn gone(
     cluster: &Cluster,
     api: Api<DynamicObject>,
@@ -354,34 +329,15 @@ async fn gone(
     uid: Option<String>,
     timeout: Duration,
 ) -> Result<Option<String>> {
-    let watch = watcher::watch_object(api, name);
-    let mut watch = std::pin::pin!(watch);
-    let vanished = async {
-        while let Some(event) = watch.next().await {
-            match event {
-                Ok(None) => return Ok(None),
-                Ok(Some(o)) if uid.is_some() && o.metadata.uid != uid => return Ok(None),
-                Ok(Some(_)) => {}
-                Err(e) => {
-                    if let Some(status) = api::watcher_refusal(&e) {
-                        return Err(api::credentials_rejected(
-                            cluster,
-                            "watch a hook",
-                            &status.message,
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-        Ok(Some("the watch ended".to_string()))
-    };
-    tokio::select! {
-        biased;
-        _ = cluster.cancel().cancelled() => Err(Error::cancelled()),
-        _ = tokio::time::sleep(timeout) => Ok(Some(format!("still there after {} s", timeout.as_secs()))),
-        vanished = vanished => vanished,
-    }
+    let vanished = api::watch_object_until(cluster, api, name, timeout, |object| match object {
+        None => Some(()),
+        Some(o) if uid.is_some() && o.metadata.uid != uid => Some(()),
+        Some(_) => None,
+    })
+    .await?;
+    Ok(vanished
+        .is_none()
+        .then(|| format!("still there after {} s", timeout.as_secs())))
 }
 
 fn next_step(cluster: &Cluster, prepared: &Prepared) -> String {

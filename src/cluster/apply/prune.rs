@@ -166,7 +166,9 @@ async fn list_one(
         None => Api::all_with(cluster.client().clone(), resource),
     };
     let what = format!("list {} labelled {selector}", resource.plural);
-    let answer = api::call(
+    // Forbidden is no failure here: a user allowed one namespace cannot list ClusterRoles,
+    // and what they cannot see they did not apply with these credentials.
+    let answer = api::call_if_allowed(
         cluster,
         &what,
         CALL_TIMEOUT,
@@ -176,9 +178,10 @@ async fn list_one(
     let list = match answer {
         Ok(list) => list,
         Err(status) => {
-            // A kind the server lists in discovery but will not list here (a namespace that
-            // does not exist yet): nothing of the inventory there.
-            tracing::debug!("{what}: {}", api::refusal_text(&status));
+            tracing::debug!(
+                "{what}: {}; objects of that kind are not pruned",
+                api::refusal_text(&status)
+            );
             return Ok(Vec::new());
         }
     };

@@ -155,7 +155,7 @@ impl Clues {
             } else if !self.group.is_empty() && key == self.group {
                 score += 8;
             }
-            if self.words.iter().any(|w| *w == key) {
+            if self.words.contains(&key) {
                 score += 3;
             }
         }

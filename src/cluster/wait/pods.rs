@@ -23,18 +23,7 @@ pub fn unhealable(pod: &Pod) -> Option<String> {
     if pod.metadata.deletion_timestamp.is_some() {
         return None;
     }
-    let status = pod.status.as_ref()?;
-    let init = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .map(|c| (true, c));
-    let main = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .map(|c| (false, c));
-    for (is_init, container) in init.chain(main) {
+    for (is_init, container) in containers(pod) {
         let Some(waiting) = container.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
             continue;
         };
@@ -59,6 +48,22 @@ pub fn unhealable(pod: &Pod) -> Option<String> {
         }
     }
     None
+}
+
+/// The pod's container statuses, init containers first, each with whether it is one.
+pub fn containers(pod: &Pod) -> impl Iterator<Item = (bool, &ContainerStatus)> {
+    let status = pod.status.as_ref();
+    let init = status
+        .and_then(|s| s.init_container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| (true, c));
+    let main = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| (false, c));
+    init.chain(main)
 }
 
 /// `container x` or `init container x`.
@@ -134,17 +139,7 @@ pub fn not_ready_text(pod: &Pod) -> String {
         return format!("pod {name}: no status yet");
     };
     let phase = status.phase.as_deref().unwrap_or("Unknown");
-    let init = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .map(|c| (true, c));
-    let main = status
-        .container_statuses
-        .iter()
-        .flatten()
-        .map(|c| (false, c));
-    for (is_init, c) in init.chain(main) {
+    for (is_init, c) in containers(pod) {
         let done = c
             .state
             .as_ref()

@@ -8,7 +8,7 @@ use serde_json::json;
 use stackctl::cluster::apply::{
     ApplyOutcome, ApplyRequest, DEFAULT_HOOK_TIMEOUT, HookOutcome, INVENTORY_LABEL, apply,
 };
-use stackctl::cluster::wait::{WaitRequest, WorkloadState, wait};
+use stackctl::cluster::wait::WorkloadState;
 use stackctl::helm::RenderedObject;
 
 use super::support::{self, Stand, ci_render, config_map, object, prod_render, stand_in, within};
@@ -68,14 +68,8 @@ async fn the_ci_variant_applies_and_every_workload_becomes_ready() {
         workloads.iter().any(|w| w.kind == "Deployment")
             && workloads.iter().any(|w| w.kind == "StatefulSet")
     );
-    let request = WaitRequest {
-        namespace: render.namespace.clone(),
-        workloads,
-        timeout: support::WAIT,
-    };
-    let results = within("wait", wait(&stand.cluster, &request, &|_, _| {}))
-        .await
-        .unwrap();
+    let (results, _) =
+        support::wait_refs(&stand, &render.namespace, workloads, support::WAIT).await;
     for result in &results {
         assert_eq!(result.state, WorkloadState::Ready, "{}", result.workload);
     }
@@ -100,14 +94,7 @@ async fn a_second_apply_changes_nothing() {
     let render = ci_render();
     let first = apply_all(&stand, &render.request()).await;
     assert!(first.ok(), "{:#?}", first.problems);
-    let request = WaitRequest {
-        namespace: render.namespace.clone(),
-        workloads: first.workloads(),
-        timeout: support::WAIT,
-    };
-    within("wait", wait(&stand.cluster, &request, &|_, _| {}))
-        .await
-        .unwrap();
+    support::wait_refs(&stand, &render.namespace, first.workloads(), support::WAIT).await;
     let before = inventory(&stand, &render.namespace);
     assert!(before.len() > 10, "{before:?}");
 
@@ -161,40 +148,18 @@ async fn prune_deletes_what_the_render_no_longer_has() {
             "Deployment/jetscale-ci-frontend"
         ]
     );
-    let store = stand.kube.store();
-    assert!(
-        store
-            .get(
-                "deployments.apps",
-                &render.namespace,
-                "jetscale-ci-frontend"
-            )
-            .is_none()
-    );
-    assert!(
-        store
-            .get("configmaps", &render.namespace, "jetscale-ci-config")
-            .is_none()
-    );
-    assert!(
-        store
-            .get("configmaps", &render.namespace, "not-ours")
+    let exists = |resource: &str, name: &str| {
+        stand
+            .kube
+            .store()
+            .get(resource, &render.namespace, name)
             .is_some()
-    );
-    assert!(
-        store
-            .get("configmaps", &render.namespace, "kube-root-ca.crt")
-            .is_some()
-    );
-    assert!(
-        store
-            .get(
-                "deployments.apps",
-                &render.namespace,
-                "jetscale-ci-backend-api"
-            )
-            .is_some()
-    );
+    };
+    assert!(!exists("deployments.apps", "jetscale-ci-frontend"));
+    assert!(!exists("configmaps", "jetscale-ci-config"));
+    assert!(exists("configmaps", "not-ours"));
+    assert!(exists("configmaps", "kube-root-ca.crt"));
+    assert!(exists("deployments.apps", "jetscale-ci-backend-api"));
 }
 
 /// The line of `externalSecret:`'s `enabled: true` in `envs/prod/console.yaml`.
@@ -310,13 +275,7 @@ async fn an_immutable_field_is_a_problem_naming_the_field() {
         }))
     };
     let first = [service("10.96.10.10")];
-    let request = ApplyRequest {
-        release: "r",
-        namespace: "immutable",
-        objects: &first,
-        values: None,
-        hook_timeout: DEFAULT_HOOK_TIMEOUT,
-    };
+    let request = synthetic("r", "immutable", &first);
     assert!(apply_all(&stand, &request).await.ok());
     let changed = [service("10.96.10.11")];
     let outcome = apply_all(
@@ -343,6 +302,21 @@ async fn an_immutable_field_is_a_problem_naming_the_field() {
         "{hint}"
     );
     assert!(outcome.applied.is_empty());
+}
+
+/// An apply of synthetic objects without values.
+fn synthetic<'a>(
+    release: &'a str,
+    namespace: &'a str,
+    objects: &'a [RenderedObject],
+) -> ApplyRequest<'a> {
+    ApplyRequest {
+        release,
+        namespace,
+        objects,
+        values: None,
+        hook_timeout: DEFAULT_HOOK_TIMEOUT,
+    }
 }
 
 fn hook(
@@ -395,13 +369,7 @@ async fn hooks_run_by_weight_then_name_and_a_test_hook_is_refused() {
         ),
         hook("Pod", "helm-test", "test", "0", None),
     ];
-    let request = ApplyRequest {
-        release: "hooked",
-        namespace: "hooks",
-        objects: &objects,
-        values: None,
-        hook_timeout: DEFAULT_HOOK_TIMEOUT,
-    };
+    let request = synthetic("hooked", "hooks", &objects);
     let install = apply_all(&stand, &request).await;
     let runs: Vec<(String, &str)> = install
         .hooks
@@ -472,16 +440,16 @@ async fn a_failing_hook_job_is_reported_and_stops_the_apply() {
     .await;
     let objects = vec![
         object(config_map("plain", "x")),
-        hook("Job", "hook-fails", "pre-install", "-1", None),
+        hook(
+            "Job",
+            "hook-fails",
+            "pre-install",
+            "-1",
+            Some("hook-failed"),
+        ),
         hook("ConfigMap", "hook-later", "pre-install", "5", None),
     ];
-    let request = ApplyRequest {
-        release: "hooked",
-        namespace: "hooks",
-        objects: &objects,
-        values: None,
-        hook_timeout: DEFAULT_HOOK_TIMEOUT,
-    };
+    let request = synthetic("hooked", "hooks", &objects);
     let outcome = apply_all(&stand, &request).await;
     assert_eq!(
         outcome.hooks.len(),
@@ -509,4 +477,8 @@ async fn a_failing_hook_job_is_reported_and_stops_the_apply() {
     let store = stand.kube.store();
     assert!(store.get("configmaps", "hooks", "plain").is_none());
     assert!(store.get("configmaps", "hooks", "hook-later").is_none());
+    assert!(
+        store.get("jobs.batch", "hooks", "hook-fails").is_none(),
+        "hook-failed deletes it"
+    );
 }

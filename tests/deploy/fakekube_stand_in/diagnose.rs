@@ -6,9 +6,9 @@ use std::time::Duration;
 use fakekube::{Behaviour, Fault, LogRule, PodMatch, PodRule, Scenario};
 use stackctl::checks::WorkloadDiagnosis;
 use stackctl::cluster::diagnose::diagnose;
-use stackctl::cluster::wait::{WaitRequest, WorkloadState, wait};
+use stackctl::cluster::wait::WorkloadState;
 
-use super::support::{Stand, deployment, reference, seed, stand_in, within};
+use super::support::{Stand, deployment, seed, stand_in, wait_for, within};
 
 const NS: &str = "diag";
 
@@ -16,14 +16,7 @@ const NS: &str = "diag";
 async fn failed_and_diagnosed(stand: &Stand) -> WorkloadDiagnosis {
     let web = deployment("web", NS);
     seed(&stand.kube, NS, &[&web]);
-    let request = WaitRequest {
-        namespace: NS.to_string(),
-        workloads: vec![reference(&web)],
-        timeout: Duration::from_secs(60),
-    };
-    let results = within("wait", wait(&stand.cluster, &request, &|_, _| {}))
-        .await
-        .unwrap();
+    let (results, _) = wait_for(stand, NS, &[&web], Duration::from_secs(60)).await;
     assert!(
         matches!(results[0].state, WorkloadState::Failed { .. }),
         "{:?}",

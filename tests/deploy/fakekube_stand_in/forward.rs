@@ -7,11 +7,11 @@ use std::time::Duration;
 use fakekube::{Fault, ForwardTarget, PodMatch, PortForwardRule, Scenario};
 use serde_json::json;
 use stackctl::cluster::forward::{Forward, forward_service};
-use stackctl::cluster::wait::{WaitRequest, WorkloadState, wait};
+use stackctl::cluster::wait::WorkloadState;
 use stackctl::error::ErrorKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::support::{self, Stand, deployment, reference, seed, service, stand_in, within};
+use super::support::{self, Stand, deployment, seed, service, stand_in, wait_for, within};
 
 const NS: &str = "fwd";
 
@@ -24,14 +24,7 @@ async fn api_behind_service(stand: &Stand, target: serde_json::Value) {
         NS,
         &[&api, &service("api", NS, "api", 8000, target)],
     );
-    let request = WaitRequest {
-        namespace: NS.to_string(),
-        workloads: vec![reference(&api)],
-        timeout: support::WAIT,
-    };
-    let results = within("wait", wait(&stand.cluster, &request, &|_, _| {}))
-        .await
-        .unwrap();
+    let (results, _) = wait_for(stand, NS, &[&api], support::WAIT).await;
     assert_eq!(results[0].state, WorkloadState::Ready);
 }
 

@@ -13,6 +13,7 @@ use fakekube::{FakeKube, Scenario};
 use serde_json::{Value, json};
 use stackctl::cluster::Cluster;
 use stackctl::cluster::apply::{ApplyRequest, DEFAULT_HOOK_TIMEOUT, ObjectRef};
+use stackctl::cluster::wait::{WaitRequest, WorkloadResult, wait};
 use stackctl::environment::Environment;
 use stackctl::helm::RenderedObject;
 use stackctl::ops::{self, Context, DepsSource, Invocation, Notice, Progress};
@@ -285,6 +286,37 @@ pub fn job(name: &str, namespace: &str) -> Value {
             },
         },
     })
+}
+
+/// Wait for the synthetic `workloads` in `namespace` with `timeout`: the results and how
+/// long it took.
+pub async fn wait_for(
+    stand: &Stand,
+    namespace: &str,
+    workloads: &[&Value],
+    timeout: Duration,
+) -> (Vec<WorkloadResult>, Duration) {
+    let workloads = workloads.iter().map(|w| reference(w)).collect();
+    wait_refs(stand, namespace, workloads, timeout).await
+}
+
+/// Wait for `workloads` in `namespace` with `timeout`: the results and how long it took.
+pub async fn wait_refs(
+    stand: &Stand,
+    namespace: &str,
+    workloads: Vec<ObjectRef>,
+    timeout: Duration,
+) -> (Vec<WorkloadResult>, Duration) {
+    let request = WaitRequest {
+        namespace: namespace.to_string(),
+        workloads,
+        timeout,
+    };
+    let started = std::time::Instant::now();
+    let results = within("wait", wait(&stand.cluster, &request, &|_, _| {}))
+        .await
+        .expect("the wait ends without an environment error");
+    (results, started.elapsed())
 }
 
 /// The reference of a synthetic object.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use fakekube::{Behaviour, DeploymentRule, Fault, PodMatch, PodRule, Scenario};
 use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
+use serde_json::{Value, json};
 use stackctl::cluster::wait::{WaitRequest, WorkloadResult, WorkloadState, wait};
 
 use super::support::{
@@ -15,22 +15,53 @@ use super::support::{
 
 const NS: &str = "waits";
 
-/// Wait for `workloads` with `timeout`; the results and how long the wait took.
+/// Wait in this module's namespace.
 async fn wait_for(
     stand: &Stand,
-    workloads: &[&serde_json::Value],
+    workloads: &[&Value],
     timeout: Duration,
 ) -> (Vec<WorkloadResult>, Duration) {
-    let request = WaitRequest {
-        namespace: NS.to_string(),
-        workloads: workloads.iter().map(|w| reference(w)).collect(),
-        timeout,
-    };
-    let started = Instant::now();
-    let results = within("wait", wait(&stand.cluster, &request, &|_, _| {}))
-        .await
-        .expect("the wait ends without an environment error");
-    (results, started.elapsed())
+    support::wait_for(stand, NS, workloads, timeout).await
+}
+
+/// A stand-in with `scenario` holding the Deployment `web` (as `edit` leaves it).
+async fn web_on(scenario: Scenario, edit: impl FnOnce(&mut Value)) -> (Stand, Value) {
+    let stand = stand_in(scenario).await;
+    let mut web = deployment("web", NS);
+    edit(&mut web);
+    seed(&stand.kube, NS, &[&web]);
+    (stand, web)
+}
+
+fn pods_of_web(behaviour: Behaviour) -> Scenario {
+    Scenario::ready().with_pod(PodRule::new(PodMatch::owner("web"), behaviour))
+}
+
+/// `web` rolled out on `scenario` fails well before a 60 s deadline: why.
+async fn fails_fast(scenario: Scenario, edit: impl FnOnce(&mut Value)) -> String {
+    let (stand, web) = web_on(scenario, edit).await;
+    let (results, took) = wait_for(&stand, &[&web], Duration::from_secs(60)).await;
+    assert!(
+        took < Duration::from_secs(5),
+        "failed fast, not at the deadline: {took:?}"
+    );
+    failed_reason(&results[0]).to_string()
+}
+
+/// `web` rolled out on `scenario` is not ready at a 1.5 s deadline: what it last waited for.
+async fn times_out(scenario: Scenario) -> String {
+    let (stand, web) = web_on(scenario, |_| {}).await;
+    let deadline = Duration::from_millis(1500);
+    let (results, took) = wait_for(&stand, &[&web], deadline).await;
+    assert!(
+        took >= deadline && took < deadline + Duration::from_secs(1),
+        "{took:?}"
+    );
+    assert!(results[0].duration_ms >= 1500);
+    match &results[0].state {
+        WorkloadState::TimedOut { last } => last.clone(),
+        other => panic!("waits for the deadline, not {other:?}"),
+    }
 }
 
 fn failed_reason(result: &WorkloadResult) -> &str {
@@ -76,15 +107,7 @@ async fn deployments_statefulsets_and_jobs_become_ready_with_progress() {
 
 #[tokio::test]
 async fn image_pull_backoff_fails_fast_naming_the_container_and_reason() {
-    let stand = stand_in(Scenario::ready().with_pod(PodRule::new(
-        PodMatch::owner("web"),
-        Behaviour::ImagePullBackoff,
-    )))
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
-    let (results, took) = wait_for(&stand, &[&web], Duration::from_secs(60)).await;
-    let reason = failed_reason(&results[0]);
+    let reason = fails_fast(pods_of_web(Behaviour::ImagePullBackoff), |_| {}).await;
     assert!(reason.contains("container app"), "{reason}");
     assert!(
         reason.contains("ErrImagePull") || reason.contains("ImagePullBackOff"),
@@ -94,120 +117,66 @@ async fn image_pull_backoff_fails_fast_naming_the_container_and_reason() {
         reason.contains("ghcr.io/example/web:1.0"),
         "the message names the image: {reason}"
     );
-    assert!(
-        took < Duration::from_secs(5),
-        "failed fast, well before the 60 s deadline: {took:?}"
-    );
 }
 
 #[tokio::test]
 async fn a_crash_loop_fails_fast_after_restarts() {
-    let stand = stand_in(
-        Scenario::ready().with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::Crashloop)),
-    )
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
-    let (results, took) = wait_for(&stand, &[&web], Duration::from_secs(60)).await;
-    let reason = failed_reason(&results[0]);
+    let reason = fails_fast(pods_of_web(Behaviour::Crashloop), |_| {}).await;
     assert!(
         reason.contains("container app: CrashLoopBackOff after 2 restarts"),
         "{reason}"
     );
     assert!(reason.contains("exit code 1"), "{reason}");
-    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
 #[tokio::test]
 async fn an_init_container_crash_loop_fails_fast() {
-    let stand = stand_in(
-        Scenario::ready().with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::InitCrash)),
-    )
+    let reason = fails_fast(pods_of_web(Behaviour::InitCrash), |web| {
+        web["spec"]["template"]["spec"]["initContainers"] =
+            json!([{"name": "migrate", "image": "ghcr.io/example/migrate:1.0"}]);
+    })
     .await;
-    let mut web = deployment("web", NS);
-    web["spec"]["template"]["spec"]["initContainers"] =
-        json!([{"name": "migrate", "image": "ghcr.io/example/migrate:1.0"}]);
-    seed(&stand.kube, NS, &[&web]);
-    let (results, took) = wait_for(&stand, &[&web], Duration::from_secs(60)).await;
-    let reason = failed_reason(&results[0]);
     assert!(
         reason.contains("init container migrate: CrashLoopBackOff"),
         "{reason}"
     );
-    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
 #[tokio::test]
 async fn the_progress_deadline_fails_fast() {
-    let stand = stand_in(
-        Scenario::ready()
-            .with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::NeverReady))
-            .with_deployment(DeploymentRule::new("web").progress_deadline_ms(300)),
-    )
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
-    let (results, took) = wait_for(&stand, &[&web], Duration::from_secs(60)).await;
-    let reason = failed_reason(&results[0]);
+    let scenario = pods_of_web(Behaviour::NeverReady)
+        .with_deployment(DeploymentRule::new("web").progress_deadline_ms(300));
+    let reason = fails_fast(scenario, |_| {}).await;
     assert!(reason.starts_with("ProgressDeadlineExceeded"), "{reason}");
     assert!(
         reason.contains("running, not ready"),
         "the pod's state comes along: {reason}"
     );
-    assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
 #[tokio::test]
 async fn never_ready_times_out_at_the_deadline() {
-    let stand = stand_in(
-        Scenario::ready().with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::NeverReady)),
-    )
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
-    let deadline = Duration::from_millis(1500);
-    let (results, took) = wait_for(&stand, &[&web], deadline).await;
-    match &results[0].state {
-        WorkloadState::TimedOut { last } => {
-            assert!(last.contains("0 of 1 updated replicas available"), "{last}");
-            assert!(last.contains("container app: running, not ready"), "{last}");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(
-        took >= deadline && took < deadline + Duration::from_secs(1),
-        "{took:?}"
-    );
-    assert!(results[0].duration_ms >= 1500);
+    let last = times_out(pods_of_web(Behaviour::NeverReady)).await;
+    assert!(last.contains("0 of 1 updated replicas available"), "{last}");
+    assert!(last.contains("container app: running, not ready"), "{last}");
 }
 
 #[tokio::test]
 async fn unschedulable_pods_do_not_fail_fast() {
-    let stand = stand_in(Scenario::ready().with_pod(PodRule::new(
-        PodMatch::owner("web"),
-        Behaviour::Unschedulable,
-    )))
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
-    let deadline = Duration::from_millis(1500);
-    let (results, took) = wait_for(&stand, &[&web], deadline).await;
-    match &results[0].state {
-        WorkloadState::TimedOut { last } => assert!(last.contains("Unschedulable"), "{last}"),
-        other => panic!("unschedulable waits for the deadline: {other:?}"),
-    }
-    assert!(took >= deadline, "{took:?}");
+    let last = times_out(pods_of_web(Behaviour::Unschedulable)).await;
+    assert!(last.contains("PodScheduled: Unschedulable"), "{last}");
 }
 
 #[tokio::test]
 async fn an_observed_generation_lag_gives_no_success_before_it_ends() {
     const LAG: Duration = Duration::from_millis(800);
-    let stand = stand_in(Scenario::ready().with_deployment(
-        DeploymentRule::new("web").observed_generation_lag_ms(LAG.as_millis() as u64),
-    ))
+    let (stand, web) = web_on(
+        Scenario::ready().with_deployment(
+            DeploymentRule::new("web").observed_generation_lag_ms(LAG.as_millis() as u64),
+        ),
+        |_| {},
+    )
     .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
     let (first, _) = wait_for(&stand, &[&web], support::WAIT).await;
     assert_eq!(first[0].state, WorkloadState::Ready);
 
@@ -240,14 +209,10 @@ async fn an_observed_generation_lag_gives_no_success_before_it_ends() {
 async fn a_dropped_watch_is_survived() {
     // Every watch stream ends after 2 events; the pods take 600 ms to start, so readiness
     // arrives on a resumed watch.
-    let stand = stand_in(
-        Scenario::ready()
-            .with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::Slow).delay_ms(600))
-            .with_fault(Fault::path("/").watch(true).drop_watch_after_events(2)),
-    )
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
+    let scenario = Scenario::ready()
+        .with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::Slow).delay_ms(600))
+        .with_fault(Fault::path("/").watch(true).drop_watch_after_events(2));
+    let (stand, web) = web_on(scenario, |_| {}).await;
     let (results, took) = wait_for(&stand, &[&web], support::WAIT).await;
     assert_eq!(results[0].state, WorkloadState::Ready);
     assert!(
@@ -258,13 +223,9 @@ async fn a_dropped_watch_is_survived() {
 
 #[tokio::test]
 async fn a_410_gone_is_survived_by_a_relist() {
-    let stand = stand_in(
-        Scenario::ready()
-            .with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::Slow).delay_ms(800)),
-    )
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
+    let scenario = Scenario::ready()
+        .with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::Slow).delay_ms(800));
+    let (stand, web) = web_on(scenario, |_| {}).await;
     let workloads = [&web];
     let waiting = wait_for(&stand, &workloads, support::WAIT);
     let expire = async {
@@ -281,12 +242,7 @@ async fn a_410_gone_is_survived_by_a_relist() {
 
 #[tokio::test]
 async fn cancellation_ends_the_wait_at_once() {
-    let stand = stand_in(
-        Scenario::ready().with_pod(PodRule::new(PodMatch::owner("web"), Behaviour::NeverReady)),
-    )
-    .await;
-    let web = deployment("web", NS);
-    seed(&stand.kube, NS, &[&web]);
+    let (stand, web) = web_on(pods_of_web(Behaviour::NeverReady), |_| {}).await;
     let request = WaitRequest {
         namespace: NS.to_string(),
         workloads: vec![reference(&web)],
