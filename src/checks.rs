@@ -104,6 +104,9 @@ pub struct WorkloadDiagnosis {
     pub events: Vec<EventLine>,
     /// The one command or change to try next.
     pub next_step: String,
+    /// What could not be gathered, each with why (`events of Pod/x: no answer within 5 s`):
+    /// a diagnosis is best effort and never fails the run.
+    pub unavailable: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,7 +2,13 @@
 //! everything the deploy path does there.
 
 pub mod activity;
+mod api;
+pub mod apply;
+pub mod diagnose;
+pub mod forward;
+pub mod namespace;
 pub mod pull_secret;
+pub mod wait;
 
 use std::path::Path;
 use std::time::Duration;
