@@ -219,6 +219,21 @@ stackctl values test-ci --path global.env --format json"
         cloud: Option<String>,
     },
 
+    /// Deploy the chart's test variant to a cluster and check it, or check a running platform.
+    #[command(
+        long_about = TEST_ABOUT,
+        after_help = "Examples:\n  stackctl test local                 before every push\n  \
+stackctl test ci                    as CI runs it (needs GITHUB_TOKEN)\n  \
+stackctl test ci --format junit > results.xml\n  \
+stackctl test local --no-build --diagnostics-dir /tmp/diag\n  \
+stackctl test dev                   against the running dev loop\n  \
+stackctl test live --host console.jetscale.ai"
+    )]
+    Test {
+        #[command(subcommand)]
+        command: TestCommand,
+    },
+
     /// Show the tools stackctl uses, their versions, and which commands need them.
     #[command(
         long_about = "Show every external tool stackctl uses (helm, kubectl, kind, docker), \
@@ -243,6 +258,28 @@ stackctl completions fish > ~/.config/fish/completions/stackctl.fish"
         shell: clap_complete::Shell,
     },
 }
+
+const TEST_ABOUT: &str = "\
+The verify loops of the lifecycle, each reported check by check in every --format:
+
+  local  deploy the test-local variant with images built from ../backend and ../frontend to the \
+local kind cluster, in a fresh namespace, and check it
+  ci     deploy the test-ci variant with the pinned images from GHCR, as CI does, and check it
+  dev    run the smoke suite against the running dev loop (tilt up)
+  live   run the smoke suite and TLS checks against a live environment's public host
+
+A Kind loop validates the variant first (a broken target fails before the cluster is touched), \
+applies what it renders with server-side apply (prune by an inventory label, Helm hooks \
+honoured), waits for every Deployment, StatefulSet and Job with `kubectl rollout status` rules \
+(failing at once on ImagePullBackOff, CrashLoopBackOff, config errors and a passed progress \
+deadline, never on Pending alone), forwards the API, WebSocket server and frontend to local \
+ports, and runs the smoke suite through them. A workload that does not become ready is \
+diagnosed: its pods, their containers' states and exit codes, events and log tails, and one \
+next step.
+
+Settings (context, variant, timeouts, forwarded Services, image sources) come from [test.local] \
+and [test.ci] of stackctl.toml. Exit 1 when a check fails, 3 when there is no cluster or no \
+credentials.";
 
 const DEPS_ABOUT: &str = "\
 The umbrella chart (charts/jetscale) pulls its service charts from an OCI registry. These \
@@ -390,6 +427,77 @@ charts/ with the digest the last build recorded. Reads files only.",
         after_help = "Examples:\n  stackctl deps status\n  stackctl deps status --format json"
     )]
     Status,
+}
+
+/// Options of the Kind loops (`test local`, `test ci`).
+#[derive(Debug, Clone, Args)]
+pub struct KindLoopArgs {
+    /// How long the workloads may take to become ready (default: [test.<loop>] timeout, 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// The kubeconfig context to deploy to (default: [test.<loop>] context, else kind-kind).
+    #[arg(long, value_name = "CONTEXT")]
+    pub context: Option<String>,
+
+    /// Also write the report, the rendered manifests and the layer chain to DIR (CI artifacts).
+    #[arg(long, value_name = "DIR")]
+    pub diagnostics_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub deps: DepsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TestCommand {
+    /// Deploy the test-local variant with locally built images to kind, and check it.
+    #[command(
+        long_about = "Build the images of ../backend and ../frontend (docker build, tagged from \
+git describe, pushed to the local registry), delete and recreate the namespace, deploy the \
+test-local variant with those images to the local kind cluster, wait for it, and run the smoke \
+suite through port-forwards. `stackctl cluster up` makes the cluster.",
+        after_help = "Examples:\n  stackctl test local\n  stackctl test local --no-build\n  stackctl test local --timeout 10m --format json"
+    )]
+    Local {
+        /// Deploy the images of the last build instead of building.
+        #[arg(long)]
+        no_build: bool,
+        #[command(flatten)]
+        args: KindLoopArgs,
+    },
+    /// Deploy the test-ci variant with the pinned GHCR images to kind, and check it.
+    #[command(
+        long_about = "Deploy the test-ci variant (the images pinned in its values, pulled from \
+ghcr.io with GITHUB_TOKEN or GH_TOKEN through an image pull secret written into the namespace) \
+to the kind cluster, wait for it, and run the smoke suite through port-forwards: what CI runs. \
+The token comes from the environment or .env and never appears on a command line or in any \
+output.",
+        after_help = "Examples:\n  stackctl test ci\n  stackctl test ci --format github --diagnostics-dir \"$RUNNER_TEMP/diag\""
+    )]
+    Ci {
+        #[command(flatten)]
+        args: KindLoopArgs,
+    },
+    /// Run the smoke suite against the running dev loop.
+    #[command(
+        long_about = "Run the smoke suite against the dev loop's forwarded API ([test.dev] url, \
+http://localhost:8000), signing in with E2E_ADMIN_EMAIL / E2E_ADMIN_PASSWORD or the \
+credentials of the local-dev variant's values.",
+        after_help = "Examples:\n  stackctl test dev"
+    )]
+    Dev,
+    /// Run the smoke suite and TLS checks against a live environment.
+    #[command(
+        long_about = "Run the smoke suite against https://HOST, plus TLS checks: the certificate \
+is valid for the host and expires in more than 14 days, and plain HTTP redirects to HTTPS. \
+Signs in with E2E_ADMIN_EMAIL and E2E_ADMIN_PASSWORD.",
+        after_help = "Examples:\n  stackctl test live\n  stackctl test live --host console.jetscale.ai --format junit"
+    )]
+    Live {
+        /// The public host (default: [test.live] host).
+        #[arg(long)]
+        host: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod completions;
 mod deps;
 mod doctor;
 mod render;
+mod test;
 mod validate;
 mod values;
 
@@ -86,6 +87,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> Result<ExitCode> {
             cloud,
             args,
         } => render::run(&session, target, cloud, args).await,
+        Command::Test { command } => test::run(&session, command).await,
         Command::Values {
             target,
             path,

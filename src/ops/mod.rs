@@ -13,6 +13,7 @@ pub mod deps;
 pub mod doctor;
 pub mod publish;
 pub mod render;
+pub mod test;
 pub mod validate;
 pub mod values;
 
@@ -46,6 +47,8 @@ pub enum Notice<'a> {
     Banner(&'a str),
     /// Something stackctl worked around.
     Warning(&'a str),
+    /// A step of a long operation beginning (`deploying … to kind-kind`).
+    Step(&'a str),
 }
 
 /// What every operation gets from the invocation, inside a repository or not.

@@ -40,6 +40,8 @@ impl Progress for TerminalProgress {
                 text.to_string(),
             ),
             Notice::Warning(text) => (anstyle::Style::new(), format!("warning: {text}")),
+            Notice::Step(_) if self.quiet => return,
+            Notice::Step(text) => (anstyle::Style::new().dimmed(), format!("• {text}")),
         };
         let text = redact(&text).into_owned();
         let line = format!("{style}{text}{style:#}");

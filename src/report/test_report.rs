@@ -221,6 +221,9 @@ fn diagnosis_text(d: &WorkloadDiagnosis, styles: &Styles) -> String {
             );
         }
     }
+    for missing in &d.unavailable {
+        let _ = writeln!(text, "  could not gather {}", untrusted(missing));
+    }
     let _ = writeln!(
         text,
         "  {note}next step{note:#}: {}",
@@ -517,6 +520,7 @@ mod tests {
                     },
                 ],
                 next_step: "kubectl --context kind-kind -n jetscale-ci logs jetscale-ci-backend-api-7c9d5-x2x4q -c backend-api --previous".into(),
+                unavailable: vec!["events of Pod/jetscale-ci-backend-api-7c9d5-abcde: no answer within 5 s".into()],
             }],
             phases: vec![
                 PhaseTiming {

@@ -15,5 +15,6 @@ mod deps_offline;
 mod deps_registry;
 mod stack;
 mod support;
+mod test_loop;
 mod tiltfile;
 mod validate;
