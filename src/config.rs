@@ -451,9 +451,65 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// A duration as `stackctl.toml` and the command line write it (`timeout = "5m"`,
+/// `--timeout 90s`): whole numbers each followed by a unit, `ms`, `s`, `m` or `h`, e.g.
+/// `500ms`, `90s`, `1m30s`. The error says what is wrong, for the caller to place.
+pub fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let invalid = || format!("{text:?} is not a duration like \"90s\", \"5m\" or \"1m30s\"");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = std::time::Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(invalid)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let millis = match &rest[..unit] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(invalid()),
+        };
+        let part = number.checked_mul(millis).ok_or_else(invalid)?;
+        total += std::time::Duration::from_millis(part);
+        rest = &rest[unit..];
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_written() {
+        use std::time::Duration;
+        for (text, ms) in [
+            ("500ms", 500),
+            ("90s", 90_000),
+            ("5m", 300_000),
+            ("1m30s", 90_000),
+            ("1h", 3_600_000),
+            (" 2s ", 2_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for text in ["", "5", "m", "5 m", "1.5s", "5x", "-1s"] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("is not a duration"), "{text}: {err}");
+        }
+    }
 
     #[test]
     fn empty_config_is_all_defaults() {

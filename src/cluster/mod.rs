@@ -1,6 +1,8 @@
 //! Clusters, through kube-rs: connecting to a kubeconfig context, and (in the submodules)
 //! everything the deploy path does there.
 
+pub mod kind;
+
 use std::path::Path;
 use std::time::Duration;
 
