@@ -51,15 +51,32 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn doctor(invocation: &Invocation) -> Result<DoctorReport> {
     let tools = vec![
         helm_status(invocation).await,
+        // The cluster commands and the test loops make the cluster with kind and docker and
+        // talk to it through the API (kube-rs): no command runs kubectl.
         generic(
             invocation,
-            "kubectl",
-            &["version", "--client", "-o", "json"],
-            &["test", "preview", "destroy"],
+            "kind",
+            &["version"],
+            &[
+                "cluster up",
+                "cluster delete",
+                "cluster status",
+                "test local",
+            ],
         )
         .await,
-        generic(invocation, "kind", &["version"], &["test"]).await,
-        generic(invocation, "docker", &["--version"], &["test local"]).await,
+        generic(
+            invocation,
+            "docker",
+            &["--version"],
+            &[
+                "cluster up",
+                "cluster delete",
+                "cluster status",
+                "test local",
+            ],
+        )
+        .await,
     ];
     let repository = match Repo::discover(&invocation.cwd) {
         Ok(repo) => Some((repo.root, repo.config_found)),
