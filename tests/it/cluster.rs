@@ -256,45 +256,37 @@ fn a_second_cluster_up_reuses_the_registry_and_the_cluster() {
 #[test]
 fn cluster_up_waits_for_a_node_that_becomes_ready_and_for_slow_coredns() {
     // CoreDNS's pods take 2.5 s to start; a second node registers without a Ready condition
-    // and turns Ready 1.5 s in.
+    // and turns Ready 1 s after stackctl has applied its ConfigMap, the step before the wait.
     let fake = FakeKube::start(Scenario::ready().with_pod(coredns(Behaviour::Slow, 2500))).unwrap();
     fake.create(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-worker"}}))
         .unwrap();
     let kubeconfig = tempfile::NamedTempFile::new().unwrap();
     fake.write_kubeconfig(kubeconfig.path()).unwrap();
     let kubectl = crate::support::required_tool("STACKCTL_TEST_KUBECTL", "kubectl 1.37.1");
-    let kubeconfig_path = kubeconfig.path().to_path_buf();
-    let node_turns_ready = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(1500));
-        let patch = r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"kubelet is posting ready status"}]}}"#;
-        let out = std::process::Command::new(kubectl)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig_path)
-            .args([
-                "patch",
-                "node",
-                "kind-worker",
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                patch,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
     let machine = Machine::new(&fake.url());
-    let doc = machine.json(&["cluster", "up", "--timeout", "30s"]);
-    node_turns_ready.join().unwrap();
+    let doc = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            fake.wait_for("the ConfigMap stackctl applies", RUN_LIMIT, |store| {
+                store.get("configmaps", "kube-public", "local-registry-hosting")
+            })
+            .unwrap();
+            std::thread::sleep(Duration::from_secs(1));
+            let patch = r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"kubelet is posting ready status"}]}}"#;
+            let out = std::process::Command::new(&kubectl)
+                .arg("--kubeconfig")
+                .arg(kubeconfig.path())
+                .args(["patch", "node", "kind-worker", "--subresource=status", "--type=merge", "-p", patch])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        });
+        machine.json(&["cluster", "up", "--timeout", "30s"])
+    });
 
     let waited = doc["waited_ms"].as_u64().unwrap();
     assert!(
-        waited >= 1000,
-        "reported ready after {waited} ms: it did not wait"
+        waited >= 900,
+        "reported ready after {waited} ms: it did not wait for the node"
     );
     assert_eq!(
         doc["nodes"],
