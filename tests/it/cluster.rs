@@ -570,3 +570,30 @@ fn a_bad_timeout_is_a_usage_error() {
     );
     assert!(machine.calls().is_empty());
 }
+
+#[test]
+fn doctor_finds_the_stand_in_kind_and_docker_for_the_cluster_commands() {
+    let machine = Machine::new(&closed_url());
+    // No helm on this PATH: doctor prints its document, then exits 3 for the missing helm.
+    let run = machine.stackctl(&["--format", "json", "doctor"]);
+    run.expect(3);
+    let doc = run.json();
+    let names: Vec<&str> = doc["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["helm", "kind", "docker"]);
+    let users = json!([
+        "cluster up",
+        "cluster delete",
+        "cluster status",
+        "test local"
+    ]);
+    for (tool, version) in [(&doc["tools"][1], "0.31.0"), (&doc["tools"][2], "28.2.2")] {
+        assert_eq!(tool["found"], true, "{tool}");
+        assert_eq!(tool["version"], version, "{tool}");
+        assert_eq!(tool["needed_by"], users, "{tool}");
+    }
+}
