@@ -28,6 +28,7 @@ Examples:
   stackctl deps check             are Chart.yaml and Chart.lock sound and in sync?
   stackctl deps build             fill charts/jetscale/charts/ from Chart.lock
   stackctl deps bump backend 4.6.13
+  stackctl cluster up             the local kind cluster and its image registry, ready
   stackctl doctor                 which tools stackctl found, and what needs them
   stackctl completions bash > ~/.local/share/bash-completion/completions/stackctl
 
@@ -234,9 +235,20 @@ stackctl test live --host console.jetscale.ai"
         command: TestCommand,
     },
 
+    /// Create, check and delete the local kind cluster and its image registry.
+    #[command(
+        long_about = CLUSTER_ABOUT,
+        after_help = "Examples:\n  stackctl cluster up\n  stackctl cluster status\n  \
+stackctl cluster status --format json\n  stackctl cluster delete"
+    )]
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+
     /// Show the tools stackctl uses, their versions, and which commands need them.
     #[command(
-        long_about = "Show every external tool stackctl uses (helm, kubectl, kind, docker), \
+        long_about = "Show every external tool stackctl uses (helm, kind, docker), \
 whether it was found, its version, and which commands need it.\n\n\
 helm is looked up through --helm, then $STACKCTL_HELM, then PATH; Helm 3.17 or later and \
 Helm 4 are supported. Exits 3 when a tool needed for validation is missing or unsupported.",
@@ -297,6 +309,19 @@ and the lock, in one step
 Credentials, per registry host actually contacted: GITHUB_TOKEN or GH_TOKEN (for ghcr.io and \
 hosts listed in registries.github), then helm's registry config (`helm registry login`), then \
 docker's config.json, else anonymous. A .env file at the repository root is read.";
+
+const CLUSTER_ABOUT: &str = "\
+The local Kubernetes cluster of the dev loop (`tilt up`) and of `stackctl test local` and \
+`test ci`: a kind cluster ([cluster].name in stackctl.toml, default kind, kubeconfig context \
+kind-<name>) made from [cluster].config (kind/kind-config.yaml), and a local image registry \
+container ([cluster].registry, default ctlptl-registry) on 127.0.0.1:<registry-port> (5000) \
+that the cluster's nodes pull from.
+
+  up      create what is missing, reuse what is healthy, wire the two, wait until ready
+  status  what exists, whether it is ready, and what each test command will use
+  delete  remove the cluster and the registry
+
+kind and docker must be installed, and the Docker daemon running (`stackctl doctor`).";
 
 /// Where charts are fetched from, besides what stackctl.toml says.
 #[derive(Debug, Clone, Default, Args)]
@@ -498,6 +523,56 @@ Signs in with E2E_ADMIN_EMAIL and E2E_ADMIN_PASSWORD.",
         #[arg(long)]
         host: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Create or reuse the kind cluster and its registry, and wait until they are ready.
+    #[command(
+        long_about = "Make the local cluster ready, whatever exists already:\n\n\
+1. The registry container: created from registry:2 (published on 127.0.0.1:<registry-port>), \
+started when stopped, reused when running. A container of that name that publishes another \
+port is an error.\n\
+2. The kind cluster: created with `kind create cluster` from [cluster].config when `kind get \
+clusters` does not list it; reused when its API server answers and every node is Ready. An \
+existing cluster that is not healthy is reported with what is wrong and left as it is: \
+`stackctl cluster delete` then `stackctl cluster up` recreates it.\n\
+3. The wiring, applied every time: the registry joins kind's docker network; every node's \
+containerd gets /etc/containerd/certs.d/localhost:<port>/hosts.toml, so that images named \
+localhost:<port>/… are pulled from the registry; the ConfigMap \
+kube-public/local-registry-hosting tells Tilt and other tools where to push.\n\
+4. The wait, through the API: until every node is Ready and the kube-system/coredns \
+Deployment is available, at most --timeout. At the deadline it fails (exit 3) naming what is \
+not ready.",
+        after_help = "Examples:\n  stackctl cluster up\n  stackctl cluster up --timeout 10m    on a slow machine\n  \
+stackctl cluster up --format json"
+    )]
+    Up {
+        /// How long the nodes and CoreDNS may take to become ready (e.g. 90s, 5m).
+        #[arg(long, value_name = "DURATION", default_value = "3m")]
+        timeout: String,
+    },
+
+    /// Show the registry, the cluster, their readiness, and what the test commands use.
+    #[command(
+        long_about = "Show what exists, changing nothing: the registry container (its state, \
+the ports it publishes, whether it is on kind's network), the kind cluster (whether kind \
+lists it, its node containers, the kubeconfig context and its API server), each node's \
+readiness and CoreDNS's availability as the API reports them, and what `stackctl test local` \
+and `stackctl test ci` will use: the context and namespace from [test.local] and [test.ci], \
+and the registry `test local` pushes its images to. Exits 0 whatever it finds.",
+        after_help = "Examples:\n  stackctl cluster status\n  stackctl cluster status --format json | jq .ready"
+    )]
+    Status,
+
+    /// Delete the kind cluster and the registry container.
+    #[command(
+        long_about = "Delete the kind cluster (`kind delete cluster`, which also removes its \
+kubeconfig context) and the registry container with its storage (`docker rm --force \
+--volumes`). What does not exist is reported as absent; that is not an error.",
+        after_help = "Examples:\n  stackctl cluster delete\n  stackctl cluster delete && stackctl cluster up"
+    )]
+    Delete,
 }
 
 #[derive(Debug, Subcommand)]

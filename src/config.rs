@@ -501,9 +501,44 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// A duration as `stackctl.toml` and the command line write it (`timeout = "5m"`,
+/// `--timeout 90s`): jiff's friendly format (`500ms`, `90s`, `1m30s`, `1h`, `2 min`), not
+/// negative. The error says what is wrong, for the caller to place.
+pub fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<jiff::SignedDuration>()
+        .ok()
+        .and_then(|d| std::time::Duration::try_from(d).ok())
+        .filter(|_| !text.trim().is_empty())
+        .ok_or_else(|| format!("{text:?} is not a duration like \"90s\", \"5m\" or \"1m30s\""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_written() {
+        use std::time::Duration;
+        for (text, ms) in [
+            ("500ms", 500),
+            ("90s", 90_000),
+            ("5m", 300_000),
+            ("1m30s", 90_000),
+            ("1h", 3_600_000),
+            (" 2s ", 2_000),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(ms)),
+                "{text}"
+            );
+        }
+        for text in ["", "5", "m", "5x", "-1s"] {
+            let err = parse_duration(text).unwrap_err();
+            assert!(err.contains("is not a duration"), "{text}: {err}");
+        }
+    }
 
     #[test]
     fn empty_config_is_all_defaults() {

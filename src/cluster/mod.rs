@@ -6,6 +6,7 @@ mod api;
 pub mod apply;
 pub mod diagnose;
 pub mod forward;
+pub mod kind;
 pub mod namespace;
 pub mod pull_secret;
 pub mod wait;

@@ -3,6 +3,7 @@
 //! lives here.
 
 mod chart;
+mod cluster;
 mod completions;
 mod deps;
 mod doctor;
@@ -77,6 +78,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> Result<ExitCode> {
         Command::Completions { shell } => completions::run(&session, shell),
         Command::Deps { command } => deps::run(&session, command).await,
         Command::Chart { command } => chart::run(&session, command).await,
+        Command::Cluster { command } => cluster::run(&session, command).await,
         Command::Validate {
             scope,
             args,

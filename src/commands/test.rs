@@ -2,17 +2,17 @@
 
 use super::{Session, deps_source};
 use crate::cli::{KindLoopArgs, TestCommand};
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{ExitCode, Result};
 use crate::ops::test::{self, KindLoop, KindRequest};
 
 pub async fn run(session: &Session, command: TestCommand) -> Result<ExitCode> {
     let cx = session.context()?;
     let report = match command {
         TestCommand::Local { no_build, args } => {
-            test::kind(&cx, &kind_request(KindLoop::Local, no_build, args)?).await?
+            test::kind(&cx, &kind_request(KindLoop::Local, no_build, args)).await?
         }
         TestCommand::Ci { args } => {
-            test::kind(&cx, &kind_request(KindLoop::Ci, false, args)?).await?
+            test::kind(&cx, &kind_request(KindLoop::Ci, false, args)).await?
         }
         TestCommand::Dev => test::dev(&cx).await?,
         TestCommand::Live { host } => test::live(&cx, host.as_deref()).await?,
@@ -20,23 +20,13 @@ pub async fn run(session: &Session, command: TestCommand) -> Result<ExitCode> {
     session.printer.test_report(&report, &cx.repo.root)
 }
 
-fn kind_request(kind_loop: KindLoop, no_build: bool, args: KindLoopArgs) -> Result<KindRequest> {
-    let timeout = args
-        .timeout
-        .map(|text| {
-            test::parse_duration(&text).ok_or_else(|| {
-                Error::usage(format!(
-                    "--timeout {text:?} is not a duration like 5m or 90s"
-                ))
-            })
-        })
-        .transpose()?;
-    Ok(KindRequest {
+fn kind_request(kind_loop: KindLoop, no_build: bool, args: KindLoopArgs) -> KindRequest {
+    KindRequest {
         kind_loop,
         source: deps_source(args.deps.offline, &args.deps.registry),
         no_build,
-        timeout,
+        timeout: args.timeout,
         context: args.context,
         diagnostics_dir: args.diagnostics_dir,
-    })
+    }
 }

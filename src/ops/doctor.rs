@@ -43,6 +43,14 @@ pub struct DoctorReport {
     pub repository: Option<(PathBuf, bool)>,
 }
 
+/// The commands that run kind and docker: those of the local cluster and its registry.
+const LOCAL_CLUSTER_COMMANDS: &[&str] = &[
+    "cluster up",
+    "cluster delete",
+    "cluster status",
+    "test local",
+];
+
 /// How long a tool may take to print its version.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -51,15 +59,10 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn doctor(invocation: &Invocation) -> Result<DoctorReport> {
     let tools = vec![
         helm_status(invocation).await,
-        generic(
-            invocation,
-            "kubectl",
-            &["version", "--client", "-o", "json"],
-            &["test", "preview", "destroy"],
-        )
-        .await,
-        generic(invocation, "kind", &["version"], &["test"]).await,
-        generic(invocation, "docker", &["--version"], &["test local"]).await,
+        // kind and docker make the local cluster and its registry; stackctl talks to clusters
+        // through their API (kube-rs), never through kubectl, so kubectl is not looked for.
+        generic(invocation, "kind", &["version"], LOCAL_CLUSTER_COMMANDS).await,
+        generic(invocation, "docker", &["--version"], LOCAL_CLUSTER_COMMANDS).await,
     ];
     let repository = match Repo::discover(&invocation.cwd) {
         Ok(repo) => Some((repo.root, repo.config_found)),

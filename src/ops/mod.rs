@@ -9,6 +9,7 @@
 //! [`crate::error::ErrorKind::Cancelled`], having left every file it writes as it was or
 //! complete.
 
+pub mod cluster;
 pub mod deps;
 pub mod doctor;
 pub mod publish;

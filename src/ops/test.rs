@@ -52,8 +52,8 @@ pub struct KindRequest {
     pub source: DepsSource,
     /// `test local`: deploy the images of the last build instead of building.
     pub no_build: bool,
-    /// Overrides `[test.<loop>].timeout`.
-    pub timeout: Option<Duration>,
+    /// Overrides `[test.<loop>].timeout` (`5m`, `90s`).
+    pub timeout: Option<String>,
     /// Overrides `[test.<loop>].context`.
     pub context: Option<String>,
     /// Also write the report, the rendered manifests and the layer chain there.
@@ -76,6 +76,12 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
         KindLoop::Ci => &cx.repo.config.test.ci,
     };
     let mut run = Run::new(request.kind_loop.command());
+    let timeout = match &request.timeout {
+        Some(text) => crate::config::parse_duration(text)
+            .map_err(|e| Error::usage(format!("--timeout: {e}")))?,
+        None => duration(&config.timeout, "timeout")?,
+    };
+    let settle = duration(&config.settle, "settle")?;
     cx.require_helm().await?;
     // What needs nothing of the cluster comes first: a missing token or a broken target is
     // reported before anything is touched.
@@ -141,10 +147,6 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
         "deploying {} ({}) to {context}, namespace {}",
         target.name, target.release, target.namespace
     )));
-    let timeout = match request.timeout {
-        Some(timeout) => timeout,
-        None => duration(&config.timeout, "timeout")?,
-    };
     let deployed = deploy(
         cx,
         &cluster,
@@ -164,7 +166,7 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
     let plan = SmokePlan {
         credentials: credentials(cx, &config.credentials, &rendered.values)?,
         expected_version: expected_version(&rendered.values, &built),
-        settle: duration(&config.settle, "settle")?,
+        settle,
     };
     smoke_through_forwards(cx, &cluster, config, &target, plan, &mut run).await?;
     finish_with_dir(run, started, request)
@@ -210,16 +212,9 @@ fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-/// `5m`, `90s`, `1h30m` as a duration.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    text.parse::<jiff::SignedDuration>()
-        .ok()
-        .and_then(|d| Duration::try_from(d).ok())
-}
-
 /// A duration setting of `stackctl.toml`; `what` names it in the error.
 fn duration(text: &str, what: &str) -> Result<Duration> {
-    parse_duration(text).ok_or_else(|| {
+    crate::config::parse_duration(text).map_err(|_| {
         Error::config(format!(
             "{what} {text:?} is not a duration like \"5m\" or \"90s\""
         ))

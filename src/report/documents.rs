@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::deps::build::{DependencyStatus, Presence};
 use crate::deps::links::{LINKS_FILE, Link};
+use crate::ops::cluster::{Action, ClusterStatus, DeleteReport, UpReport};
 use crate::ops::deps::{BuildReport, BumpReport};
 use crate::ops::doctor::DoctorReport;
 use crate::ops::publish::PublishReport;
@@ -274,6 +275,206 @@ impl Document for DoctorReport {
                 let _ = writeln!(out, "         {problem}");
             }
         }
+        out
+    }
+}
+
+impl Document for UpReport {
+    fn human(&self, quiet: bool, styles: &Styles) -> String {
+        let mut out = String::new();
+        let good = styles.good;
+        let registry = &self.registry;
+        let _ = writeln!(
+            out,
+            "registry  {:<20} {:<8} {}, on the {} network",
+            registry.name,
+            registry.action.as_str(),
+            registry.address,
+            registry.network
+        );
+        let cluster = &self.cluster;
+        let restored = if cluster.context_restored {
+            " (written again into the kubeconfig)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "cluster   {:<20} {:<8} context {}{restored}",
+            cluster.name,
+            cluster.action.as_str(),
+            cluster.context
+        );
+        for node in &self.nodes {
+            let pulls = if self.registry_hosts.nodes.contains(&node.name) {
+                format!(" pulls {}/… from {}", registry.address, registry.from_nodes)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "node      {:<20} {good}{:<8}{good:#}{pulls}",
+                node.name, "Ready"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "coredns   {:<20} {good}{:<8}{good:#} {}/{} replicas available",
+            "kube-system/coredns", "ready", self.coredns.available_replicas, self.coredns.replicas
+        );
+        let _ = writeln!(
+            out,
+            "{good}ready{good:#} (waited {} s for the nodes and CoreDNS); ConfigMap {} announces the registry",
+            super::seconds(self.waited_ms),
+            self.registry_hosting
+        );
+        if !quiet {
+            let _ = writeln!(
+                out,
+                "next: `tilt up` for the dev loop, `stackctl test local` before a push"
+            );
+        }
+        out
+    }
+}
+
+impl Document for DeleteReport {
+    fn human(&self, _: bool, _: &Styles) -> String {
+        let line = |what: &str, name: &str, action: Action| {
+            let note = if action == Action::Absent {
+                " (nothing to delete)"
+            } else {
+                ""
+            };
+            format!("{what:<9} {name:<20} {}{note}\n", action.as_str())
+        };
+        line("cluster", &self.cluster.name, self.cluster.action)
+            + &line("registry", &self.registry.name, self.registry.action)
+    }
+}
+
+impl Document for ClusterStatus {
+    fn human(&self, _: bool, styles: &Styles) -> String {
+        let mut out = String::new();
+        let (good, bad) = (styles.good, styles.bad);
+        let registry = &self.registry;
+        let mut about = vec![registry.address.clone()];
+        if registry.state != "absent" {
+            if !registry.published.is_empty() {
+                about.push(format!("publishes {}", registry.published.join(", ")));
+            }
+            if !registry.published_on_port {
+                about.push(format!("{bad}not on the registry port{bad:#}"));
+            }
+            about.push(if registry.on_kind_network {
+                "on the kind network".to_string()
+            } else {
+                format!("{bad}not on the kind network{bad:#}")
+            });
+        }
+        let state_style = if registry.state == "running" {
+            good
+        } else {
+            bad
+        };
+        let _ = writeln!(
+            out,
+            "registry  {:<20} {state_style}{:<8}{state_style:#} {}",
+            registry.name,
+            registry.state,
+            about.join(", ")
+        );
+
+        let cluster = &self.cluster;
+        let (style, state) = if cluster.exists {
+            (good, "exists")
+        } else {
+            (bad, "absent")
+        };
+        let context = match &cluster.server {
+            Some(server) => format!("context {} -> {server}", cluster.context),
+            None => format!(
+                "context {} {bad}not in the kubeconfig{bad:#}",
+                cluster.context
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "cluster   {:<20} {style}{state:<8}{style:#} {context}",
+            cluster.name
+        );
+        for node in &cluster.node_containers {
+            if node.state != "running" {
+                let _ = writeln!(
+                    out,
+                    "  node container {} is {bad}{}{bad:#}",
+                    node.name, node.state
+                );
+            }
+        }
+        if let Some(problem) = &cluster.api_problem {
+            let _ = writeln!(out, "  api     {bad}{problem}{bad:#}");
+        }
+        for node in cluster.nodes.iter().flatten() {
+            let _ = match &node.problem {
+                None => writeln!(out, "  node    {:<20} {good}Ready{good:#}", node.name),
+                Some(problem) => writeln!(
+                    out,
+                    "  node    {:<20} {bad}NotReady{bad:#} {problem}",
+                    node.name
+                ),
+            };
+        }
+        if let Some(coredns) = &cluster.coredns {
+            let counts = format!(
+                "{}/{} replicas available",
+                coredns.available_replicas, coredns.replicas
+            );
+            let _ = match &coredns.problem {
+                None => writeln!(
+                    out,
+                    "  coredns {:<20} {good}ready{good:#}    {counts}",
+                    "kube-system/coredns"
+                ),
+                Some(problem) => writeln!(
+                    out,
+                    "  coredns {:<20} {bad}not ready{bad:#} {problem}",
+                    "kube-system/coredns"
+                ),
+            };
+        }
+
+        for test in &self.tests {
+            let cluster_note = if test.on_kind_cluster {
+                " (the kind cluster)"
+            } else {
+                ""
+            };
+            let namespace = test.namespace.as_deref().map_or_else(
+                || format!("variant {} not declared in stackctl.toml", test.variant),
+                |ns| format!("namespace {ns}"),
+            );
+            let images = match &test.images {
+                Some(registry) => format!("images pushed to {registry}"),
+                None => "images as the variant's values name them".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<11} context {}{cluster_note}, {namespace}, {images}",
+                test.command, test.context
+            );
+        }
+        let _ = if self.ready {
+            writeln!(
+                out,
+                "{good}ready{good:#}: the dev loop and `stackctl test local` can run"
+            )
+        } else {
+            writeln!(
+                out,
+                "{bad}not ready{bad:#}: `stackctl cluster up` creates or completes it"
+            )
+        };
         out
     }
 }

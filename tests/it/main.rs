@@ -9,6 +9,7 @@ mod cache;
 mod cancel;
 mod chart_publish;
 mod cli;
+mod cluster;
 mod deps_auth;
 mod deps_check;
 mod deps_offline;
