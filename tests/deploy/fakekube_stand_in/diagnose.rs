@@ -180,7 +180,13 @@ async fn jobs_and_statefulsets_are_diagnosed_from_their_own_pods() {
     .await;
     let (task, db) = (job("migrate", NS), statefulset("db", NS));
     seed(&stand.kube, NS, &[&task, &db]);
-    let (results, _) = wait_for(&stand, NS, &[&task, &db], Duration::from_millis(1500)).await;
+    // The Job fails by itself; the StatefulSet waits for a node until its deadline.
+    let (mut results, _) = wait_for(&stand, NS, &[&task], super::support::WAIT).await;
+    results.extend(
+        wait_for(&stand, NS, &[&db], Duration::from_millis(1000))
+            .await
+            .0,
+    );
     assert!(
         matches!(results[0].state, WorkloadState::Failed { .. }),
         "{:?}",
