@@ -35,6 +35,7 @@ use crate::helm::RenderedObject;
 use crate::values::Merged;
 
 pub use hooks::{HookOutcome, HookRun};
+pub use prune::PRUNABLE_KINDS;
 
 /// The field manager of every server-side apply stackctl makes.
 pub const FIELD_MANAGER: &str = "stackctl";
