@@ -30,11 +30,12 @@ use serde_json::Value;
 use super::Cluster;
 use super::api::{self, CALL_TIMEOUT};
 use super::namespace;
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::helm::RenderedObject;
 use crate::values::Merged;
 
 pub use hooks::{HookOutcome, HookRun};
+pub use prune::PRUNABLE_KINDS;
 
 /// The field manager of every server-side apply stackctl makes.
 pub const FIELD_MANAGER: &str = "stackctl";
@@ -233,30 +234,30 @@ impl Served {
             CALL_TIMEOUT,
             Discovery::new(cluster.client().clone()).run_aggregated(),
         )
-        .await?;
-        let discovery = match aggregated {
-            Ok(discovery) => discovery,
-            Err(status) => {
-                // Servers older than Kubernetes 1.26 have no aggregated discovery.
-                tracing::debug!(
-                    "aggregated discovery refused ({}); asking each group",
-                    api::refusal_text(&status)
-                );
-                api::call(
-                    cluster,
-                    "discover the API",
-                    CALL_TIMEOUT,
-                    Discovery::new(cluster.client().clone()).run(),
-                )
-                .await?
-                .map_err(|status| {
-                    crate::error::Error::environment(format!(
-                        "the API server refuses discovery: {}",
-                        api::refusal_text(&status)
-                    ))
-                })?
-            }
+        .await;
+        let why_not = match aggregated {
+            Ok(Ok(discovery)) => return Ok(Served { discovery }),
+            Ok(Err(status)) => api::refusal_text(&status),
+            // An answer kube-rs cannot read as aggregated discovery: an older server.
+            Err(e) if e.kind == ErrorKind::Environment => e.to_string(),
+            Err(e) => return Err(e),
         };
+        // Servers older than Kubernetes 1.26 have no aggregated discovery: one request per
+        // group version instead.
+        tracing::debug!("aggregated discovery failed ({why_not}); asking each group");
+        let discovery = api::call(
+            cluster,
+            "discover the API",
+            CALL_TIMEOUT,
+            Discovery::new(cluster.client().clone()).run(),
+        )
+        .await?
+        .map_err(|status| {
+            Error::environment(format!(
+                "the API server refuses discovery: {}",
+                api::refusal_text(&status)
+            ))
+        })?;
         Ok(Served { discovery })
     }
 
@@ -420,7 +421,7 @@ async fn apply_one(cluster: &Cluster, prepared: &Prepared) -> Result<Option<Appl
 /// The problem an API refusal of `object` is; a namespace being deleted stops the apply.
 fn refused(cluster: &Cluster, object: &ObjectRef, status: &Status) -> Result<ApplyProblem> {
     if api::is_terminating_namespace(status) {
-        return Err(crate::error::Error::environment(format!(
+        return Err(Error::environment(format!(
             "cannot apply {object}: {}",
             status.message
         ))

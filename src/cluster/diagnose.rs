@@ -141,14 +141,13 @@ async fn gather(cluster: &Cluster, namespace: &str, kind: &str, name: &str) -> G
             };
             let selector = d.spec.as_ref().map(|s| s.selector.clone());
             let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
-            let params = list_params(selector.as_ref());
-            let listed = attempt(
-                cluster,
-                &format!("list the ReplicaSets of {kind}/{name}"),
-                unavailable,
-                sets.list(&params),
-            )
-            .await;
+            let listed = match list_params(selector.as_ref()) {
+                Some(params) => {
+                    let what = format!("list the ReplicaSets of {kind}/{name}");
+                    attempt(cluster, &what, unavailable, sets.list(&params)).await
+                }
+                None => None,
+            };
             let sets: Vec<Arc<ReplicaSet>> = listed
                 .map(|l| l.items.into_iter().map(Arc::new).collect())
                 .unwrap_or_default();
@@ -191,7 +190,12 @@ async fn gather(cluster: &Cluster, namespace: &str, kind: &str, name: &str) -> G
         _ => return gathered,
     };
     let pods_api: Api<Pod> = Api::namespaced(client, namespace);
-    let params = list_params(selector.as_ref());
+    let Some(params) = list_params(selector.as_ref()) else {
+        unavailable.push(format!(
+            "the pods of {kind}/{name}: it has no label selector stackctl can list by"
+        ));
+        return gathered;
+    };
     let Some(listed) = attempt(
         cluster,
         &format!("list the pods of {kind}/{name}"),
@@ -217,12 +221,11 @@ async fn gather(cluster: &Cluster, namespace: &str, kind: &str, name: &str) -> G
     gathered
 }
 
-fn list_params(selector: Option<&LabelSelector>) -> ListParams {
-    match selector.cloned().map(Selector::try_from) {
-        Some(Ok(selector)) => ListParams::default().labels_from(&selector),
-        // A selector kube-rs cannot express (or none): nothing would match safely.
-        _ => ListParams::default().labels("stackctl.dev/no-selector=true"),
-    }
+/// A list of what `selector` selects; `None` when there is no selector, or one kube-rs
+/// cannot express (listing everything instead would show other workloads' pods).
+fn list_params(selector: Option<&LabelSelector>) -> Option<ListParams> {
+    let selector = Selector::try_from(selector?.clone()).ok()?;
+    Some(ListParams::default().labels_from(&selector))
 }
 
 /// The last events of `involved` objects, oldest first.

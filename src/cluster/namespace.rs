@@ -12,10 +12,8 @@ use serde_json::json;
 
 use super::Cluster;
 use super::api::{self, CALL_TIMEOUT};
-use crate::error::{Error, ErrorKind, Result};
-
-/// The field manager of everything stackctl applies.
 use super::apply::FIELD_MANAGER;
+use crate::error::{Error, ErrorKind, Result};
 
 /// How long the search for what holds a stuck namespace may take in all: it runs after the
 /// deadline already passed, so it must not add much.

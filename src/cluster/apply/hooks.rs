@@ -183,10 +183,14 @@ pub(super) async fn run(
             outcome.problems.push(ApplyProblem {
                 object: reference,
                 message: format!("the {event} hook failed: {reason}"),
-                hint: Some(format!(
-                    "{}; a failed pre hook stops the deploy before anything else is applied",
+                hint: Some(if event.starts_with("pre-") {
+                    format!(
+                        "{}; nothing else was applied: a failed pre hook stops the deploy, as it stops a Helm release",
+                        next_step(cluster, prepared)
+                    )
+                } else {
                     next_step(cluster, prepared)
-                )),
+                }),
             });
             return Ok(false);
         }

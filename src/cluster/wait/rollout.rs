@@ -417,5 +417,20 @@ mod tests {
             job(&job_with(json!([])), &[]),
             Verdict::Waiting(_)
         ));
+        // The failed pod's exit comes along when its status is known.
+        let failed_pod: Arc<Pod> = Arc::new(serde_json::from_value(json!({
+            "metadata": {"name": "j-x", "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "j1"}]},
+            "status": {"phase": "Failed", "containerStatuses": [{"name": "task", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": 2, "reason": "Error", "message": "no database"}}}]},
+        })).unwrap());
+        let failed = job_with(
+            json!([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "limit"}]),
+        );
+        assert_eq!(
+            job(&failed, &[failed_pod]),
+            Verdict::Failed(
+                "BackoffLimitExceeded: limit (pod j-x: container task exit code 2 (Error): no database)".into()
+            )
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use fakekube::{Behaviour, PodMatch, PodRule, Scenario};
+use fakekube::{Behaviour, Fault, PodMatch, PodRule, Scenario};
 use serde_json::json;
 use stackctl::cluster::apply::{
     ApplyOutcome, ApplyRequest, DEFAULT_HOOK_TIMEOUT, HookOutcome, INVENTORY_LABEL, apply,
@@ -266,6 +266,18 @@ async fn an_unserved_kind_is_a_problem_naming_the_value_and_pre_install_hooks_ru
 }
 
 #[tokio::test]
+async fn without_aggregated_discovery_each_group_is_asked() {
+    // The first request under /apis is the aggregated discovery: refused, as an API server
+    // older than 1.26 would not serve it.
+    let stand =
+        stand_in(Scenario::ready().with_fault(Fault::path("/apis").times(1).status(406))).await;
+    let objects = [object(support::deployment("web", "old-server"))];
+    let outcome = apply_all(&stand, &synthetic("r", "old-server", &objects)).await;
+    assert!(outcome.ok(), "{:#?}", outcome.problems);
+    assert_eq!(outcome.applied[0].to_string(), "Deployment/web");
+}
+
+#[tokio::test]
 async fn an_immutable_field_is_a_problem_naming_the_field() {
     let stand = stand_in(Scenario::ready()).await;
     let service = |ip: &str| {
@@ -461,10 +473,6 @@ async fn a_failing_hook_job_is_reported_and_stops_the_apply() {
         panic!("{:#?}", outcome.hooks);
     };
     assert!(reason.contains("BackoffLimitExceeded"), "{reason}");
-    assert!(
-        reason.contains("exit code 1"),
-        "the failed pod's exit comes along: {reason}"
-    );
     assert_eq!(outcome.problems.len(), 1);
     assert!(
         outcome.problems[0]

@@ -8,7 +8,7 @@ use stackctl::checks::WorkloadDiagnosis;
 use stackctl::cluster::diagnose::diagnose;
 use stackctl::cluster::wait::WorkloadState;
 
-use super::support::{Stand, deployment, seed, stand_in, wait_for, within};
+use super::support::{Stand, deployment, job, seed, stand_in, statefulset, wait_for, within};
 
 const NS: &str = "diag";
 
@@ -162,4 +162,83 @@ async fn a_failing_diagnostic_call_becomes_a_line_of_the_diagnosis() {
     );
     // The rest is there.
     assert!(d.pods[0].containers[0].state.contains("ImagePull"));
+}
+
+#[tokio::test]
+async fn jobs_and_statefulsets_are_diagnosed_from_their_own_pods() {
+    let stand = stand_in(
+        Scenario::ready()
+            .with_pod(PodRule::new(
+                PodMatch::owner("migrate"),
+                Behaviour::Crashloop,
+            ))
+            .with_pod(PodRule::new(
+                PodMatch::owner("db"),
+                Behaviour::Unschedulable,
+            )),
+    )
+    .await;
+    let (task, db) = (job("migrate", NS), statefulset("db", NS));
+    seed(&stand.kube, NS, &[&task, &db]);
+    // The Job fails by itself; the StatefulSet waits for a node until its deadline.
+    let (mut results, _) = wait_for(&stand, NS, &[&task], super::support::WAIT).await;
+    results.extend(
+        wait_for(&stand, NS, &[&db], Duration::from_millis(1000))
+            .await
+            .0,
+    );
+    assert!(
+        matches!(results[0].state, WorkloadState::Failed { .. }),
+        "{:?}",
+        results[0]
+    );
+    assert!(
+        matches!(results[1].state, WorkloadState::TimedOut { .. }),
+        "{:?}",
+        results[1]
+    );
+    let diagnoses = within("diagnose", diagnose(&stand.cluster, NS, &results)).await;
+    assert_eq!(diagnoses.len(), 2);
+
+    let job = &diagnoses[0];
+    assert_eq!((job.kind.as_str(), job.name.as_str()), ("Job", "migrate"));
+    assert!(
+        job.problem.contains("BackoffLimitExceeded"),
+        "{}",
+        job.problem
+    );
+    let task = &job.pods[0].containers[0];
+    assert_eq!(task.state, "terminated: exit code 1 (Error)");
+    assert_eq!(job.pods[0].phase, "Failed");
+    assert!(job.unavailable.is_empty(), "{:?}", job.unavailable);
+
+    let sts = &diagnoses[1];
+    assert_eq!(
+        (sts.kind.as_str(), sts.name.as_str()),
+        ("StatefulSet", "db")
+    );
+    assert!(
+        sts.problem.starts_with("not ready by the deadline"),
+        "{}",
+        sts.problem
+    );
+    assert_eq!(sts.pods[0].name, "db-0");
+    assert!(
+        sts.pods[0]
+            .conditions
+            .iter()
+            .any(|c| c.starts_with("PodScheduled: Unschedulable")),
+        "{:?}",
+        sts.pods[0].conditions
+    );
+    assert!(
+        sts.events.iter().any(|e| e.reason == "FailedScheduling"),
+        "{:#?}",
+        sts.events
+    );
+    assert!(
+        sts.next_step.starts_with("no node can run pod db-0"),
+        "{}",
+        sts.next_step
+    );
 }

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fakekube::{Behaviour, DeploymentRule, Fault, PodMatch, PodRule, Scenario};
-use kube::api::{Api, Patch, PatchParams};
+use futures_util::StreamExt;
+use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
 use serde_json::{Value, json};
 use stackctl::cluster::wait::{WaitRequest, WorkloadResult, WorkloadState, wait};
 
@@ -122,8 +123,15 @@ async fn image_pull_backoff_fails_fast_naming_the_container_and_reason() {
 #[tokio::test]
 async fn a_crash_loop_fails_fast_after_restarts() {
     let reason = fails_fast(pods_of_web(Behaviour::Crashloop), |_| {}).await;
+    // Two restarts at least (a loaded machine may see the stand-in's third first).
+    let restarts: u32 = reason
+        .split("CrashLoopBackOff after ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{reason}"));
     assert!(
-        reason.contains("container app: CrashLoopBackOff after 2 restarts"),
+        reason.contains("container app: CrashLoopBackOff after ") && restarts >= 2,
         "{reason}"
     );
     assert!(reason.contains("exit code 1"), "{reason}");
@@ -264,11 +272,45 @@ async fn cancellation_ends_the_wait_at_once() {
     );
 }
 
+/// `b - a` in milliseconds, negative when `b` came first.
+fn signed_ms(a: Instant, b: Instant) -> f64 {
+    if b >= a {
+        (b - a).as_secs_f64() * 1000.0
+    } else {
+        -((a - b).as_secs_f64() * 1000.0)
+    }
+}
+
+fn summary(mut ms: Vec<f64>) -> String {
+    ms.sort_by(f64::total_cmp);
+    format!(
+        "{} (median {:.1} ms)",
+        ms.iter()
+            .map(|l| format!("{l:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ms[ms.len() / 2]
+    )
+}
+
+/// Whether a Deployment (as JSON) is Available for its current generation.
+fn available(d: &Value) -> bool {
+    d["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Available" && c["status"] == "True")
+    }) && d["status"]["observedGeneration"] == d["metadata"]["generation"]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_detection_latency_is_measured() {
-    // Measured, not asserted (the goal is under 50 ms): from the stand-in storing a
-    // Deployment Available for its generation to `wait` returning Ready. A thread reads the
-    // stand-in's store every 100 µs to see the first instant; five rollouts, one at a time.
+    // Measured and printed, not asserted (the goal is under 50 ms), over five
+    // rollouts, one at a time, two ways:
+    // - end to end: from the first instant a thread reading the stand-in's store without
+    //   pause sees the Deployment Available, to `wait` returning Ready. On a loaded 2-core
+    //   machine that thread is not always scheduled: it can see the change late, even after
+    //   `wait` returned (negative values).
+    // - stackctl's own share: from a plain kube-rs watch of the Deployment in this process
+    //   receiving the Available status, to `wait` returning.
     let stand = Arc::new(
         stand_in(Scenario::ready().with_pod(
             PodRule::new(PodMatch::labels([("measured", "yes")]), Behaviour::Slow).delay_ms(300),
@@ -276,7 +318,9 @@ async fn readiness_detection_latency_is_measured() {
         .await,
     );
     stand.kube.create(support::namespace(NS)).unwrap();
-    let mut latencies_ms = Vec::new();
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(stand.cluster.client().clone(), NS);
+    let (mut end_to_end, mut own) = (Vec::new(), Vec::new());
     for round in 0..5 {
         let name = format!("web-{round}");
         let mut web = deployment(&name, NS);
@@ -288,46 +332,44 @@ async fn readiness_detection_latency_is_measured() {
             std::thread::spawn(move || {
                 let deadline = Instant::now() + support::WAIT;
                 while Instant::now() < deadline {
-                    if let Some(d) = stand.kube.store().get("deployments.apps", NS, &name) {
-                        let available = d["status"]["conditions"].as_array().is_some_and(|cs| {
-                            cs.iter()
-                                .any(|c| c["type"] == "Available" && c["status"] == "True")
-                        });
-                        if available
-                            && d["status"]["observedGeneration"] == d["metadata"]["generation"]
-                        {
-                            return Some(Instant::now());
-                        }
+                    let d = stand.kube.store().get("deployments.apps", NS, &name);
+                    if d.as_ref().is_some_and(available) {
+                        return Some(Instant::now());
                     }
-                    std::thread::sleep(Duration::from_micros(100));
+                    std::thread::yield_now();
                 }
                 None
+            })
+        };
+        let reference = {
+            let deployments = deployments.clone();
+            let params = WatchParams::default().fields(&format!("metadata.name={name}"));
+            tokio::spawn(async move {
+                let mut stream = deployments.watch(&params, "0").await.unwrap().boxed();
+                while let Some(event) = stream.next().await {
+                    if let Ok(WatchEvent::Added(d) | WatchEvent::Modified(d)) = event
+                        && available(&serde_json::to_value(&d).unwrap())
+                    {
+                        return Instant::now();
+                    }
+                }
+                panic!("the reference watch ended");
             })
         };
         let (results, _) = wait_for(&stand, &[&web], support::WAIT).await;
         let returned = Instant::now();
         assert_eq!(results[0].state, WorkloadState::Ready);
-        let available = observer
+        let stored = observer
             .join()
             .unwrap()
             .expect("the stand-in marked it available");
-        // Negative when the observer thread (sleeping 100 µs between reads, on a shared
-        // machine) saw the change after `wait` had already returned.
-        let latency_ms = if returned >= available {
-            (returned - available).as_secs_f64() * 1000.0
-        } else {
-            -((available - returned).as_secs_f64() * 1000.0)
-        };
-        latencies_ms.push(latency_ms);
+        let delivered = within("reference watch", reference).await.unwrap();
+        end_to_end.push(signed_ms(stored, returned));
+        own.push(signed_ms(delivered, returned));
     }
-    latencies_ms.sort_by(f64::total_cmp);
     eprintln!(
-        "readiness detection latency (stand-in marks Available -> wait returns), 5 rollouts: {}; median {:.1} ms",
-        latencies_ms
-            .iter()
-            .map(|l| format!("{l:.1} ms"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        latencies_ms[2]
+        "readiness detection latency, 5 rollouts, ms: end to end (stand-in store -> wait returns): {}; stackctl's own (watch event received -> wait returns): {}",
+        summary(end_to_end),
+        summary(own)
     );
 }
