@@ -123,6 +123,19 @@ impl Context {
         result
     }
 
+    /// The target a user names on the command line (a variant, an env file, a values file of
+    /// the chart), for an operation that renders it: helm is required first.
+    pub async fn named_target(
+        &self,
+        spec: &str,
+        cloud: Option<&str>,
+    ) -> Result<crate::target::Target> {
+        self.require_helm().await?;
+        let target =
+            crate::engine::targets::resolve_target(&self.repo, &self.invocation.cwd, spec, cloud);
+        self.helm_first(target).await
+    }
+
     /// An error if the run was interrupted: operations call it between phases, and right
     /// before they write, so that nothing is written after the user asked to stop.
     pub fn check_cancelled(&self) -> Result<()> {

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use super::{Context, DepsSource, deps};
-use crate::engine::{self, RenderedTarget, targets};
+use crate::engine::{self, RenderedTarget};
 use crate::error::Result;
 use crate::findings::Report;
 use crate::target::Target;
@@ -29,14 +29,8 @@ pub struct Rendering {
 /// Render one target.
 pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> {
     let started = Instant::now();
-    cx.require_helm().await?;
     let target = cx
-        .helm_first(targets::resolve_target(
-            &cx.repo,
-            &cx.invocation.cwd,
-            &request.target,
-            request.cloud.as_deref(),
-        ))
+        .named_target(&request.target, request.cloud.as_deref())
         .await?;
     let workspace = deps::prepare_workspace(cx, &request.source).await?;
     let chain = layer_chain(&workspace, &target);

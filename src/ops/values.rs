@@ -2,7 +2,7 @@
 //! of one value through the layer chain.
 
 use super::{Context, DepsSource, deps, render::layer_chain};
-use crate::engine::{self, targets};
+use crate::engine;
 use crate::error::Result;
 use crate::target::Target;
 use crate::values::{Merged, pointer};
@@ -29,14 +29,8 @@ pub struct MergedValues {
 /// Merge a target's values as helm does. Dependencies come from the cache or the local chart
 /// sources only: merging needs their defaults, never the network.
 pub async fn values(cx: &Context, request: &ValuesRequest) -> Result<MergedValues> {
-    cx.require_helm().await?;
     let target = cx
-        .helm_first(targets::resolve_target(
-            &cx.repo,
-            &cx.invocation.cwd,
-            &request.target,
-            request.cloud.as_deref(),
-        ))
+        .named_target(&request.target, request.cloud.as_deref())
         .await?;
     let source = DepsSource {
         offline: true,

@@ -109,12 +109,8 @@ fn sigint_while_helm_renders_kills_helm_and_exits_130_with_nothing_cached() {
 #[test]
 fn sigint_while_a_registry_never_answers_exits_130_and_changes_no_file() {
     let mut sandbox = Sandbox::fixture("deps/repo");
-    let (host, accepted) = silent_registry();
-    sandbox.set_env(
-        "STACKCTL_REGISTRY_MIRRORS",
-        support::registry::ghcr_mirror(&format!("oci://{host}/charts")),
-    );
-    sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", host.clone());
+    let registry = SilentRegistry::start();
+    registry.mirror_for(&mut sandbox);
     // charts/ filled from the local chart sources, then a bump in Chart.yaml: the update has
     // a new lock and new archives to write once the registry confirms the version.
     sandbox.stackctl(["deps", "build", "--offline"]).success();
@@ -127,14 +123,7 @@ fn sigint_while_a_registry_never_answers_exits_130_and_changes_no_file() {
     let before = sandbox.snapshot();
 
     let started = sandbox.spawn_stackctl(["deps", "update"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "stackctl never contacted the registry"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    registry.wait_for_a_connection();
     std::thread::sleep(Duration::from_millis(200));
     started.interrupt();
     let (run, waited) = started.finish(Duration::from_secs(30));
@@ -150,21 +139,48 @@ fn sigint_while_a_registry_never_answers_exits_130_and_changes_no_file() {
     );
 }
 
-/// A silent registry that accepts every connection and never answers; the number of
-/// connections it took.
-fn silent_registry() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let host = listener.local_addr().unwrap().to_string();
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = std::sync::Arc::clone(&accepted);
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            held.push(stream);
+/// A registry that accepts every connection and never says a word, counting connections.
+struct SilentRegistry {
+    host: String,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SilentRegistry {
+    fn start() -> SilentRegistry {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(stream);
+            }
+        });
+        SilentRegistry { host, accepted }
+    }
+
+    /// Serve the umbrella's dependencies from here for every later command of `sandbox`.
+    fn mirror_for(&self, sandbox: &mut Sandbox) {
+        sandbox.set_env(
+            "STACKCTL_REGISTRY_MIRRORS",
+            support::registry::ghcr_mirror(&format!("oci://{}/charts", self.host)),
+        );
+        sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", self.host.clone());
+    }
+
+    /// Wait (at most 30 s) until someone connects.
+    fn wait_for_a_connection(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "stackctl never contacted the registry"
+            );
+            std::thread::sleep(Duration::from_millis(10));
         }
-    });
-    (host, accepted)
+    }
 }
 
 #[test]
@@ -173,23 +189,12 @@ fn sigterm_while_deps_build_waits_on_a_registry_leaves_charts_as_it_was() {
     sandbox.stackctl(["deps", "build", "--offline"]).success();
     // One archive gone: the next build fetches what the lock pins.
     std::fs::remove_file(sandbox.path("charts/jetscale/charts/frontend-2.7.1.tgz")).unwrap();
-    let (host, accepted) = silent_registry();
-    sandbox.set_env(
-        "STACKCTL_REGISTRY_MIRRORS",
-        support::registry::ghcr_mirror(&format!("oci://{host}/charts")),
-    );
-    sandbox.set_env("STACKCTL_INSECURE_REGISTRIES", host.clone());
+    let registry = SilentRegistry::start();
+    registry.mirror_for(&mut sandbox);
     let before = sandbox.snapshot();
 
     let started = sandbox.spawn_stackctl(["deps", "build"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while accepted.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "stackctl never contacted the registry"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    registry.wait_for_a_connection();
     started.terminate();
     let (run, waited) = started.finish(Duration::from_secs(30));
 
