@@ -16,6 +16,7 @@
 
 mod end_to_end;
 mod failures;
+mod resilience;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
