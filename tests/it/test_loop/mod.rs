@@ -16,6 +16,7 @@
 
 mod end_to_end;
 mod failures;
+mod refusals;
 mod resilience;
 
 use std::path::{Path, PathBuf};
@@ -190,6 +191,22 @@ fn deployment_images(kube: &FakeKube, namespace: &str, name: &str) -> Vec<String
         .flat_map(|list| spec[list].as_array().cloned().unwrap_or_default())
         .map(|c| c["image"].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// Wait until the stand-in's store stops changing (its controllers settled after start),
+/// and return its resourceVersion then.
+fn settled_resource_version(kube: &FakeKube) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = kube.store().resource_version();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = kube.store().resource_version();
+        if now == last {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "fakekube never settled");
+        last = now;
+    }
 }
 
 /// The test cases of a JUnit document as (name, outcome): `failed` with a `<failure>`,
