@@ -18,6 +18,7 @@ mod end_to_end;
 mod failures;
 mod refusals;
 mod resilience;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
