@@ -16,6 +16,7 @@
 
 mod end_to_end;
 mod failures;
+mod interrupt;
 mod refusals;
 mod resilience;
 mod secrets;
