@@ -112,7 +112,7 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
             ),
         ));
         run.report.diagnostics = validation.diagnostics;
-        return Ok(run.finish(started));
+        return finish_with_dir(run, started, request);
     }
     run.report.checks.push(Check::passed("validate", ms(phase)));
     let phase = Instant::now();
@@ -125,7 +125,7 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
                 "helm could not render the target",
             ));
             run.report.diagnostics = diagnostics;
-            return Ok(run.finish(started));
+            return finish_with_dir(run, started, request);
         }
     };
     cx.check_cancelled()?;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use fakekube::{Behaviour, FakeKube, PodMatch, PodRule, Scenario};
 use serde_json::{Value, json};
 
-use crate::support::{Run, Sandbox, repo_root};
+use crate::support::standins::StandIns;
+use crate::support::{Run, Sandbox};
 
 /// Longest any one stackctl run of these tests may take before the test fails.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
@@ -18,7 +19,7 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 /// be picked up), their state, and a repository copy to run stackctl in.
 struct Machine {
     sandbox: Sandbox,
-    state: PathBuf,
+    standins: StandIns,
 }
 
 impl Machine {
@@ -29,18 +30,9 @@ impl Machine {
 
     fn with_tools(api: &str, tools: &[&str]) -> Machine {
         let mut sandbox = Sandbox::with_repo();
-        let bin = sandbox.outside_repo("standin-bin");
-        let state = sandbox.outside_repo("standin-state");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::create_dir_all(state.join("containers")).unwrap();
-        let standins = repo_root().join("tests/it/standins");
-        for file in tools.iter().copied().chain(["common.sh"]) {
-            std::fs::copy(standins.join(file), bin.join(file)).unwrap();
-        }
-        sandbox.set_env("PATH", bin.display().to_string());
-        sandbox.set_env("STANDIN_STATE", state.display().to_string());
+        let standins = StandIns::install(&mut sandbox, tools);
         sandbox.set_env("STANDIN_API_SERVER", api);
-        Machine { sandbox, state }
+        Machine { sandbox, standins }
     }
 
     /// Point the contexts the stand-in kind writes from now on at `api`.
@@ -64,11 +56,7 @@ impl Machine {
 
     /// Every call the stand-ins recorded so far, one line each.
     fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.state.join("calls.log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.standins.calls()
     }
 
     /// The calls recorded since `before` (a count of [`Machine::calls`]).
@@ -77,26 +65,27 @@ impl Machine {
     }
 
     fn stdin_log(&self) -> String {
-        std::fs::read_to_string(self.state.join("stdin.log")).unwrap_or_default()
+        std::fs::read_to_string(self.standins.state().join("stdin.log")).unwrap_or_default()
     }
 
     /// A container's state line, as the stand-in docker keeps it.
     fn set_container(&self, name: &str, line: &str) {
         std::fs::write(
-            self.state.join("containers").join(name),
+            self.standins.state().join("containers").join(name),
             format!("{line}\n"),
         )
         .unwrap();
     }
 
     fn container(&self, name: &str) -> Option<String> {
-        std::fs::read_to_string(self.state.join("containers").join(name)).ok()
+        std::fs::read_to_string(self.standins.state().join("containers").join(name)).ok()
     }
 
     /// A file a `docker exec` wrote inside a node.
     fn node_file(&self, node: &str, path: &str) -> Option<String> {
         let inside = self
-            .state
+            .standins
+            .state()
             .join("nodes")
             .join(node)
             .join(path.trim_start_matches('/'));

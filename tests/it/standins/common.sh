@@ -1,6 +1,7 @@
-# Shared by the stand-in `kind` and `docker` scripts of stackctl's cluster tests (see
-# tests/it/cluster.rs). They are stand-ins, not the tools: they run no container and no
-# cluster. They keep what they "made" as files under $STANDIN_STATE and record every call.
+# Shared by the stand-in `kind` and `docker` scripts of stackctl's cluster and test-loop tests
+# (see tests/it/cluster.rs and tests/it/test_loop/). They are stand-ins, not the tools: they
+# run no container, no build and no cluster. They keep what they "made" as files under
+# $STANDIN_STATE and record every call.
 #
 # $STANDIN_STATE/
 #   calls.log              one line per call: the tool and its arguments (quoted when needed)
@@ -10,6 +11,7 @@
 #                          line `docker container inspect` prints for stackctl's --format
 #   networks/<name>        a docker network that exists
 #   nodes/<node>/...       the files `docker exec` wrote inside a node container
+#   images/built           the tags `docker build` "built", one a line (what `docker push` accepts)
 
 # The scripts need the usual utilities whatever PATH the test gives stackctl.
 PATH=/usr/bin:/bin:$PATH

@@ -1,13 +1,14 @@
 //! Shared test support: the real tools the tests run against, the [`Sandbox`] every test runs
 //! stackctl and helm in (a temporary repository with an environment isolated from the
-//! developer's machine), the [`Run`] of one command, a real OCI registry and a stand-in of the
-//! GitHub API.
+//! developer's machine), the [`Run`] of one command, a real OCI registry, a stand-in of the
+//! GitHub API, and the stand-in `kind` and `docker` scripts.
 
 pub mod github;
 pub mod registry;
 mod sandbox;
+pub mod standins;
 
-pub use sandbox::{Run, Sandbox, copy_tree, sha256_file};
+pub use sandbox::{Run, Sandbox, Started, copy_tree, sha256_file};
 
 use std::path::PathBuf;
 

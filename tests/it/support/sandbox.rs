@@ -319,6 +319,11 @@ impl Sandbox {
 pub struct Started(std::process::Child);
 
 impl Started {
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
     /// Send it SIGINT, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
         self.signal(libc::SIGINT);
