@@ -770,8 +770,9 @@ async fn services_get_cluster_ips_and_endpoints() {
             .iter()
             .all(|a| a.ip.starts_with("10.244."))
     );
-    // A named targetPort the pods do not declare: no endpoints (the backend-ws trap).
-    let missing = endpoints.get("web-missing-port").await.unwrap();
+    // A named targetPort the pods do not declare: no endpoints (the backend-ws trap). The
+    // controller writes each Service's Endpoints in its own time: wait for it to exist.
+    let missing = wait_get(&endpoints, "web-missing-port", "an Endpoints object", |_| true).await;
     assert!(
         missing.subsets.is_none_or(|s| s.is_empty()),
         "no pod has a `websocket` port"
