@@ -642,6 +642,37 @@ mod tests {
     }
 
     #[test]
+    fn render_timeout_defaults_to_a_minute_and_a_bad_one_names_its_line() {
+        use std::time::Duration;
+        let config = Config::parse("", Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(config.render.timeout(), Duration::from_secs(60));
+        let config =
+            Config::parse("[render]\ntimeout = \"1m30s\"\n", Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(config.render.timeout(), Duration::from_secs(90));
+        for bad in ["\"soon\"", "\"0s\""] {
+            let text = format!("[render]\nkube-version = \"1.33.0\"\ntimeout = {bad}\n");
+            let err = Config::parse(&text, Path::new(CONFIG_FILE)).unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Config);
+            assert_eq!(err.location.as_ref().unwrap().1, Some(3), "{bad}");
+            assert!(err.message.contains("render.timeout"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn entries_of_rules_and_targets_know_their_lines() {
+        let text = "[rules]\n\"values/schema\" = \"off\"\n\n[targets.\"envs/prod/a.yaml\"]\nrelease = \"a\"\n";
+        let config = Config::parse(text, Path::new(CONFIG_FILE)).unwrap();
+        let line = |section: &str, name: &str| {
+            config
+                .entry_lines
+                .get(&(section.to_string(), name.to_string()))
+                .copied()
+        };
+        assert_eq!(line("rules", "values/schema"), Some(2));
+        assert_eq!(line("targets", "envs/prod/a.yaml"), Some(4));
+    }
+
+    #[test]
     fn bad_kube_version_is_rejected() {
         let err = Config::parse(
             "[render]\nkube-version = \"latest\"\n",

@@ -236,11 +236,16 @@ pub(crate) fn check_entries(repo: &Repo) -> Result<()> {
         .at(file, line("rules", id))
         .with_hint(hint));
     }
+    let envs = env_files(repo);
+    // With no env file at all, the commands that need one say "no environments found",
+    // which is also why every entry is stale.
+    if envs.is_empty() {
+        return Ok(());
+    }
     for target in config.targets.keys() {
         if repo.path(target).is_file() {
             continue;
         }
-        let envs = env_files(repo);
         let hint = match closest(target, envs.iter().map(String::as_str)) {
             Some(near) => format!(
                 "did you mean [targets.\"{near}\"]? Keys are env files, relative to the repository root"
@@ -267,10 +272,11 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .map(|(_, c)| c)
 }
 
-/// The YAML files under the envs directory, repository-relative.
+/// The env files: YAML files in the directories of the envs directory (the files directly
+/// in it are the cloud layers), repository-relative.
 fn env_files(repo: &Repo) -> Vec<String> {
     walkdir::WalkDir::new(repo.envs_dir())
-        .max_depth(4)
+        .min_depth(2)
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
