@@ -37,6 +37,10 @@ pub struct Config {
     /// `targets` and `variants`: findings caused by a release name point there.
     #[serde(skip)]
     pub release_lines: BTreeMap<String, usize>,
+    /// The line of each entry's key under `[rules]` and `[targets]`, keyed by section and
+    /// entry (`("rules", "values/schema")`): a configuration error about an entry points there.
+    #[serde(skip)]
+    pub entry_lines: BTreeMap<(String, String), usize>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -90,6 +94,9 @@ pub struct RenderConfig {
     pub release: String,
     /// Namespace for targets without their own.
     pub namespace: String,
+    /// How long one `helm template` or `helm lint` may run before it is stopped and reported
+    /// as hung (`60s`, `2m`).
+    pub timeout: String,
 }
 
 impl Default for RenderConfig {
@@ -98,7 +105,16 @@ impl Default for RenderConfig {
             kube_version: "1.33.0".to_string(),
             release: "jetscale".to_string(),
             namespace: "default".to_string(),
+            timeout: "60s".to_string(),
         }
+    }
+}
+
+impl RenderConfig {
+    /// The render timeout; [`Config::parse`] has checked it, so a bad value only comes from a
+    /// configuration built in code, which gets the default.
+    pub fn timeout(&self) -> std::time::Duration {
+        parse_duration(&self.timeout).unwrap_or(std::time::Duration::from_secs(60))
     }
 }
 
@@ -434,13 +450,33 @@ impl Config {
                 .at(file, line)
                 .with_hint("see docs/configuration.md for every key and its type")
         })?;
-        config.check(file)?;
+        config.check(file, text)?;
         config.release_lines = release_lines(text);
+        config.entry_lines = entry_lines(text, &["rules", "targets"]);
         Ok(config)
     }
 
     /// Checks serde cannot express.
-    fn check(&self, file: &Path) -> Result<()> {
+    fn check(&self, file: &Path, text: &str) -> Result<()> {
+        match parse_duration(&self.render.timeout) {
+            Ok(timeout) if timeout.is_zero() => {
+                return Err(Error::config(format!(
+                    "invalid {}: render.timeout must be longer than 0s",
+                    file.display()
+                ))
+                .at(file, key_line(text, &["render", "timeout"]))
+                .with_hint("set it to how long one helm render may take, e.g. timeout = \"60s\""));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::config(format!(
+                    "invalid {}: render.timeout {e}",
+                    file.display()
+                ))
+                .at(file, key_line(text, &["render", "timeout"]))
+                .with_hint("write it like \"60s\", \"2m\" or \"1m30s\""));
+            }
+        }
         if self.render.kube_version.trim().is_empty()
             || semver::Version::parse(self.render.kube_version.trim_start_matches('v')).is_err()
         {
@@ -470,7 +506,6 @@ impl Config {
     }
 }
 
-/// The 1-based line of a byte offset.
 /// Where `release` is set under `[targets."…"]` and `[variants.…]`, by target or variant name.
 fn release_lines(text: &str) -> BTreeMap<String, usize> {
     use toml::de::{DeTable, DeValue};
@@ -497,6 +532,45 @@ fn release_lines(text: &str) -> BTreeMap<String, usize> {
     lines
 }
 
+/// The line of every entry of the tables `sections`, by section and entry name.
+fn entry_lines(text: &str, sections: &[&str]) -> BTreeMap<(String, String), usize> {
+    use toml::de::{DeTable, DeValue};
+    let mut lines = BTreeMap::new();
+    let Ok(document) = DeTable::parse(text) else {
+        return lines;
+    };
+    for section in sections {
+        let Some(DeValue::Table(entries)) = document.get_ref().get(*section).map(|v| v.get_ref())
+        else {
+            continue;
+        };
+        for (name, _) in entries {
+            lines.insert(
+                (section.to_string(), name.get_ref().to_string()),
+                line_of(text, name.span().start),
+            );
+        }
+    }
+    lines
+}
+
+/// The line of a key of `stackctl.toml` (`["render", "timeout"]`), when the text sets it.
+pub fn key_line(text: &str, path: &[&str]) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let document = DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let (last, parents) = path.split_last()?;
+    for key in parents {
+        let DeValue::Table(next) = table.get(*key)?.get_ref() else {
+            return None;
+        };
+        table = next;
+    }
+    let (key, _) = table.get_key_value(*last)?;
+    Some(line_of(text, key.span().start))
+}
+
+/// The 1-based line of a byte offset.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
@@ -565,6 +639,37 @@ mod tests {
         let text = "[rules]\n\"values/schema\" = \"loud\"\n";
         let err = Config::parse(text, Path::new(CONFIG_FILE)).unwrap_err();
         assert_eq!(err.location.as_ref().unwrap().1, Some(2));
+    }
+
+    #[test]
+    fn render_timeout_defaults_to_a_minute_and_a_bad_one_names_its_line() {
+        use std::time::Duration;
+        let config = Config::parse("", Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(config.render.timeout(), Duration::from_secs(60));
+        let config =
+            Config::parse("[render]\ntimeout = \"1m30s\"\n", Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(config.render.timeout(), Duration::from_secs(90));
+        for bad in ["\"soon\"", "\"0s\""] {
+            let text = format!("[render]\nkube-version = \"1.33.0\"\ntimeout = {bad}\n");
+            let err = Config::parse(&text, Path::new(CONFIG_FILE)).unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Config);
+            assert_eq!(err.location.as_ref().unwrap().1, Some(3), "{bad}");
+            assert!(err.message.contains("render.timeout"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn entries_of_rules_and_targets_know_their_lines() {
+        let text = "[rules]\n\"values/schema\" = \"off\"\n\n[targets.\"envs/prod/a.yaml\"]\nrelease = \"a\"\n";
+        let config = Config::parse(text, Path::new(CONFIG_FILE)).unwrap();
+        let line = |section: &str, name: &str| {
+            config
+                .entry_lines
+                .get(&(section.to_string(), name.to_string()))
+                .copied()
+        };
+        assert_eq!(line("rules", "values/schema"), Some(2));
+        assert_eq!(line("targets", "envs/prod/a.yaml"), Some(4));
     }
 
     #[test]

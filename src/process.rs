@@ -267,7 +267,7 @@ impl From<RunError> for Error {
 }
 
 /// `120 s`, `0.3 s`: a duration as people read it in a message.
-fn seconds(duration: Duration) -> String {
+pub fn seconds(duration: Duration) -> String {
     if duration.subsec_millis() == 0 {
         format!("{} s", duration.as_secs())
     } else {

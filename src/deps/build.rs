@@ -134,6 +134,10 @@ pub struct BuildOutcome {
     pub links: Vec<Link>,
     /// Problems worked around (a corrupt cache entry refetched, an unexpected entry in charts/).
     pub warnings: Vec<String>,
+    /// Registry hosts for which no credentials exist, whose charts came from the local chart
+    /// sources (which hold exactly the locked versions) instead.
+    #[serde(skip)]
+    pub local_fallback: BTreeSet<String>,
 }
 
 impl BuildOutcome {
@@ -220,6 +224,7 @@ pub struct Resolution {
     state: BuildState,
     links: Vec<Link>,
     warnings: Vec<String>,
+    local_fallback: BTreeSet<String>,
     on_warning: OnWarning,
 }
 
@@ -231,6 +236,7 @@ pub async fn resolve(repo: &Repo, lock: &LockFile, options: &DepsOptions) -> Res
         options,
         registry: None,
         warnings: Vec::new(),
+        local_fallback: BTreeSet::new(),
     };
     let charts_dir = repo.chart_dir().join("charts");
     let previous = BuildState::load(repo);
@@ -269,6 +275,7 @@ pub async fn resolve(repo: &Repo, lock: &LockFile, options: &DepsOptions) -> Res
         state,
         links,
         warnings: resolver.warnings,
+        local_fallback: resolver.local_fallback,
         on_warning: options.on_warning.clone(),
     })
 }
@@ -284,6 +291,7 @@ impl Resolution {
             state,
             links,
             mut warnings,
+            local_fallback,
             on_warning,
         } = self;
         std::fs::create_dir_all(&charts_dir)
@@ -310,6 +318,7 @@ impl Resolution {
             removed,
             links,
             warnings,
+            local_fallback,
         })
     }
 }
@@ -321,6 +330,9 @@ struct Resolver<'a> {
     /// or looks up a credential.
     registry: Option<RegistryClient>,
     warnings: Vec<String>,
+    /// Registry hosts without credentials whose charts were taken from the local chart
+    /// sources instead.
+    local_fallback: BTreeSet<String>,
 }
 
 impl Resolver<'_> {
@@ -412,16 +424,40 @@ impl Resolver<'_> {
             "oci://{}",
             location.display_reference(&locked.name, &locked.version)
         );
+        let options = self.options;
         let registry = self.registry.get_or_insert_with(|| {
             RegistryClient::new(
-                &self.options.registries,
-                self.options.env.clone(),
-                self.options.cancel.clone(),
+                &options.registries,
+                options.env.clone(),
+                options.cancel.clone(),
             )
         });
-        let bytes = registry
+        // Without credentials the registry usually refuses (GHCR asks for a token even for
+        // public packages), while the repository carries the service charts: when its local
+        // source holds exactly the locked version, that is the same chart. A mirror is an
+        // explicit choice of where to fetch from, and CI must prove the published artifacts.
+        let local = match location.mirrored {
+            false => local_source_at_lock(self.repo, locked),
+            true => None,
+        };
+        let without_credentials = local.is_some() && !registry.has_credentials(&location).await?;
+        if without_credentials
+            && !options.env.is_ci()
+            && let Some(dir) = &local
+        {
+            self.local_fallback.insert(location.host.clone());
+            return self.package_directory(locked, dir, SourceKind::Local);
+        }
+        let bytes = match registry
             .pull_chart(&location, &locked.name, &locked.version)
-            .await?;
+            .await
+        {
+            Ok(bytes) => bytes,
+            Err(e) if without_credentials && !e.is_cancelled() => {
+                return Err(e.with_hint(ci_without_credentials_hint(&location)));
+            }
+            Err(e) => return Err(e),
+        };
         verify(&bytes, locked, &origin, ErrorKind::Environment)?;
         let digest = cache.put(&locked.repository, &locked.name, &locked.version, &bytes)?;
         let built = BuiltDependency {
@@ -487,6 +523,32 @@ impl Resolver<'_> {
         };
         Ok((built, Some(packaged.bytes)))
     }
+}
+
+/// The local chart source of `locked` (`[dependencies.sources]`), when its `Chart.yaml`
+/// declares exactly the locked name and version.
+fn local_source_at_lock(repo: &Repo, locked: &LockedChart) -> Option<PathBuf> {
+    let dir = repo.path(repo.config.dependencies.sources.get(&locked.name)?);
+    let chart = ChartFile::load(&dir).ok()?;
+    let declares = |field: &Option<crate::deps::document::ScalarText>, want: &str| {
+        field.as_ref().is_some_and(|f| f.value == want)
+    };
+    (declares(&chart.name, &locked.name) && declares(&chart.version, &locked.version))
+        .then_some(dir)
+}
+
+/// The hint of a registry failure under `CI=true` when no credentials exist for the
+/// registry: local chart sources would hold the chart, but CI validates what is published.
+fn ci_without_credentials_hint(location: &crate::oci::RepositoryLocation) -> String {
+    let host = &location.host;
+    let token = if location.github {
+        "give the job a token (GITHUB_TOKEN with read:packages)".to_string()
+    } else {
+        format!("log the job in (`helm registry login {host}`)")
+    };
+    format!(
+        "no credentials for {host}, and under CI=true the registry is required (local chart sources stand in for it only outside CI): {token}, or pass --offline to validate against the local chart sources on purpose"
+    )
 }
 
 /// Check that an archive is the chart version the lock asks for.

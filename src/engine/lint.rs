@@ -33,12 +33,14 @@ pub async fn lint_charts(ws: &Workspace, variants: &[Target]) -> Result<Vec<Diag
         let helm = ws.helm.clone();
         let kube_version = ws.repo.config.render.kube_version.clone();
         let cwd = ws.repo.root.clone();
+        let timeout = ws.repo.config.render.timeout();
         set.spawn(async move {
             let request = LintRequest {
                 chart_dir: &dir,
                 values: &values,
                 kube_version: &kube_version,
                 cwd: &cwd,
+                timeout,
             };
             let output = helm.lint(&request).await;
             (dir, context, output)

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::cache::ResultCache;
-use super::workspace::{LayerLoad, Workspace};
+use super::workspace::{LayerLoad, TargetLayers, Workspace};
 use crate::findings::Diagnostic;
-use crate::helm::RenderError;
+use crate::helm::{RenderError, Rendered};
 use crate::rules::{self, Facts, TargetCx};
 use crate::target::Target;
 use crate::values::Suppressions;
@@ -28,6 +28,8 @@ pub struct TargetOutcome {
     pub cached: bool,
     /// Whether the verdict depends only on the inputs (not on helm failing to run).
     pub cacheable: bool,
+    /// helm was stopped at this timeout (`[render] timeout`) while rendering the target.
+    pub render_timeout: Option<std::time::Duration>,
     pub duration_ms: u64,
 }
 
@@ -35,6 +37,24 @@ pub struct TargetOutcome {
 pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
     let started = Instant::now();
     let loaded = ws.load_layers(&target);
+    let render = match loaded.parsed {
+        Some(_) => Some(ws.helm_render(&target).await),
+        None => None,
+    };
+    check_loaded(ws, target, loaded, render, started)
+}
+
+/// Every target rule over a target whose layers are `loaded` and whose render (when its
+/// layers could be read) ended with `render`. When helm failed, the rules that need no
+/// rendered objects (the value rules) still report: their findings are located in the
+/// values files, and are often why helm failed.
+pub(crate) fn check_loaded(
+    ws: &Workspace,
+    target: Target,
+    loaded: TargetLayers,
+    render: Option<std::result::Result<Rendered, RenderError>>,
+    started: Instant,
+) -> TargetOutcome {
     let mut diagnostics = loaded.findings;
     diagnostics.extend(loaded.failures);
     let mut outcome = TargetOutcome {
@@ -44,18 +64,23 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
         facts: Facts::new(),
         cached: false,
         cacheable: true,
+        render_timeout: None,
         duration_ms: 0,
     };
-    if let Some(layers) = loaded.parsed {
+    if let (Some(layers), Some(render)) = (loaded.parsed, render) {
         let sources = ws.sources();
         let merged = ws.merge(&layers);
         let scoped = ws.scope_dependencies(&merged, &mut diagnostics);
-        let rendered = match ws.helm_render(&outcome.target).await {
+        let rendered = match render {
             Ok(rendered) => Some(rendered),
             Err(e) => {
-                // helm failing to start or to speak is about this machine, not the target.
+                // helm failing to start, to speak or to finish is about this machine (or
+                // this run), not a verdict on the target's inputs.
                 outcome.cacheable = matches!(e, RenderError::Helm { .. });
-                diagnostics.push(rules::render::helm_error(e, &sources));
+                if let RenderError::Timeout(after) = e {
+                    outcome.render_timeout = Some(after);
+                }
+                diagnostics.push(rules::render::helm_error(e, &outcome.target.name, &sources));
                 None
             }
         };
@@ -92,8 +117,9 @@ pub fn cross_target_findings(ws: &Workspace, outcomes: &[TargetOutcome]) -> Vec<
     rules::compare_facts(&facts, &ws.repo.config)
 }
 
-/// Called with each target's name as it finishes (progress display).
-pub type OnDone = Arc<dyn Fn(&str) + Send + Sync>;
+/// Called with each target's outcome as it finishes, before the others are done (progress,
+/// and a render that timed out, reported at once).
+pub type OnDone = Arc<dyn Fn(&TargetOutcome) + Send + Sync>;
 
 /// Run every target, at most `jobs` helm processes at once, in the order given.
 ///
@@ -120,7 +146,7 @@ pub async fn check_all(
                 None => check_target(&ws, target).await,
             };
             if let Some(on_done) = on_done {
-                on_done(&outcome.target.name);
+                on_done(&outcome);
             }
             (index, outcome)
         });
@@ -156,6 +182,7 @@ async fn check_target_cached(ws: &Workspace, cache: &ResultCache, target: Target
             facts: entry.facts,
             cached: true,
             cacheable: true,
+            render_timeout: None,
             duration_ms: started.elapsed().as_millis() as u64,
         };
     }

@@ -3,11 +3,13 @@
 //! and the objects helm renders. What `render` and `values` show, and what the deploy path
 //! applies.
 
+use std::time::Instant;
+
+use super::pipeline::{TargetOutcome, check_loaded};
 use super::workspace::Workspace;
 use crate::error::{Error, Result};
 use crate::findings::Diagnostic;
 use crate::helm::Rendered;
-use crate::rules;
 use crate::target::Target;
 use crate::values::Merged;
 
@@ -20,19 +22,40 @@ pub struct RenderedTarget {
     pub rendered: Rendered,
 }
 
-/// Render `target`. When a layer cannot be read or helm fails, the findings that say why.
+/// Render `target`. When a layer cannot be read or helm fails, the target checked as
+/// `validate` checks it: the findings that say why, with those of every rule that needs no
+/// rendered objects (a mis-keyed override helm chokes on is reported at its line).
 pub async fn render_target(
     ws: &Workspace,
     target: Target,
-) -> std::result::Result<RenderedTarget, Vec<Diagnostic>> {
-    let values = helm_values(ws, &target)?;
+) -> std::result::Result<RenderedTarget, Box<TargetOutcome>> {
+    let started = Instant::now();
+    let Ok(values) = helm_values(ws, &target) else {
+        // Checked as validate checks it, so the report is the same: helm runs when the
+        // layers could be read, and the findings say why the values cannot be computed.
+        let loaded = ws.load_layers(&target);
+        let render = match loaded.parsed {
+            Some(_) => Some(ws.helm_render(&target).await),
+            None => None,
+        };
+        return Err(Box::new(check_loaded(ws, target, loaded, render, started)));
+    };
     match ws.helm_render(&target).await {
         Ok(rendered) => Ok(RenderedTarget {
             target,
             values,
             rendered,
         }),
-        Err(e) => Err(vec![rules::render::helm_error(e, &ws.sources())]),
+        Err(e) => {
+            let loaded = ws.load_layers(&target);
+            Err(Box::new(check_loaded(
+                ws,
+                target,
+                loaded,
+                Some(Err(e)),
+                started,
+            )))
+        }
     }
 }
 

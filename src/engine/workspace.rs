@@ -270,6 +270,7 @@ impl Workspace {
             values: &values,
             kube_version: &self.repo.config.render.kube_version,
             cwd: &self.repo.root,
+            timeout: self.repo.config.render.timeout(),
         };
         self.helm.template(&request).await
     }

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::{Helm, TEMPLATE_TIMEOUT};
+use super::Helm;
 use crate::error::Result;
 
 /// What `helm lint` is asked to check.
@@ -13,6 +13,8 @@ pub struct LintRequest<'a> {
     pub values: &'a [PathBuf],
     pub kube_version: &'a str,
     pub cwd: &'a Path,
+    /// How long helm may take before it is considered hung and stopped (`[render] timeout`).
+    pub timeout: std::time::Duration,
 }
 
 /// What helm lint said: whether it passed, and its output (stdout then stderr, redacted).
@@ -42,7 +44,7 @@ impl Helm {
                     .flat_map(|v| [OsStr::new("--values"), v.as_os_str()]),
             )
             .current_dir(req.cwd)
-            .timeout(TEMPLATE_TIMEOUT)
+            .timeout(req.timeout)
             .label("helm lint");
         let output = self.run(command).await?;
         Ok(LintOutput {

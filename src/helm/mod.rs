@@ -10,9 +10,7 @@ mod template;
 
 pub use lint::{LintOutput, LintRequest};
 pub use manifest::{Rendered, RenderedObject, split_manifest};
-pub use template::{
-    RenderError, TEMPLATE_TIMEOUT, TemplateLocation, TemplateRequest, parse_helm_error,
-};
+pub use template::{RenderError, TemplateLocation, TemplateRequest, parse_helm_error};
 
 use std::path::{Path, PathBuf};
 

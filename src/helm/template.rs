@@ -16,6 +16,8 @@ pub struct TemplateRequest<'a> {
     pub kube_version: &'a str,
     /// Where helm runs; values paths in helm's messages are relative to it.
     pub cwd: &'a Path,
+    /// How long helm may take before it is considered hung and stopped (`[render] timeout`).
+    pub timeout: std::time::Duration,
 }
 
 /// Why a render failed.
@@ -28,6 +30,8 @@ pub enum RenderError {
     },
     /// helm could not be run or did not finish.
     Run(String),
+    /// helm was still rendering when the timeout (`[render] timeout`) ran out, and was stopped.
+    Timeout(std::time::Duration),
     /// The run was interrupted while helm rendered.
     Cancelled,
     /// helm printed something that is not YAML.
@@ -42,9 +46,6 @@ pub struct TemplateLocation {
     pub line: Option<usize>,
     pub column: Option<usize>,
 }
-
-/// How long one `helm template` may take before it is considered hung.
-pub const TEMPLATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Helm {
     /// The arguments of `helm template` for a request. Schema validation is left to stackctl,
@@ -74,10 +75,11 @@ impl Helm {
             .command()
             .args(self.template_args(req))
             .current_dir(req.cwd)
-            .timeout(TEMPLATE_TIMEOUT)
+            .timeout(req.timeout)
             .label("helm template");
         let output = self.run(command).await.map_err(|e| match e {
             RunError::Cancelled { .. } => RenderError::Cancelled,
+            RunError::Timeout { after, .. } => RenderError::Timeout(after),
             other => RenderError::Run(other.to_string()),
         })?;
         if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&output.status) {

@@ -88,6 +88,12 @@ impl RegistryClient {
             .await
     }
 
+    /// Whether credentials exist for the registry `location` is on (from the environment,
+    /// `.env`, helm's registry config or docker's config and its helpers).
+    pub async fn has_credentials(&self, location: &RepositoryLocation) -> Result<bool> {
+        Ok(self.credential(location).await?.is_some())
+    }
+
     fn auth(credential: Option<&Credential>) -> RegistryAuth {
         match credential {
             Some(c) => RegistryAuth::Basic(c.username.clone(), c.password.clone()),
@@ -305,15 +311,40 @@ fn failure_of(err: &OciDistributionError) -> Failure {
     }
 }
 
-fn fix_hint(location: &RepositoryLocation) -> String {
+impl Operation<'_> {
+    /// Whether the operation reads: a read can be done offline from local chart sources
+    /// instead, a push cannot (`chart publish` has no `--offline`).
+    fn reads(&self) -> bool {
+        self.verb != "pushing"
+    }
+
+    /// How else to get the chart, for a read; nothing for a push.
+    fn offline_alternative(&self, lead: &str) -> String {
+        if self.reads() {
+            format!("{lead}build offline from local chart sources with --offline")
+        } else {
+            String::new()
+        }
+    }
+}
+
+fn fix_hint(op: &Operation<'_>) -> String {
+    let location = op.location;
     let host = &location.host;
     if location.github {
+        let scope = if op.reads() {
+            "read:packages"
+        } else {
+            "write:packages"
+        };
         format!(
-            "put GITHUB_TOKEN=<token with read:packages> (and optionally GITHUB_USER) in the repository's .env (gitignored), or run `helm registry login {host}`, or build offline from local chart sources with --offline"
+            "put GITHUB_TOKEN=<token with {scope}> (and optionally GITHUB_USER) in the repository's .env (gitignored), or run `helm registry login {host}`{}",
+            op.offline_alternative(", or ")
         )
     } else {
         format!(
-            "run `helm registry login {host}` (or `docker login {host}`), or build offline from local chart sources with --offline"
+            "run `helm registry login {host}` (or `docker login {host}`){}",
+            op.offline_alternative(", or ")
         )
     }
 }
@@ -328,12 +359,13 @@ fn unreachable(op: &Operation<'_>, cause: &str) -> Error {
         ),
     )
     .with_hint(format!(
-        "check the network and the registry address{}; or build offline from local chart sources with --offline",
+        "check the network and the registry address{}{}",
         if op.location.plain_http {
             ""
         } else {
             " (a plain-HTTP registry needs --insecure-registry HOST:PORT)"
-        }
+        },
+        op.offline_alternative("; or ")
     ))
 }
 
@@ -348,7 +380,7 @@ fn classify(err: OciDistributionError, op: &Operation<'_>) -> Error {
                     op.what()
                 ),
             )
-            .with_hint(fix_hint(op.location)),
+            .with_hint(fix_hint(op)),
             Some(credential) => Error::new(
                 ErrorKind::CredentialsRejected,
                 format!(
@@ -360,11 +392,13 @@ fn classify(err: OciDistributionError, op: &Operation<'_>) -> Error {
             )
             .with_hint(if op.location.github {
                 format!(
-                    "check that the token is valid and has the read:packages scope (write:packages to publish), or run `helm registry login {host}` again; --offline builds from local chart sources"
+                    "check that the token is valid and has the read:packages scope (write:packages to publish), or run `helm registry login {host}` again{}",
+                    op.offline_alternative("; or ")
                 )
             } else {
                 format!(
-                    "run `helm registry login {host}` again with valid credentials; --offline builds from local chart sources"
+                    "run `helm registry login {host}` again with valid credentials{}",
+                    op.offline_alternative("; or ")
                 )
             }),
         },

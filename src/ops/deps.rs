@@ -144,7 +144,18 @@ fn options(cx: &Context, source: &DepsSource) -> Result<DepsOptions> {
 pub async fn build(cx: &Context, source: &DepsSource) -> Result<BuildReport> {
     announce_links(cx)?;
     let outcome = ensure_built(cx, source).await?;
+    announce_local_fallback(cx, &outcome, "built");
     Ok(BuildReport::new(cx, &outcome, None))
+}
+
+/// One line per registry whose charts came from the local chart sources because no
+/// credentials exist for it.
+fn announce_local_fallback(cx: &Context, outcome: &BuildOutcome, done: &str) {
+    for host in &outcome.local_fallback {
+        cx.progress().notice(Notice::Banner(&format!(
+            "{done} against local chart sources: no credentials for {host}"
+        )));
+    }
 }
 
 /// Make `charts/` hold exactly the locked archives, quietly (the build every rendering
@@ -158,10 +169,12 @@ async fn ensure_built(cx: &Context, source: &DepsSource) -> Result<BuildOutcome>
 }
 
 /// Build the dependencies and load the workspace: what `validate`, `render` and `values`
-/// start from.
-pub async fn prepare_workspace(cx: &Context, source: &DepsSource) -> Result<Workspace> {
+/// start from. `done` says what the run does with the charts (`validated`, `rendered`), for
+/// the notice that local chart sources stood in for a registry without credentials.
+pub async fn prepare_workspace(cx: &Context, source: &DepsSource, done: &str) -> Result<Workspace> {
     announce_links(cx)?;
     let outcome = cx.helm_first(ensure_built(cx, source).await).await?;
+    announce_local_fallback(cx, &outcome, done);
     let archives: BTreeMap<(String, String), PathBuf> = outcome
         .dependencies
         .iter()

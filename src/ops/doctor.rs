@@ -38,9 +38,11 @@ pub struct DoctorReport {
     /// True when every required tool is usable.
     pub ok: bool,
     pub tools: Vec<ToolStatus>,
-    /// The repository doctor ran in, if any, and whether it has a `stackctl.toml`.
-    #[serde(skip)]
-    pub repository: Option<(PathBuf, bool)>,
+    /// The root of the repository doctor ran in; `None` outside a Stack repository.
+    pub repository: Option<PathBuf>,
+    /// The configuration file read (`stackctl.toml`, repository-relative); `None` when the
+    /// repository has none (every setting at its default) or outside a repository.
+    pub config: Option<String>,
 }
 
 /// The commands that run kind and docker: those of the local cluster and its registry.
@@ -64,15 +66,22 @@ pub async fn doctor(invocation: &Invocation) -> Result<DoctorReport> {
         generic(invocation, "kind", &["version"], LOCAL_CLUSTER_COMMANDS).await,
         generic(invocation, "docker", &["--version"], LOCAL_CLUSTER_COMMANDS).await,
     ];
-    let repository = match Repo::discover(&invocation.cwd) {
-        Ok(repo) => Some((repo.root, repo.config_found)),
+    let repo = match Repo::discover(&invocation.cwd) {
+        Ok(repo) => Some(repo),
         Err(e) if e.kind == ErrorKind::Usage => None,
         Err(e) => return Err(e),
     };
+    if let Some(repo) = &repo {
+        super::check_entries(repo)?;
+    }
     Ok(DoctorReport {
         ok: !tools.iter().any(|s| s.required && !s.usable()),
         tools,
-        repository,
+        config: repo
+            .as_ref()
+            .filter(|r| r.config_found)
+            .map(|_| crate::config::CONFIG_FILE.to_string()),
+        repository: repo.map(|r| r.root),
     })
 }
 

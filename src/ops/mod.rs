@@ -76,6 +76,7 @@ impl Context {
     /// operation asks for it ([`Context::require_helm`]).
     pub fn open(invocation: Invocation) -> Result<Context> {
         let repo = Repo::discover(&invocation.cwd)?;
+        check_entries(&repo)?;
         let env = Environment::load(&repo.root)?;
         // The helm version memo lives in the cache; without a cache dir helm is simply asked.
         let memo_dir = ChartCache::default_dir(&env).ok();
@@ -204,4 +205,86 @@ pub struct DepsSource {
     pub mirrors: Vec<String>,
     /// Registries spoken to over plain HTTP.
     pub insecure: Vec<String>,
+}
+
+/// Entries of `stackctl.toml` that name something that does not exist: a rule ID under
+/// `[rules]` that no rule has, a `[targets]` entry for an env file that is not there. Either
+/// would be ignored without a word (a rule level that silences nothing, settings no target
+/// gets), so each is a configuration error at its line, with the closest existing name.
+pub(crate) fn check_entries(repo: &Repo) -> Result<()> {
+    let file = std::path::Path::new(crate::config::CONFIG_FILE);
+    let config = &repo.config;
+    let line = |section: &str, name: &str| {
+        config
+            .entry_lines
+            .get(&(section.to_string(), name.to_string()))
+            .copied()
+    };
+    let ids: Vec<&str> = crate::rules::all().map(|r| r.id).collect();
+    for id in config.rules.keys() {
+        if crate::rules::lookup(id).is_some() {
+            continue;
+        }
+        let hint = match closest(id, ids.iter().copied()) {
+            Some(near) => format!("did you mean \"{near}\"? docs/rules.md lists every rule ID"),
+            None => "docs/rules.md lists every rule ID".to_string(),
+        };
+        return Err(Error::config(format!(
+            "invalid {}: [rules] names {id:?}, which is not a rule",
+            file.display()
+        ))
+        .at(file, line("rules", id))
+        .with_hint(hint));
+    }
+    let envs = env_files(repo);
+    // With no env file at all, the commands that need one say "no environments found",
+    // which is also why every entry is stale.
+    if envs.is_empty() {
+        return Ok(());
+    }
+    for target in config.targets.keys() {
+        if repo.path(target).is_file() {
+            continue;
+        }
+        let hint = match closest(target, envs.iter().map(String::as_str)) {
+            Some(near) => format!(
+                "did you mean [targets.\"{near}\"]? Keys are env files, relative to the repository root"
+            ),
+            None => "remove the entry, or key it by an env file, relative to the repository root"
+                .to_string(),
+        };
+        return Err(Error::config(format!(
+            "invalid {}: [targets.{target:?}] is for {target}, which does not exist",
+            file.display()
+        ))
+        .at(file, line("targets", target))
+        .with_hint(hint));
+    }
+    Ok(())
+}
+
+/// The candidate most like `name`, when one is close enough to be what was meant.
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::normalized_damerau_levenshtein(name, c), c))
+        .filter(|(score, _)| *score >= 0.6)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// The env files: YAML files in the directories of the envs directory (the files directly
+/// in it are the cloud layers), repository-relative.
+fn env_files(repo: &Repo) -> Vec<String> {
+    walkdir::WalkDir::new(repo.envs_dir())
+        .min_depth(2)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| {
+            e.path()
+                .extension()
+                .is_some_and(|x| x == "yaml" || x == "yml")
+        })
+        .map(|e| repo.display_path(e.path()))
+        .collect()
 }

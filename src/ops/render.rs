@@ -26,32 +26,25 @@ pub struct Rendering {
     pub outcome: std::result::Result<RenderedTarget, Report>,
 }
 
-/// Render one target.
+/// Render one target; when it cannot be rendered, its findings as `validate` reports them.
 pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> {
     let started = Instant::now();
     let target = cx
         .named_target(&request.target, request.cloud.as_deref())
         .await?;
-    let workspace = deps::prepare_workspace(cx, &request.source).await?;
+    let workspace = deps::prepare_workspace(cx, &request.source, "rendered").await?;
     let chain = layer_chain(&workspace, &target);
     let outcome = engine::render_target(&workspace, target.clone()).await;
     cx.check_cancelled()?;
     // Why helm could not render, reported as validate reports it (rule levels applied, the
     // target with its layer chain).
-    let outcome = outcome.map_err(|mut diagnostics| {
-        for d in &mut diagnostics {
-            d.target.get_or_insert_with(|| target.name.clone());
-        }
-        let failed = engine::TargetOutcome {
-            target: target.clone(),
-            diagnostics,
-            suppressions: Vec::new(),
-            facts: Default::default(),
-            cached: false,
-            cacheable: false,
-            duration_ms: started.elapsed().as_millis() as u64,
-        };
-        engine::assemble(&cx.repo, std::slice::from_ref(&failed), Vec::new(), started)
+    let outcome = outcome.map_err(|failed| {
+        engine::assemble(
+            &cx.repo,
+            std::slice::from_ref(&*failed),
+            Vec::new(),
+            started,
+        )
     });
     Ok(Rendering {
         target,

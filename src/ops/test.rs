@@ -98,7 +98,7 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
         run.phase("build", phase);
     }
     let phase = Instant::now();
-    let workspace = deps::prepare_workspace(cx, &request.source).await?;
+    let workspace = deps::prepare_workspace(cx, &request.source, "validated").await?;
     let validation = validate_target(cx, &workspace, &target).await;
     cx.check_cancelled()?;
     run.phase("validate", phase);
@@ -118,13 +118,13 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
     let phase = Instant::now();
     let rendered = match engine::render_target(&workspace, target.clone()).await {
         Ok(rendered) => rendered,
-        Err(diagnostics) => {
+        Err(failed) => {
             run.report.checks.push(Check::failed(
                 "render",
                 ms(phase),
                 "helm could not render the target",
             ));
-            run.report.diagnostics = diagnostics;
+            run.report.diagnostics = failed.diagnostics;
             return finish_with_dir(run, started, request);
         }
     };
@@ -618,7 +618,7 @@ pub async fn dev(cx: &Context) -> Result<TestReport> {
                 offline: true,
                 ..DepsSource::default()
             };
-            let workspace = deps::prepare_workspace(cx, &source).await?;
+            let workspace = deps::prepare_workspace(cx, &source, "validated").await?;
             let values = engine::merged_values(&workspace, &target)?;
             credentials(cx, &CredentialPaths::default(), &values)?
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Context, DepsSource, deps};
+use super::{Context, DepsSource, Notice, deps};
 use crate::engine::cache::ResultCache;
 use crate::engine::{self, targets};
 use crate::error::Result;
@@ -65,7 +65,7 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     if request.scope != Scope::Chart {
         general.extend(rules::secrets::check_gitignore(&repo.root));
     }
-    let workspace = match deps::prepare_workspace(cx, &request.source).await {
+    let workspace = match deps::prepare_workspace(cx, &request.source, "validated").await {
         Ok(workspace) => Arc::new(workspace),
         // A dependency finding (a file:// leak, a lock out of sync) can make the chart
         // unbuildable; those findings are the report, not an error of the run.
@@ -92,7 +92,17 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     progress.begin("validating", targets.len());
     let on_done: engine::OnDone = {
         let progress = Arc::clone(&progress);
-        Arc::new(move |name: &str| progress.advance(name))
+        Arc::new(move |outcome: &engine::TargetOutcome| {
+            // A hung render is said as soon as it is stopped, not after the other targets.
+            if let Some(after) = outcome.render_timeout {
+                progress.notice(Notice::Warning(&format!(
+                    "helm template of {} did not finish within {} ([render] timeout in stackctl.toml); stopped it, the other targets go on",
+                    outcome.target.name,
+                    crate::process::seconds(after)
+                )));
+            }
+            progress.advance(&outcome.target.name)
+        })
     };
     let outcomes = engine::check_all(
         Arc::clone(&workspace),

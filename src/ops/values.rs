@@ -36,7 +36,7 @@ pub async fn values(cx: &Context, request: &ValuesRequest) -> Result<MergedValue
         offline: true,
         ..DepsSource::default()
     };
-    let workspace = deps::prepare_workspace(cx, &source).await?;
+    let workspace = deps::prepare_workspace(cx, &source, "values computed").await?;
     let merged = engine::merged_values(&workspace, &target)?;
     let path = request
         .path

@@ -242,20 +242,19 @@ impl Document for DependencyStatuses<'_> {
 impl Document for DoctorReport {
     fn human(&self, _: bool, styles: &Styles) -> String {
         let mut out = String::new();
-        let _ = match &self.repository {
-            Some((root, true)) => writeln!(
+        let _ = match (&self.repository, &self.config) {
+            (Some(root), Some(config)) => writeln!(
                 out,
-                "repository {} (configuration: {})",
+                "repository {} (configuration: {config})",
                 root.display(),
-                crate::config::CONFIG_FILE
             ),
-            Some((root, false)) => writeln!(
+            (Some(root), None) => writeln!(
                 out,
                 "repository {} (no {}: defaults)",
                 root.display(),
                 crate::config::CONFIG_FILE
             ),
-            None => writeln!(out, "not inside a Stack repository"),
+            (None, _) => writeln!(out, "not inside a Stack repository"),
         };
         for s in &self.tools {
             let (style, mark) = match (s.usable(), s.required) {

@@ -253,12 +253,16 @@ pub fn init_terminal(color: Option<bool>, verbosity: Option<u8>) {
         Some(2) => "debug",
         Some(_) => "trace",
     };
+    // Logs go to stderr like every other message, so they take colour exactly when it does
+    // (`--color`, a terminal, `NO_COLOR`).
+    let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
     let filter = tracing_subscriber::EnvFilter::try_from_env("STACKCTL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("stackctl={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Logs quote commands' output and registry answers: redacted like everything else.
         .with_writer(|| crate::redact::RedactingWriter::new(std::io::stderr()))
+        .with_ansi(ansi)
         .without_time()
         .with_target(false)
         .try_init();

@@ -101,7 +101,7 @@ fn layer_finding(found: &LayerFinding) -> Diagnostic {
         ),
         LayerFindingKind::ExtraDocument => (
             "values/extra-document",
-            "helm ignores everything after the first document; move it into the first or delete the `---`".to_string(),
+            "keep one document: move what follows the `---` into the first, or into a file of its own".to_string(),
         ),
         LayerFindingKind::CoercedKey { written, .. } => (
             "values/coerced-key",

@@ -127,7 +127,8 @@ pub struct LayerFinding {
 pub enum LayerFindingKind {
     /// The same key twice in one map. Helm keeps the last one; the first is dead text.
     DuplicateKey { key: String, first: Span },
-    /// A second YAML document (`---`). Helm reads only the first; the rest is ignored.
+    /// A second YAML document (`---`). Helm 3 applies only the first; Helm 4 merges every
+    /// document over the ones before it.
     ExtraDocument,
     /// A key written as a number or boolean, which Helm turns into a string (`on:` is the key
     /// `"true"`).
@@ -158,7 +159,7 @@ impl LayerFinding {
                 first.line
             ),
             LayerFindingKind::ExtraDocument => {
-                "helm ignores everything after the first document; move it into the first or delete the `---`".to_string()
+                "keep one document: move what follows the `---` into the first, or into a file of its own".to_string()
             }
             LayerFindingKind::CoercedKey { written, .. } => {
                 format!("quote the key (\"{written}\") if a string was meant")
@@ -212,8 +213,7 @@ pub fn parse_layer(file: &str, text: &str) -> Result<ParsedLayer, YamlError> {
             file: file.to_string(),
             span: at,
             pointer: String::new(),
-            message: "a second YAML document in a values file: helm reads only the first"
-                .to_string(),
+            message: "a second YAML document in a values file: helm 3 applies only the first, helm 4 merges each document over the ones before it (and stackctl reads the first), so the result depends on the helm".to_string(),
         });
     }
     let value = match &builder.root {

@@ -69,8 +69,18 @@ pub const RULES: &[super::Rule] = &[
 /// `render/helm-error`: why helm did not render the target, at the umbrella template line
 /// when helm names one. (A dependency's templates live in its archive, so their location
 /// stays in the message.)
-pub fn helm_error(error: RenderError, sources: &Sources<'_>) -> Diagnostic {
+pub fn helm_error(error: RenderError, target: &str, sources: &Sources<'_>) -> Diagnostic {
     match error {
+        RenderError::Timeout(after) => finding(
+            "render/helm-error",
+            format!(
+                "helm template of {target} did not finish within {} ([render] timeout in stackctl.toml) and was stopped",
+                crate::process::seconds(after)
+            ),
+        )
+        .with_hint(
+            "find why helm hangs on this target (a template that loops, a lookup that waits); if rendering is just slow, raise `timeout` under [render] in stackctl.toml",
+        ),
         RenderError::Helm { message, template } => {
             let mut d = finding("render/helm-error", message)
                 .with_hint("the layer chain shows which values files were applied");
