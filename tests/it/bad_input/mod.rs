@@ -1,0 +1,6 @@
+//! The bad-input corpus: stackctl run on inputs a user can produce by mistake (or a tool by
+//! accident), each case asserting the exit code, a message that names the file (and line, when
+//! there is one) and the fix, and that nothing panicked, overflowed its stack or hung. One
+//! module per kind of input.
+
+mod files;
