@@ -1,11 +1,12 @@
-//! The repository's write lock: an advisory lock on `.stackctl/lock` held while a run builds
+//! The repository's write lock: an advisory lock on the `.stackctl/` directory held while a run builds
 //! `charts/`, rewrites `Chart.lock` or bumps versions, so that runs started together (an
 //! editor, a pre-commit hook and a watch mode) take turns instead of replacing each other's
 //! files. The second run waits, then finds `charts/` built and reuses it.
 //!
-//! The lock is `flock(2)` through `std::fs::File::try_lock`: the kernel releases it when the
-//! process ends, however it ends, so a crashed or killed run never leaves the repository
-//! locked. Waiting polls, so the run's cancellation (Ctrl-C) ends the wait at once.
+//! The lock is `flock(2)` on the directory, through `std::fs::File::try_lock`: the kernel
+//! releases it when the process ends, however it ends, so a crashed or killed run never leaves
+//! the repository locked, and locking adds no file to the repository (a failed or dry run
+//! leaves it as it was). Waiting polls, so the run's cancellation (Ctrl-C) ends the wait at once.
 
 use std::fs::{File, TryLockError};
 use std::time::Duration;
@@ -13,8 +14,8 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::repo::Repo;
 
-/// Where the lock lives, repository-relative.
-pub const LOCK_FILE: &str = ".stackctl/lock";
+/// What is locked: the directory of stackctl's per-repository state, repository-relative.
+pub const LOCK_DIR: &str = ".stackctl";
 
 /// How often a waiting run tries again.
 const POLL: Duration = Duration::from_millis(50);
@@ -29,23 +30,16 @@ impl RepoLock {
     /// Take the lock, waiting while another run holds it. `on_wait` is called once, before the
     /// first wait. Cancel the wait by dropping the future (see `process::cancellable`).
     pub async fn acquire(repo: &Repo, on_wait: impl FnOnce(&str)) -> Result<RepoLock> {
-        let path = repo.path(LOCK_FILE);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("open the lock file", &path, e))?;
+        let path = repo.path(LOCK_DIR);
+        std::fs::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e))?;
+        let file = std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?;
         let mut on_wait = Some(on_wait);
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(RepoLock { _file: file }),
                 Err(TryLockError::WouldBlock) => {
                     if let Some(tell) = on_wait.take() {
-                        tell(LOCK_FILE);
+                        tell(LOCK_DIR);
                     }
                     tokio::time::sleep(POLL).await;
                 }

@@ -160,13 +160,13 @@ async fn ensure_built(cx: &Context, source: &DepsSource) -> Result<BuildOutcome>
     resolution.commit(&cx.repo)
 }
 
-/// Take the repository's write lock (`.stackctl/lock`), saying so when another run holds it;
+/// Take the repository's write lock (on `.stackctl/`), saying so when another run holds it;
 /// Ctrl-C ends the wait.
 async fn write_lock(cx: &Context) -> Result<RepoLock> {
     let progress = &cx.invocation.progress;
     let tell = |file: &str| {
         progress.notice(Notice::Step(&format!(
-            "waiting for another stackctl run in this repository to finish writing dependencies (it holds {file})"
+            "waiting for another stackctl run in this repository to finish writing dependencies (it holds the lock on {file}/)"
         )))
     };
     cancellable(cx.cancel(), RepoLock::acquire(&cx.repo, tell)).await

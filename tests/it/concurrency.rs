@@ -1,5 +1,5 @@
 //! Runs started together on one repository (an editor, a pre-commit hook and a watch mode)
-//! take turns on `.stackctl/lock` while they build `charts/`: the later ones wait, say so, and
+//! take turns on the lock of `.stackctl/` while they build `charts/`: the later ones wait, say so, and
 //! reuse what the first built. None fails, and Ctrl-C still ends a waiting run at once.
 
 use std::ffi::OsStr;
@@ -70,9 +70,9 @@ fn holds_open(pid: u32, path: &Path) -> bool {
 #[test]
 fn sigint_while_waiting_for_the_repository_lock_exits_130_promptly_and_writes_nothing() {
     let sandbox = Sandbox::with_repo();
-    let lock_path = sandbox.path(".stackctl/lock");
-    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    let held = std::fs::File::create(&lock_path).unwrap();
+    let lock_path = sandbox.path(".stackctl");
+    std::fs::create_dir_all(&lock_path).unwrap();
+    let held = std::fs::File::open(&lock_path).unwrap();
     held.lock().unwrap();
 
     let started = sandbox.spawn_stackctl(["deps", "build", "--offline"]);
@@ -88,7 +88,11 @@ fn sigint_while_waiting_for_the_repository_lock_exits_130_promptly_and_writes_no
     println!("exited {took:?} after SIGINT");
     run.expect(130);
     assert!(run.stderr.contains(WAITING), "{}", run.all());
-    assert!(run.stderr.contains(".stackctl/lock"), "{}", run.all());
+    assert!(
+        run.stderr.contains("the lock on .stackctl/"),
+        "{}",
+        run.all()
+    );
     assert!(took < PROMPT, "took {took:?}");
     assert!(sandbox.chart_archives().is_empty());
     drop(held);
@@ -97,9 +101,9 @@ fn sigint_while_waiting_for_the_repository_lock_exits_130_promptly_and_writes_no
 #[test]
 fn a_run_waiting_for_the_lock_goes_on_once_it_is_released_and_builds() {
     let sandbox = Sandbox::with_repo();
-    let lock_path = sandbox.path(".stackctl/lock");
-    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    let held = std::fs::File::create(&lock_path).unwrap();
+    let lock_path = sandbox.path(".stackctl");
+    std::fs::create_dir_all(&lock_path).unwrap();
+    let held = std::fs::File::open(&lock_path).unwrap();
     held.lock().unwrap();
     let started = sandbox.spawn_stackctl(["deps", "build", "--offline"]);
     let deadline = Instant::now() + Duration::from_secs(60);
