@@ -49,12 +49,18 @@ impl Environment {
     }
 
     fn read_dotenv(&mut self, path: &Path) -> Result<()> {
-        let iter = match dotenvy::from_path_iter(path) {
-            Ok(iter) => iter,
-            Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(dotenv_error(path, e)),
+        // Read through the checked reader: a `.env` that is a FIFO would otherwise block
+        // every command on its open. A symlink may point anywhere (a secrets file kept
+        // outside the repository is common), but at a regular text file.
+        let text = match crate::fsutil::read_text(path) {
+            Ok(text) => text,
+            // A symlink to nothing is a mistake worth saying; no `.env` at all is the default.
+            Err(problem) if problem.is_missing() && std::fs::symlink_metadata(path).is_err() => {
+                return Ok(());
+            }
+            Err(problem) => return Err(problem.into_error(path)),
         };
-        for item in iter {
+        for item in dotenvy::from_read_iter(text.as_bytes()) {
             let (key, value) = item.map_err(|e| dotenv_error(path, e))?;
             let already_set = self.vars.get(&key).is_some_and(|v| !v.is_empty());
             if !already_set {

@@ -1,9 +1,13 @@
-//! File writes that never leave a half-written file behind.
+//! File writes that never leave a half-written file behind, and reads of input files that
+//! open regular files only ([`read_text`]).
 
 use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+mod regular;
+pub use regular::{NotText, ReadProblem, decode_text, read_regular, read_text, special_kind};
 
 /// Prefix of stackctl's temporary files, so leftovers of an interrupted run can be recognised
 /// (helm skips files starting with a dot inside `charts/`).

@@ -170,7 +170,7 @@ impl BuildState {
     /// chart (it is only an accelerator: losing it costs a cache read, never correctness).
     pub fn load(repo: &Repo) -> BuildState {
         let chart = repo.display_path(&repo.chart_dir());
-        std::fs::read(repo.path(STATE_FILE))
+        fsutil::read_regular(&repo.path(STATE_FILE))
             .ok()
             .and_then(|bytes| serde_json::from_slice::<BuildState>(&bytes).ok())
             .filter(|state| state.chart == chart)
@@ -352,7 +352,7 @@ impl Resolver<'_> {
                 && e.name == locked.name
                 && e.version == locked.version
                 && e.repository == locked.repository
-        }) && let Ok(bytes) = std::fs::read(&target)
+        }) && let Ok(bytes) = fsutil::read_regular(&target)
             && sha256_digest(&bytes) == entry.digest
         {
             let built = BuiltDependency {
@@ -586,7 +586,7 @@ fn verify(
 
 /// Write `bytes` unless the file already holds exactly them; returns whether it wrote.
 fn write_if_changed(target: &Path, bytes: &[u8]) -> Result<bool> {
-    if std::fs::read(target).is_ok_and(|existing| existing == bytes) {
+    if fsutil::read_regular(target).is_ok_and(|existing| existing == bytes) {
         return Ok(false);
     }
     fsutil::write_atomic(target, bytes)?;
@@ -688,7 +688,7 @@ pub fn status(repo: &Repo) -> Result<Vec<DependencyStatus>> {
             let recorded = file.as_ref().and_then(|f| state.archives.get(f));
             let presence = match &file {
                 None => Presence::Missing,
-                Some(f) => match std::fs::read(charts_dir.join(f)) {
+                Some(f) => match fsutil::read_regular(&charts_dir.join(f)) {
                     Err(_) => Presence::Missing,
                     Ok(bytes) => match recorded {
                         Some(entry) if entry.digest == sha256_digest(&bytes) => Presence::Present,

@@ -85,13 +85,13 @@ impl ChartFile {
     /// Read `<chart_dir>/Chart.yaml`. A missing or unreadable file is a configuration error.
     pub fn load(chart_dir: &Path) -> Result<ChartFile> {
         let path = chart_dir.join(CHART_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
+        let text = crate::fsutil::read_text(&path).map_err(|problem| {
+            if problem.is_missing() {
                 Error::config(format!("{} does not exist", path.display()))
                     .at(&path, None)
                     .with_hint("check chart.path in stackctl.toml, or run from the repository")
             } else {
-                Error::io("read", &path, e)
+                problem.into_error(&path)
             }
         })?;
         ChartFile::parse(&path, text)
@@ -153,10 +153,10 @@ impl LockFile {
     /// Read `<chart_dir>/Chart.lock`; `Ok(None)` when it does not exist.
     pub fn load(chart_dir: &Path) -> Result<Option<LockFile>> {
         let path = chart_dir.join(LOCK_FILE);
-        match std::fs::read_to_string(&path) {
+        match crate::fsutil::read_text(&path) {
             Ok(text) => LockFile::parse(&path, text).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("read", &path, e)),
+            Err(problem) if problem.is_missing() => Ok(None),
+            Err(problem) => Err(problem.into_error(&path)),
         }
     }
 

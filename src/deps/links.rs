@@ -36,10 +36,10 @@ struct LinksDocument {
 /// The links of a repository (empty when the file does not exist).
 pub fn load(repo: &Repo) -> Result<Vec<Link>> {
     let path = repo.path(LINKS_FILE);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::fsutil::read_text(&path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("read", &path, e)),
+        Err(problem) if problem.is_missing() => return Ok(Vec::new()),
+        Err(problem) => return Err(problem.into_error(&path)),
     };
     let doc: LinksDocument = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| crate::config::line_of(&text, s.start));

@@ -7,6 +7,7 @@ pub mod build;
 pub mod bump;
 pub mod chartfile;
 pub mod document;
+pub mod exclusive;
 pub mod links;
 pub mod lock;
 pub mod package;

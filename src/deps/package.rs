@@ -175,10 +175,10 @@ struct IgnorePattern {
 impl IgnoreRules {
     pub fn load(dir: &Path) -> Result<IgnoreRules> {
         let path = dir.join(".helmignore");
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::fsutil::read_text(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(Error::io("read", path, e)),
+            Err(problem) if problem.is_missing() => String::new(),
+            Err(problem) => return Err(problem.into_error(&path)),
         };
         let mut rules = IgnoreRules::parse(&text).map_err(|(line, message)| {
             Error::config(format!("{}: {message}", path.display())).at(&path, Some(line))

@@ -189,9 +189,11 @@ impl KeyHasher {
     /// A file's bytes, or a marker saying it is missing or unreadable (a verdict depends on
     /// that too: a missing layer is a finding).
     fn file(&mut self, name: &str, path: &Path) {
-        match std::fs::read(path) {
+        // Checked read: a layer that is a FIFO must not block the run here, before the layer
+        // loader reports it.
+        match fsutil::read_regular(path) {
             Ok(bytes) => self.field(name, &bytes),
-            Err(e) => self.field(name, format!("<unreadable: {:?}>", e.kind()).as_bytes()),
+            Err(problem) => self.field(name, format!("<unreadable: {problem}>").as_bytes()),
         }
     }
 

@@ -25,6 +25,97 @@ fn is_default_layer(path: &Path) -> bool {
     )
 }
 
+/// Check a symlink of the envs directory: it must resolve, without a loop, to a path inside the
+/// repository. Anything else is an error naming the link and where it points.
+fn check_link(repo: &Repo, path: &Path) -> Result<()> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let display = repo.display_path(path);
+    let points_to = std::fs::read_link(path)
+        .map(|target| target.display().to_string())
+        .unwrap_or_else(|_| "?".to_string());
+    let link_error = |why: String, hint: &str| {
+        Error::config(format!("{display} is a symlink to {points_to}, {why}"))
+            .at(repo.display_path(path), None)
+            .with_hint(hint.to_string())
+    };
+    let inside =
+        "point it at a values file inside the repository, or replace it with the file itself";
+    let resolved = match path.canonicalize() {
+        Ok(resolved) => resolved,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(link_error(
+                "which loops back on itself (a symlink loop)".into(),
+                inside,
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(link_error("which does not exist".into(), inside));
+        }
+        Err(e) => return Err(Error::io("resolve", path, e)),
+    };
+    let root = repo
+        .root
+        .canonicalize()
+        .unwrap_or_else(|_| repo.root.clone());
+    if !resolved.starts_with(&root) {
+        return Err(link_error(
+            format!(
+                "which is outside the repository ({}): env files are read only inside it",
+                resolved.display()
+            ),
+            inside,
+        ));
+    }
+    Ok(())
+}
+
+/// An error for a values file of the envs directory that is not a regular file.
+fn not_regular(repo: &Repo, path: &Path, what: &str) -> Error {
+    Error::config(format!(
+        "{} is {what}, not a regular file: a values layer must be a file",
+        repo.display_path(path)
+    ))
+    .at(repo.display_path(path), None)
+    .with_hint("replace it with a values file, or remove it (stackctl reads no FIFO, device, socket or directory)")
+}
+
+/// Whether a values layer exists at `path` as a regular file (following symlinks inside the
+/// repository); an error when something else is there.
+fn regular_layer(repo: &Repo, path: &Path) -> Result<bool> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(false);
+    }
+    check_link(repo, path)?;
+    let metadata = std::fs::metadata(path).map_err(|e| Error::io("inspect", path, e))?;
+    match crate::fsutil::special_kind(&metadata.file_type()) {
+        None => Ok(true),
+        Some(what) => Err(not_regular(repo, path, what)),
+    }
+}
+
+/// What stopped the walk of the envs directory: a symlink loop, a link to nothing, a
+/// directory that cannot be read.
+fn walk_error(repo: &Repo, dir: &Path, error: walkdir::Error) -> Error {
+    if let Some(path) = error.path() {
+        if let Some(ancestor) = error.loop_ancestor() {
+            return Error::config(format!(
+                "{} is a symlink loop: it leads back to {}",
+                repo.display_path(path),
+                repo.display_path(ancestor)
+            ))
+            .at(repo.display_path(path), None)
+            .with_hint("remove the link or point it at a directory that does not contain it");
+        }
+        if let Err(e) = check_link(repo, path) {
+            return e;
+        }
+    }
+    Error::environment(format!("cannot walk {}: {error}", repo.display_path(dir)))
+}
+
 /// The clouds this repository has: the YAML files directly in `envs/`.
 pub fn clouds(repo: &Repo) -> Result<Vec<String>> {
     let dir = repo.envs_dir();
@@ -51,7 +142,7 @@ pub fn cloud_file(repo: &Repo, cloud: &str) -> Result<PathBuf> {
     let dir = repo.envs_dir();
     for ext in ["yaml", "yml"] {
         let candidate = dir.join(format!("{cloud}.{ext}"));
-        if candidate.is_file() {
+        if regular_layer(repo, &candidate)? {
             return Ok(candidate);
         }
     }
@@ -73,13 +164,24 @@ pub fn env_targets(repo: &Repo, cloud: &str) -> Result<Vec<Target>> {
     let cloud_file = cloud_file(repo, cloud)?;
     let dir = repo.envs_dir();
     let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(&dir).min_depth(2).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            Error::environment(format!("cannot walk {}: {e}", repo.display_path(&dir)))
-        })?;
+    // Symlinks are followed (a linked env file is a target like any other) once checked to
+    // stay inside the repository; walkdir reports loops.
+    let walk = walkdir::WalkDir::new(&dir)
+        .min_depth(2)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry.map_err(|e| walk_error(repo, &dir, e))?;
         let path = entry.path();
-        if entry.file_type().is_file() && is_yaml(path) && !is_default_layer(path) {
-            files.push(path.to_path_buf());
+        if entry.path_is_symlink() {
+            check_link(repo, path)?;
+        }
+        if !is_yaml(path) || is_default_layer(path) {
+            continue;
+        }
+        match crate::fsutil::special_kind(&entry.file_type()) {
+            None => files.push(path.to_path_buf()),
+            Some(what) => return Err(not_regular(repo, path, what)),
         }
     }
     if files.is_empty() {
@@ -89,21 +191,22 @@ pub fn env_targets(repo: &Repo, cloud: &str) -> Result<Vec<Target>> {
         ))
         .with_hint("add an env file such as envs/prod/console.yaml; files directly in envs/ are cloud layers"));
     }
-    Ok(files
+    files
         .into_iter()
         .map(|file| env_target(repo, &cloud_file, &file))
-        .collect())
+        .collect()
 }
 
-fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Target {
+fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Result<Target> {
     let mut layers = vec![repo.display_path(cloud_file)];
     let parent = file.parent().expect("env files live in a directory");
-    if let Some(default) = ["default.yaml", "default.yml"]
-        .iter()
-        .map(|name| parent.join(name))
-        .find(|p| p.is_file())
-    {
-        layers.push(repo.display_path(&default));
+    for name in ["default.yaml", "default.yml"] {
+        let default = parent.join(name);
+        // A default layer that is a directory or a FIFO is an error, never dropped.
+        if regular_layer(repo, &default)? {
+            layers.push(repo.display_path(&default));
+            break;
+        }
     }
     let name = repo.display_path(file);
     layers.push(name.clone());
@@ -125,7 +228,7 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Target {
     let external_refs = settings
         .map(|t| expand_refs(&t.external_refs, &release))
         .unwrap_or_default();
-    Target {
+    Ok(Target {
         name,
         layers,
         release,
@@ -134,7 +237,7 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Target {
         kind: TargetKind::Env,
         group,
         cloud,
-    }
+    })
 }
 
 /// The lifecycle variants declared in `stackctl.toml`, in name order.
@@ -193,30 +296,63 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) 
     if let Some(variant) = variants.iter().find(|v| v.name == spec) {
         return Ok(variant.clone());
     }
-    let path = cwd.join(spec);
-    let path = path.canonicalize().map_err(|_| {
-        let names: Vec<&str> = variants.iter().map(|v| v.name.as_str()).collect();
-        Error::usage(format!(
+    let names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
+    let accepted = || {
+        let chart = repo.display_path(&repo.chart_dir());
+        let envs = repo.display_path(&repo.envs_dir());
+        let mut text = format!(
+            "a target is an env file under {envs}/<dir>/ (such as {envs}/prod/console.yaml), a values file of {chart}/"
+        );
+        if !names.is_empty() {
+            text.push_str(&format!(", or a variant: {}", names.join(", ")));
+        }
+        text
+    };
+    let joined = normalize(&cwd.join(spec));
+    if std::fs::symlink_metadata(&joined).is_err() {
+        return Err(Error::usage(format!(
             "no target {spec:?}: not a variant of stackctl.toml, nor a file"
         ))
-        .with_hint(if names.is_empty() {
-            "name an env file such as envs/prod/console.yaml".to_string()
-        } else {
-            format!(
-                "name an env file such as envs/prod/console.yaml, or a variant: {}",
-                names.join(", ")
-            )
-        })
-    })?;
-    let name = repo.display_path(&path);
-    let envs_dir = repo
-        .envs_dir()
+        .with_hint(accepted()));
+    }
+    let root = repo
+        .root
         .canonicalize()
-        .unwrap_or_else(|_| repo.envs_dir());
+        .unwrap_or_else(|_| repo.root.clone());
+    let resolved = joined.canonicalize().ok();
+    let inside = resolved.as_ref().is_some_and(|p| p.starts_with(&root));
+    if !inside && !joined.starts_with(&repo.root) {
+        return Err(Error::usage(format!(
+            "{spec} is outside the repository {}: it is not a target",
+            repo.root.display()
+        ))
+        .with_hint(accepted()));
+    }
+    // Keep the name as written when it is inside the repository (a linked env file is named
+    // by its link), else the resolved path.
+    let path = if joined.starts_with(&repo.root) {
+        joined
+    } else {
+        resolved.clone().unwrap_or(joined)
+    };
+    if !regular_layer(repo, &path)? {
+        return Err(
+            Error::usage(format!("no target {spec:?}: the file does not exist"))
+                .with_hint(accepted()),
+        );
+    }
+    let name = repo.display_path(&path);
+    let envs_dir = repo.envs_dir();
     let in_env_subdir = path
         .strip_prefix(&envs_dir)
         .is_ok_and(|rest| rest.components().count() >= 2);
     if in_env_subdir {
+        if !is_yaml(&path) {
+            return Err(
+                Error::usage(format!("{name} is not a values file (.yaml or .yml)"))
+                    .with_hint(accepted()),
+            );
+        }
         if is_default_layer(&path) {
             return Err(
                 Error::usage(format!("{name} is a shared layer, not a target"))
@@ -241,13 +377,14 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) 
             }
         };
         let cloud_file = cloud_file(repo, &cloud)?;
-        return Ok(env_target(repo, &cloud_file, &path));
+        return env_target(repo, &cloud_file, &path);
     }
-    if let Some(variant) = variants
-        .into_iter()
-        .find(|v| v.layers.last() == Some(&name))
-    {
-        return Ok(variant);
+    if let Some(variant) = variants.iter().find(|v| v.layers.last() == Some(&name)) {
+        return Ok(variant.clone());
+    }
+    let in_chart_dir = path.parent() == Some(repo.chart_dir().as_path());
+    if !(in_chart_dir && is_yaml(&path)) {
+        return Err(Error::usage(format!("{name} is not a target")).with_hint(accepted()));
     }
     Ok(Target {
         name: name.clone(),

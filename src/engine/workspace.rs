@@ -102,7 +102,8 @@ impl Workspace {
                     ))
                 })?;
             let archive_rel = repo.display_path(archive);
-            let bytes = std::fs::read(archive).map_err(|e| Error::io("read", archive, e))?;
+            let bytes = crate::fsutil::read_regular(archive)
+                .map_err(|problem| problem.into_error(archive))?;
             let files = archive_files(&bytes, &["values.yaml", "values.schema.json"])
                 .map_err(|e| Error::environment(format!("{archive_rel}: {e}")).at(archive, None))?;
             let values_text = files.get("values.yaml").cloned().unwrap_or_default();
@@ -148,9 +149,9 @@ impl Workspace {
         if let Some(load) = self.layers.lock().expect("layer cache").get(file) {
             return load.clone();
         }
-        let load = match std::fs::read_to_string(self.repo.path(file)) {
-            Err(e) => LayerLoad::Failed(
-                Box::new(rules::values::unreadable(file, &e)),
+        let load = match crate::fsutil::read_text(&self.repo.path(file)) {
+            Err(problem) => LayerLoad::Failed(
+                Box::new(rules::values::unreadable(file, &problem)),
                 Arc::new(Suppressions::default()),
             ),
             Ok(text) => {
@@ -294,10 +295,10 @@ impl Workspace {
 }
 
 fn read_schema(path: &Path, display: &str) -> Result<Option<Schema>> {
-    match std::fs::read_to_string(path) {
+    match crate::fsutil::read_text(path) {
         Ok(text) => Ok(Some(Schema::compile(&text, display)?)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("read", path, e)),
+        Err(problem) if problem.is_missing() => Ok(None),
+        Err(problem) => Err(problem.into_error(path)),
     }
 }
 

@@ -285,10 +285,10 @@ struct AuthEntry {
 }
 
 fn load_auth_file(path: &Path) -> Result<Option<AuthFile>> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::fsutil::read_text(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("read", path, e)),
+        Err(problem) if problem.is_missing() => return Ok(None),
+        Err(problem) => return Err(problem.into_error(path)),
     };
     if text.trim().is_empty() {
         return Ok(None);

@@ -12,6 +12,7 @@ use super::{Context, DepsSource, Notice};
 use crate::deps::build::{self, BuildOutcome, BuiltDependency, DependencyStatus, DepsOptions};
 use crate::deps::bump;
 use crate::deps::chartfile::{ChartFile, LOCK_FILE, LockFile};
+use crate::deps::exclusive::RepoLock;
 use crate::deps::links::{self, Link};
 use crate::deps::update;
 use crate::engine::Workspace;
@@ -163,9 +164,23 @@ fn announce_local_fallback(cx: &Context, outcome: &BuildOutcome, done: &str) {
 async fn ensure_built(cx: &Context, source: &DepsSource) -> Result<BuildOutcome> {
     let lock = buildable_lock(cx)?;
     let options = options(cx, source)?;
+    // Held until `charts/` is complete: a run started meanwhile waits, then finds it built.
+    let _write_lock = write_lock(cx).await?;
     let resolution = cancellable(cx.cancel(), build::resolve(&cx.repo, &lock, &options)).await?;
     cx.check_cancelled()?;
     resolution.commit(&cx.repo)
+}
+
+/// Take the repository's write lock (on `.stackctl/`), saying so when another run holds it;
+/// Ctrl-C ends the wait.
+async fn write_lock(cx: &Context) -> Result<RepoLock> {
+    let progress = &cx.invocation.progress;
+    let tell = |file: &str| {
+        progress.notice(Notice::Step(&format!(
+            "waiting for another stackctl run in this repository to finish writing dependencies (it holds the lock on {file}/)"
+        )))
+    };
+    cancellable(cx.cancel(), RepoLock::acquire(&cx.repo, tell)).await
 }
 
 /// Build the dependencies and load the workspace: what `validate`, `render` and `values`
@@ -250,6 +265,7 @@ pub async fn update(cx: &Context, source: &DepsSource) -> Result<UpdateResult> {
     }
     announce_links(cx)?;
     let options = options(cx, source)?;
+    let _write_lock = write_lock(cx).await?;
     let outcome = cancellable(cx.cancel(), update::update(repo, &chart, &options)).await?;
     Ok(UpdateResult::Updated(BuildReport::new(
         cx,
@@ -311,6 +327,7 @@ pub async fn bump(cx: &Context, request: &BumpRequest) -> Result<BumpReport> {
     let write = !request.dry_run && !plan.changes.is_empty();
     if write {
         let options = options(cx, &request.source)?;
+        let _write_lock = write_lock(cx).await?;
         cancellable(
             cx.cancel(),
             update::verify_versions_exist(&cx.repo, &plan.new_chart, &options),

@@ -46,7 +46,8 @@ fn read(path: &Path) -> Option<String> {
     if !path.is_file() {
         return None;
     }
-    let bytes = std::fs::read(path).ok()?;
+    // A finding can name a FIFO or a device (the error says so): never open one here.
+    let bytes = crate::fsutil::read_regular(path).ok()?;
     // Values files are UTF-8; anything else still deserves a best-effort snippet.
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -41,6 +41,12 @@ pub const RULES: &[super::Rule] = &[
         "keys are written as strings, not numbers or booleans helm turns into strings",
     ),
     rule(
+        "values/empty-layer",
+        Severity::Warning,
+        Scope::File,
+        "a values layer is not empty (an empty file sets nothing)",
+    ),
+    rule(
         "values/schema",
         Severity::Error,
         Scope::Target,
@@ -77,11 +83,21 @@ pub fn syntax_error(error: &YamlError) -> Diagnostic {
     finding("values/syntax", &error.message).at(&error.file, error.line, error.column)
 }
 
-/// `values/syntax`: a layer the chain names that cannot be read at all.
-pub fn unreadable(file: &str, error: &std::io::Error) -> Diagnostic {
-    finding("values/syntax", format!("cannot read {file}: {error}"))
-        .in_file(file)
-        .with_hint("the layer chain names a file that does not exist or cannot be read")
+/// `values/syntax`: a layer the chain names that cannot be read: missing, not a regular
+/// file, or not UTF-8 text (located at the first byte that is not).
+pub fn unreadable(file: &str, problem: &crate::fsutil::ReadProblem) -> Diagnostic {
+    let diagnostic = finding("values/syntax", format!("cannot read {file}: {problem}"));
+    let diagnostic = match problem.line() {
+        Some(line) => diagnostic.at(file, line, 1),
+        None => diagnostic.in_file(file),
+    };
+    let hint = match problem {
+        crate::fsutil::ReadProblem::Missing(_) => {
+            "the layer chain names a file that does not exist: create it, or fix the chain"
+        }
+        other => other.hint(),
+    };
+    diagnostic.with_hint(hint)
 }
 
 /// `values/duplicate-key`, `values/extra-document` and `values/coerced-key`: what the YAML
@@ -106,6 +122,10 @@ fn layer_finding(found: &LayerFinding) -> Diagnostic {
         LayerFindingKind::CoercedKey { written, .. } => (
             "values/coerced-key",
             format!("quote the key (\"{written}\") if a string was meant"),
+        ),
+        LayerFindingKind::Empty => (
+            "values/empty-layer",
+            crate::values::EMPTY_LAYER_HINT.to_string(),
         ),
     };
     let mut d = finding(rule, &found.message)

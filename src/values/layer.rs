@@ -20,6 +20,10 @@ use crate::findings::{Diagnostic, Severity};
 /// file comes near this many nodes.
 const MAX_NODES: usize = 1_000_000;
 
+/// How to fix an empty layer.
+pub const EMPTY_LAYER_HINT: &str =
+    "write the values this layer is for, `{}` if it is meant to set nothing, or delete it";
+
 /// A values file to read: its path relative to the repository root and its text.
 ///
 /// ```
@@ -45,8 +49,7 @@ impl Layer {
     /// Read `relative` under `root`; the layer's name is `relative` with `/` separators.
     pub fn read(root: &std::path::Path, relative: &str) -> crate::Result<Self> {
         let path = root.join(relative);
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| crate::Error::io("read", &path, e))?;
+        let text = crate::fsutil::read_text(&path).map_err(|problem| problem.into_error(&path))?;
         Ok(Layer::new(relative.replace('\\', "/"), text))
     }
 
@@ -133,6 +136,8 @@ pub enum LayerFindingKind {
     /// A key written as a number or boolean, which Helm turns into a string (`on:` is the key
     /// `"true"`).
     CoercedKey { written: String, becomes: String },
+    /// No YAML document at all (an empty file, or comments only): the layer sets nothing.
+    Empty,
 }
 
 impl LayerFinding {
@@ -142,12 +147,13 @@ impl LayerFinding {
             LayerFindingKind::DuplicateKey { .. } => "values/duplicate-key",
             LayerFindingKind::ExtraDocument => "values/extra-document",
             LayerFindingKind::CoercedKey { .. } => "values/coerced-key",
+            LayerFindingKind::Empty => "values/empty-layer",
         }
     }
 
     pub fn severity(&self) -> Severity {
         match self.kind {
-            LayerFindingKind::CoercedKey { .. } => Severity::Warning,
+            LayerFindingKind::CoercedKey { .. } | LayerFindingKind::Empty => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -164,6 +170,7 @@ impl LayerFinding {
             LayerFindingKind::CoercedKey { written, .. } => {
                 format!("quote the key (\"{written}\") if a string was meant")
             }
+            LayerFindingKind::Empty => EMPTY_LAYER_HINT.to_string(),
         };
         let mut d = Diagnostic::new(self.rule(), self.severity(), &self.message)
             .at(&self.file, self.span.line, self.span.column)
@@ -218,6 +225,13 @@ pub fn parse_layer(file: &str, text: &str) -> Result<ParsedLayer, YamlError> {
     }
     let value = match &builder.root {
         None => {
+            conv.findings.push(LayerFinding {
+                kind: LayerFindingKind::Empty,
+                file: file.to_string(),
+                span: Span::new(1, 1),
+                pointer: String::new(),
+                message: "the layer is empty: it sets no values".to_string(),
+            });
             conv.spans.insert(
                 String::new(),
                 NodeSpan {

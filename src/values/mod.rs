@@ -49,7 +49,9 @@ pub mod suppressions;
 
 use std::fmt;
 
-pub use layer::{Layer, LayerFinding, LayerFindingKind, ParsedLayer, parse_layer};
+pub use layer::{
+    EMPTY_LAYER_HINT, Layer, LayerFinding, LayerFindingKind, ParsedLayer, parse_layer,
+};
 pub use merge::{
     EmptyMapOverride, History, LayerValue, MergeOptions, Merged, Provenance, TypeChange, ValueKind,
     merge_chain, merge_chain_with, scope_subchart,

@@ -11,6 +11,7 @@ mod cancel;
 mod chart_publish;
 mod cli;
 mod cluster;
+mod concurrency;
 mod deps_auth;
 mod deps_check;
 mod deps_offline;

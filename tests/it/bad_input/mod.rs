@@ -1,6 +1,7 @@
-//! The bad-input corpus: inputs a user can get wrong (a broken file, a misconfigured
-//! repository, a misbehaving tool), each run through the real binary. Every case asserts the
-//! exit code, the message located at the file (and line) that caused it, and that nothing
-//! panicked or overflowed its stack.
+//! The bad-input corpus: stackctl run on inputs a user can produce by mistake (or a tool by
+//! accident), each case asserting the exit code, a message that names the file (and line, when
+//! there is one) and the fix, and that nothing panicked, overflowed its stack or hung. One
+//! module per kind of input.
 
 mod engine;
+mod files;
