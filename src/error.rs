@@ -88,6 +88,9 @@ pub struct Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The hint for an input file refused for its size.
+pub const INPUT_TOO_LARGE_HINT: &str = "make the file smaller, or raise the limit: [files] max-size = \"16 MiB\" in stackctl.toml (docs/configuration.md)";
+
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error {
@@ -127,8 +130,16 @@ impl Error {
         self
     }
     /// An I/O failure on a path, classified as an environment error.
+    /// An input file refused for its size is an input error instead, with the way to raise
+    /// the limit.
     pub fn io(action: &str, path: impl Into<PathBuf>, err: std::io::Error) -> Self {
         let path = path.into();
+        // `fsutil::read_input` refuses a file over the limit with this kind.
+        if err.kind() == std::io::ErrorKind::FileTooLarge {
+            return Error::config(format!("cannot {action} {}: {err}", path.display()))
+                .at(path, None)
+                .with_hint(INPUT_TOO_LARGE_HINT);
+        }
         Error::environment(format!("cannot {action} {}: {err}", path.display())).at(path, None)
     }
     pub fn is_cancelled(&self) -> bool {

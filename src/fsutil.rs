@@ -1,7 +1,9 @@
-//! File writes that never leave a half-written file behind.
+//! File writes that never leave a half-written file behind, and the one way input files of
+//! the repository are read: refused past a size limit before any of them is parsed.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -40,6 +42,127 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Default of `[files] max-size`: far above any real values file, chart file or schema, and
+/// small enough that parsing a file at the limit stays fast.
+pub const DEFAULT_MAX_INPUT_SIZE: u64 = 4 * 1024 * 1024;
+
+/// The limit every input read shares. It is process-wide because files are read from every
+/// layer (configuration, charts, values, schemas): `Repo::open` sets it once from
+/// `stackctl.toml`, which itself is read under the default.
+static MAX_INPUT_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_INPUT_SIZE);
+
+/// Set the size limit of input files (`[files] max-size`).
+pub fn set_max_input_size(bytes: u64) {
+    MAX_INPUT_SIZE.store(bytes, Ordering::Relaxed);
+}
+
+pub fn max_input_size() -> u64 {
+    MAX_INPUT_SIZE.load(Ordering::Relaxed)
+}
+
+/// Why an input file was refused for its size; carried inside an [`std::io::Error`] of kind
+/// `FileTooLarge`, so callers that handle read errors handle it too.
+#[derive(Debug)]
+pub struct TooLarge {
+    /// The file's size, or a lower bound when it is not a regular file.
+    pub size: u64,
+    pub limit: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the file is {}, larger than the {} limit of input files (raise `max-size` under [files] in stackctl.toml)",
+            format_size(self.size),
+            format_size(self.limit)
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// The hint for an input refused for its size.
+pub use crate::error::INPUT_TOO_LARGE_HINT as TOO_LARGE_HINT;
+
+/// Read an input file of the repository as bytes, refusing it before reading when it is
+/// larger than [`max_input_size`]. A file that grows past the limit while read (or a device)
+/// is refused too: at most limit + 1 bytes are ever read.
+pub fn read_input(path: impl AsRef<Path>) -> std::io::Result<Vec<u8>> {
+    let limit = max_input_size();
+    let file = std::fs::File::open(path.as_ref())?;
+    let declared = file.metadata()?.len();
+    if declared > limit {
+        return Err(too_large(declared, limit));
+    }
+    let mut bytes = Vec::with_capacity(declared as usize);
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64, limit));
+    }
+    Ok(bytes)
+}
+
+/// [`read_input`] as UTF-8 text (an `InvalidData` error otherwise, as `read_to_string`).
+pub fn read_input_string(path: impl AsRef<Path>) -> std::io::Result<String> {
+    String::from_utf8(read_input(path)?).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
+fn too_large(size: u64, limit: u64) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::FileTooLarge, TooLarge { size, limit })
+}
+
+/// Whether a read error is an input refused for its size.
+pub fn is_too_large(error: &std::io::Error) -> bool {
+    error.kind() == std::io::ErrorKind::FileTooLarge
+}
+
+/// A byte count as people read it: `512 bytes`, `64 KiB`, `4.5 MiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{:.1} {unit}", bytes as f64 / size as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// Parse a size as `stackctl.toml` writes it: `"4 MiB"`, `"512KiB"`, `"1 GB"`, `"2048"`
+/// (bytes). Binary units are powers of 1024, decimal ones of 1000.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "bytes" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => 0,
+    };
+    match number.parse::<f64>() {
+        Ok(n) if multiplier > 0 && n.is_finite() && n > 0.0 => Ok((n * multiplier as f64) as u64),
+        _ => Err(format!(
+            "{text:?} is not a size like \"4 MiB\", \"512 KiB\" or a number of bytes"
+        )),
+    }
+}
+
 /// Whether a file name is a leftover temporary file of [`write_atomic`].
 pub fn is_temp_leftover(file_name: &str) -> bool {
     file_name.starts_with(TEMP_PREFIX) && file_name.ends_with(TEMP_SUFFIX)
@@ -48,6 +171,37 @@ pub fn is_temp_leftover(file_name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_and_print_as_written() {
+        for (text, bytes) in [
+            ("4 MiB", 4 << 20),
+            ("512KiB", 512 << 10),
+            ("1.5 GiB", 3 << 29),
+            ("2048", 2048),
+            ("1 MB", 1_000_000),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for text in ["", "MiB", "0", "-1 MiB", "4 MX"] {
+            assert!(parse_size(text).is_err(), "{text}");
+        }
+        assert_eq!(format_size(4 << 20), "4 MiB");
+        assert_eq!(format_size(5_000_000), "4.8 MiB");
+        assert_eq!(format_size(100), "100 bytes");
+    }
+
+    #[test]
+    fn inputs_over_the_limit_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, vec![b'a'; (DEFAULT_MAX_INPUT_SIZE + 1) as usize]).unwrap();
+        let err = read_input_string(&path).unwrap_err();
+        assert!(is_too_large(&err), "{err}");
+        assert!(err.to_string().contains("4 MiB limit"), "{err}");
+        std::fs::write(&path, "a: 1\n").unwrap();
+        assert_eq!(read_input_string(&path).unwrap(), "a: 1\n");
+    }
 
     #[test]
     fn replaces_content_and_keeps_permissions() {

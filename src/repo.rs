@@ -44,11 +44,12 @@ impl Repo {
     /// Open the repository at `root`, reading `stackctl.toml` if it exists.
     pub fn open(root: PathBuf) -> Result<Repo> {
         let path = root.join(CONFIG_FILE);
-        let (config, config_found) = match std::fs::read_to_string(&path) {
+        let (config, config_found) = match crate::fsutil::read_input_string(&path) {
             Ok(text) => (Config::parse(&text, Path::new(CONFIG_FILE))?, true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Config::default(), false),
             Err(e) => return Err(Error::io("read", path, e)),
         };
+        crate::fsutil::set_max_input_size(config.files.max_size.0);
         Ok(Repo {
             root,
             config,

@@ -85,7 +85,7 @@ impl ChartFile {
     /// Read `<chart_dir>/Chart.yaml`. A missing or unreadable file is a configuration error.
     pub fn load(chart_dir: &Path) -> Result<ChartFile> {
         let path = chart_dir.join(CHART_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::fsutil::read_input_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::config(format!("{} does not exist", path.display()))
                     .at(&path, None)
@@ -153,7 +153,7 @@ impl LockFile {
     /// Read `<chart_dir>/Chart.lock`; `Ok(None)` when it does not exist.
     pub fn load(chart_dir: &Path) -> Result<Option<LockFile>> {
         let path = chart_dir.join(LOCK_FILE);
-        match std::fs::read_to_string(&path) {
+        match crate::fsutil::read_input_string(&path) {
             Ok(text) => LockFile::parse(&path, text).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Error::io("read", &path, e)),

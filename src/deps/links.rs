@@ -36,7 +36,7 @@ struct LinksDocument {
 /// The links of a repository (empty when the file does not exist).
 pub fn load(repo: &Repo) -> Result<Vec<Link>> {
     let path = repo.path(LINKS_FILE);
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::fsutil::read_input_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(Error::io("read", &path, e)),

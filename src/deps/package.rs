@@ -175,7 +175,7 @@ struct IgnorePattern {
 impl IgnoreRules {
     pub fn load(dir: &Path) -> Result<IgnoreRules> {
         let path = dir.join(".helmignore");
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::fsutil::read_input_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io("read", path, e)),

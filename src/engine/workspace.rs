@@ -148,7 +148,7 @@ impl Workspace {
         if let Some(load) = self.layers.lock().expect("layer cache").get(file) {
             return load.clone();
         }
-        let load = match std::fs::read_to_string(self.repo.path(file)) {
+        let load = match crate::fsutil::read_input_string(self.repo.path(file)) {
             Err(e) => LayerLoad::Failed(
                 Box::new(rules::values::unreadable(file, &e)),
                 Arc::new(Suppressions::default()),
@@ -270,6 +270,7 @@ impl Workspace {
             values: &values,
             kube_version: &self.repo.config.render.kube_version,
             cwd: &self.repo.root,
+            max_output: self.repo.config.render.max_output_size.0,
         };
         self.helm.template(&request).await
     }
@@ -293,7 +294,7 @@ impl Workspace {
 }
 
 fn read_schema(path: &Path, display: &str) -> Result<Option<Schema>> {
-    match std::fs::read_to_string(path) {
+    match crate::fsutil::read_input_string(path) {
         Ok(text) => Ok(Some(Schema::compile(&text, display)?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("read", path, e)),
@@ -322,10 +323,20 @@ fn archive_files(
         }
         let name = parts[1].as_os_str().to_string_lossy().into_owned();
         if wanted.contains(&name.as_str()) {
+            // The same limit as the repository's own input files: an archive from a registry
+            // can hold a file that decompresses to anything.
+            let limit = crate::fsutil::max_input_size();
             let mut text = String::new();
-            entry
+            (&mut entry)
+                .take(limit.saturating_add(1))
                 .read_to_string(&mut text)
                 .map_err(|e| format!("cannot read {name} in the archive: {e}"))?;
+            if text.len() as u64 > limit {
+                return Err(format!(
+                    "its {name} is larger than the {} limit of input files (raise `max-size` under [files] in stackctl.toml)",
+                    crate::fsutil::format_size(limit)
+                ));
+            }
             found.insert(name, text);
         }
     }

@@ -755,7 +755,7 @@ const MUST_IGNORE: &[(&str, bool, &str)] = &[
 /// `.gitignore` (line 1 when there is none).
 pub fn check_gitignore(root: &Path) -> Vec<Diagnostic> {
     let path = root.join(".gitignore");
-    let text = std::fs::read_to_string(&path).ok();
+    let text = crate::fsutil::read_input_string(&path).ok();
     let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
     let mut broken = None;
     if text.is_some()

@@ -44,7 +44,7 @@ impl Sources<'_> {
         };
         let found = self
             .root
-            .and_then(|root| std::fs::read_to_string(root.join(&file)).ok())
+            .and_then(|root| crate::fsutil::read_input_string(root.join(&file)).ok())
             .and_then(|text| object_line(&text, object.kind(), object.name(), keys));
         match found {
             Some((line, column)) => diagnostic.at(file, line, column),

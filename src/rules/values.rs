@@ -81,7 +81,11 @@ pub fn syntax_error(error: &YamlError) -> Diagnostic {
 pub fn unreadable(file: &str, error: &std::io::Error) -> Diagnostic {
     finding("values/syntax", format!("cannot read {file}: {error}"))
         .in_file(file)
-        .with_hint("the layer chain names a file that does not exist or cannot be read")
+        .with_hint(if crate::fsutil::is_too_large(error) {
+            crate::fsutil::TOO_LARGE_HINT
+        } else {
+            "the layer chain names a file that does not exist or cannot be read"
+        })
 }
 
 /// `values/duplicate-key`, `values/extra-document` and `values/coerced-key`: what the YAML

@@ -45,8 +45,8 @@ impl Layer {
     /// Read `relative` under `root`; the layer's name is `relative` with `/` separators.
     pub fn read(root: &std::path::Path, relative: &str) -> crate::Result<Self> {
         let path = root.join(relative);
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| crate::Error::io("read", &path, e))?;
+        let text = crate::fsutil::read_input_string(&path)
+            .map_err(|e| crate::Error::io("read", &path, e))?;
         Ok(Layer::new(relative.replace('\\', "/"), text))
     }
 
