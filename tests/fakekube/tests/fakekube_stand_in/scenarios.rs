@@ -772,7 +772,13 @@ async fn services_get_cluster_ips_and_endpoints() {
     );
     // A named targetPort the pods do not declare: no endpoints (the backend-ws trap). The
     // controller writes each Service's Endpoints in its own time: wait for it to exist.
-    let missing = wait_get(&endpoints, "web-missing-port", "an Endpoints object", |_| true).await;
+    let missing = wait_get(
+        &endpoints,
+        "web-missing-port",
+        "an Endpoints object",
+        |_| true,
+    )
+    .await;
     assert!(
         missing.subsets.is_none_or(|s| s.is_empty()),
         "no pod has a `websocket` port"
