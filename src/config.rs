@@ -33,6 +33,8 @@ pub struct Config {
     pub cluster: ClusterConfig,
     /// The test loops (`test local|ci|dev|live`).
     pub test: TestConfig,
+    /// Input files of the repository (values, charts, schemas, this file).
+    pub files: FilesConfig,
     /// The line of `stackctl.toml` that sets each target's or variant's `release`, keyed like
     /// `targets` and `variants`: findings caused by a release name point there.
     #[serde(skip)]
@@ -97,6 +99,9 @@ pub struct RenderConfig {
     /// How long one `helm template` or `helm lint` may run before it is stopped and reported
     /// as hung (`60s`, `2m`).
     pub timeout: String,
+    /// The largest manifest `helm template` may print; a bigger render is an error, never a
+    /// truncated parse.
+    pub max_output_size: ByteSize,
 }
 
 impl Default for RenderConfig {
@@ -106,6 +111,50 @@ impl Default for RenderConfig {
             release: "jetscale".to_string(),
             namespace: "default".to_string(),
             timeout: "60s".to_string(),
+            max_output_size: ByteSize(64 << 20),
+        }
+    }
+}
+
+/// A size in bytes, written `"4 MiB"`, `"512 KiB"`, `"1 GB"` or as a number of bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Bytes(u64),
+            Text(String),
+        }
+        let bytes = match Written::deserialize(deserializer)? {
+            Written::Bytes(0) => Err("a size must be more than 0 bytes".to_string()),
+            Written::Bytes(n) => Ok(n),
+            Written::Text(text) => crate::fsutil::parse_size(&text),
+        };
+        bytes.map(ByteSize).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::fsutil::format_size(self.0))
+    }
+}
+
+/// `[files]`: how stackctl reads the repository's input files.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FilesConfig {
+    /// Input files larger than this are refused before they are parsed.
+    pub max_size: ByteSize,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            max_size: ByteSize(crate::fsutil::DEFAULT_MAX_INPUT_SIZE),
         }
     }
 }
@@ -182,6 +231,10 @@ pub struct RegistriesConfig {
     pub insecure: Vec<String>,
     /// Registry hosts that accept a GitHub token (`GITHUB_TOKEN` / `GH_TOKEN`).
     pub github: Vec<String>,
+    /// The largest manifest read from a registry.
+    pub max_manifest_size: ByteSize,
+    /// The largest blob (a chart archive) read from a registry.
+    pub max_blob_size: ByteSize,
 }
 
 impl Default for RegistriesConfig {
@@ -190,6 +243,8 @@ impl Default for RegistriesConfig {
             mirrors: BTreeMap::new(),
             insecure: Vec::new(),
             github: vec!["ghcr.io".to_string()],
+            max_manifest_size: ByteSize(4 << 20),
+            max_blob_size: ByteSize(64 << 20),
         }
     }
 }
@@ -655,6 +710,22 @@ mod tests {
             assert_eq!(err.kind, crate::ErrorKind::Config);
             assert_eq!(err.location.as_ref().unwrap().1, Some(3), "{bad}");
             assert!(err.message.contains("render.timeout"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn sizes_are_read_with_units_and_bad_ones_name_their_line() {
+        let text = "[files]\nmax-size = \"16 MiB\"\n[render]\nmax-output-size = 1048576\n[registries]\nmax-blob-size = \"1 GB\"\n";
+        let config = Config::parse(text, Path::new(CONFIG_FILE)).unwrap();
+        assert_eq!(config.files.max_size, ByteSize(16 << 20));
+        assert_eq!(config.render.max_output_size, ByteSize(1 << 20));
+        assert_eq!(config.registries.max_blob_size, ByteSize(1_000_000_000));
+        assert_eq!(config.registries.max_manifest_size, ByteSize(4 << 20));
+        for bad in ["\"4 MX\"", "0", "\"\""] {
+            let text = format!("[registries]\n\nmax-manifest-size = {bad}\n");
+            let err = Config::parse(&text, Path::new(CONFIG_FILE)).unwrap_err();
+            assert_eq!(err.location.as_ref().unwrap().1, Some(3), "{bad}");
+            assert!(err.message.contains("size"), "{bad}: {}", err.message);
         }
     }
 

@@ -61,7 +61,7 @@ impl Environment {
             Err(problem) => return Err(problem.into_error(path)),
         };
         for item in dotenvy::from_read_iter(text.as_bytes()) {
-            let (key, value) = item.map_err(|e| dotenv_error(path, e))?;
+            let (key, value) = item.map_err(|e| dotenv_error(path, &text, e))?;
             let already_set = self.vars.get(&key).is_some_and(|v| !v.is_empty());
             if !already_set {
                 self.from_dotenv.push(key.clone());
@@ -103,14 +103,14 @@ impl Environment {
     }
 }
 
-fn dotenv_error(path: &Path, err: dotenvy::Error) -> Error {
+fn dotenv_error(path: &Path, content: &str, err: dotenvy::Error) -> Error {
     // dotenvy's parse errors quote the offending line, which may hold a secret: say where,
     // not what.
     // dotenvy reports the offending line's text (and a column), not its number: find it.
     let line = match &err {
-        dotenvy::Error::LineParse(text, _) => std::fs::read_to_string(path)
-            .ok()
-            .and_then(|content| content.lines().position(|l| l.contains(text.trim())))
+        dotenvy::Error::LineParse(text, _) => content
+            .lines()
+            .position(|l| l.contains(text.trim()))
             .map(|index| index + 1),
         _ => None,
     };

@@ -1,5 +1,6 @@
-//! File writes that never leave a half-written file behind, and reads of input files that
-//! open regular files only ([`read_text`]).
+//! File writes that never leave a half-written file behind, and the one way input files of
+//! the repository are read ([`read_text`], [`read_regular`] for bytes): regular files only,
+//! refused past a size limit before any of them is parsed, and text that must be UTF-8.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,7 +8,10 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 mod regular;
-pub use regular::{NotText, ReadProblem, decode_text, read_regular, read_text, special_kind};
+pub use regular::{
+    DEFAULT_MAX_INPUT_SIZE, NotText, ReadProblem, TooLarge, decode_text, max_input_size,
+    read_regular, read_text, set_max_input_size, special_kind,
+};
 
 /// Prefix of stackctl's temporary files, so leftovers of an interrupted run can be recognised
 /// (helm skips files starting with a dot inside `charts/`).
@@ -44,6 +48,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// A byte count as people read it: `512 bytes`, `64 KiB`, `4.5 MiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if bytes >= size {
+            return if bytes.is_multiple_of(size) {
+                format!("{} {unit}", bytes / size)
+            } else {
+                format!("{:.1} {unit}", bytes as f64 / size as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// Parse a size as `stackctl.toml` writes it: `"4 MiB"`, `"512KiB"`, `"1 GB"`, `"2048"`
+/// (bytes). Binary units are powers of 1024, decimal ones of 1000.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" | "bytes" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => 0,
+    };
+    match number.parse::<f64>() {
+        Ok(n) if multiplier > 0 && n.is_finite() && n > 0.0 => Ok((n * multiplier as f64) as u64),
+        _ => Err(format!(
+            "{text:?} is not a size like \"4 MiB\", \"512 KiB\" or a number of bytes"
+        )),
+    }
+}
+
 /// Whether a file name is a leftover temporary file of [`write_atomic`].
 pub fn is_temp_leftover(file_name: &str) -> bool {
     file_name.starts_with(TEMP_PREFIX) && file_name.ends_with(TEMP_SUFFIX)
@@ -52,6 +97,25 @@ pub fn is_temp_leftover(file_name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_and_print_as_written() {
+        for (text, bytes) in [
+            ("4 MiB", 4 << 20),
+            ("512KiB", 512 << 10),
+            ("1.5 GiB", 3 << 29),
+            ("2048", 2048),
+            ("1 MB", 1_000_000),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for text in ["", "MiB", "0", "-1 MiB", "4 MX"] {
+            assert!(parse_size(text).is_err(), "{text}");
+        }
+        assert_eq!(format_size(4 << 20), "4 MiB");
+        assert_eq!(format_size(5_000_000), "4.8 MiB");
+        assert_eq!(format_size(100), "100 bytes");
+    }
 
     #[test]
     fn replaces_content_and_keeps_permissions() {

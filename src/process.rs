@@ -7,7 +7,12 @@
 //! - its own process group, killed as a whole, so a child's children do not outlive it;
 //! - redaction: what a program writes to stderr can end up in a message, so it is redacted of
 //!   every known secret before it leaves this module. Stdout is data (a manifest must keep its
-//!   values) and is handed over as the program wrote it; code that shows it redacts it.
+//!   values) and is handed over as the program wrote it; code that shows it redacts it;
+//! - bounded capture: a program that prints without end costs no more memory than
+//!   [`STDERR_LIMIT`] for stderr and the stdout limit of the run ([`STDOUT_LIMIT`] unless the
+//!   caller sets one). Past the limit the middle is cut (the head and the tail are kept, with a
+//!   note saying how many bytes were cut), or, for output that is data and must stay whole
+//!   ([`Overflow::Refuse`]), the program is stopped and the run fails.
 //!
 //! Finding programs on `PATH` lives here too.
 
@@ -36,6 +41,21 @@ pub fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// The most of a program's stderr kept: its first and last halves. Error messages are at the
+/// start (what failed) and the end (helm's `Error:` line); what lies between is repetition.
+pub const STDERR_LIMIT: usize = 64 * 1024;
+/// The most of a program's stdout kept, unless the run sets its own limit.
+pub const STDOUT_LIMIT: usize = 16 * 1024 * 1024;
+
+/// What happens when a program prints more than its limit on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Keep the first and last halves, cut the middle with a note.
+    Cut,
+    /// Stop the program: the output is data that is useless cut (a rendered manifest).
+    Refuse,
+}
+
 /// One program to run, built like [`std::process::Command`].
 #[derive(Debug, Clone)]
 pub struct Command {
@@ -45,6 +65,8 @@ pub struct Command {
     cwd: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    stdout_limit: usize,
+    stdout_overflow: Overflow,
     /// How messages name this run (`helm template`), without its arguments: arguments can
     /// be long, and are never where a secret belongs, but a message needs no more.
     label: String,
@@ -65,8 +87,17 @@ impl Command {
             cwd: None,
             stdin: None,
             timeout: Duration::from_secs(60),
+            stdout_limit: STDOUT_LIMIT,
+            stdout_overflow: Overflow::Cut,
             label,
         }
+    }
+
+    /// The most of stdout kept, and what happens past it.
+    pub fn stdout_limit(mut self, bytes: usize, overflow: Overflow) -> Command {
+        self.stdout_limit = bytes;
+        self.stdout_overflow = overflow;
+        self
     }
 
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Command {
@@ -157,14 +188,27 @@ impl Command {
         let group = child.id().map(|pid| ProcessGroup(pid as i32));
         let stdin = child.stdin.take();
         let input = self.stdin.clone();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let stdout_capture = Capture::new(self.stdout_limit, self.stdout_overflow);
+        let stderr_capture = Capture::new(STDERR_LIMIT, Overflow::Cut);
         let finished = async move {
-            if let (Some(mut pipe), Some(bytes)) = (stdin, input) {
-                use tokio::io::AsyncWriteExt;
-                // A program that exits without reading its input is not an error of ours.
-                let _ = pipe.write_all(&bytes).await;
-                drop(pipe);
-            }
-            child.wait_with_output().await
+            let feed = async {
+                if let (Some(mut pipe), Some(bytes)) = (stdin, input) {
+                    use tokio::io::AsyncWriteExt;
+                    // A program that exits without reading its input is not an error of ours.
+                    let _ = pipe.write_all(&bytes).await;
+                    drop(pipe);
+                }
+                Ok::<(), Captured>(())
+            };
+            let ((), stdout, stderr) = tokio::try_join!(
+                feed,
+                stdout_capture.read(stdout),
+                stderr_capture.read(stderr)
+            )?;
+            let status = child.wait().await.map_err(Captured::Failed)?;
+            Ok::<_, Captured>((status, stdout, stderr))
         };
         let outcome = tokio::select! {
             biased;
@@ -188,15 +232,116 @@ impl Command {
         if let Some(group) = &group {
             group.kill();
         }
-        let output = output.map_err(|source| RunError::Wait {
-            label: self.label.clone(),
-            source,
+        let (status, stdout, stderr) = output.map_err(|captured| match captured {
+            Captured::Failed(source) => RunError::Wait {
+                label: self.label.clone(),
+                source,
+            },
+            Captured::TooLarge { limit } => RunError::OutputTooLarge {
+                label: self.label.clone(),
+                limit,
+            },
         })?;
         Ok(Output {
-            status: output.status,
-            stdout: output.stdout,
-            stderr: redact(&String::from_utf8_lossy(&output.stderr)).into_owned(),
+            status,
+            stdout: stdout.into_bytes(&self.label, "stdout"),
+            stderr: redact(&String::from_utf8_lossy(
+                &stderr.into_bytes(&self.label, "stderr"),
+            ))
+            .into_owned(),
         })
+    }
+}
+
+/// Why a pipe could not be read to its end.
+enum Captured {
+    Failed(std::io::Error),
+    /// Stdout passed its limit under [`Overflow::Refuse`].
+    TooLarge {
+        limit: usize,
+    },
+}
+
+/// What is kept of one pipe: its first half-limit bytes, a rolling window of its last, and how
+/// much went by.
+struct Capture {
+    limit: usize,
+    overflow: Overflow,
+    head: Vec<u8>,
+    tail: std::collections::VecDeque<u8>,
+    total: u64,
+}
+
+impl Capture {
+    fn new(limit: usize, overflow: Overflow) -> Capture {
+        Capture {
+            limit,
+            overflow,
+            head: Vec::new(),
+            tail: std::collections::VecDeque::new(),
+            total: 0,
+        }
+    }
+
+    /// Read `pipe` to its end, keeping what the limit allows.
+    async fn read(
+        mut self,
+        pipe: Option<impl tokio::io::AsyncRead + Unpin>,
+    ) -> Result<Capture, Captured> {
+        use tokio::io::AsyncReadExt;
+        let Some(mut pipe) = pipe else {
+            return Ok(self);
+        };
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = pipe.read(&mut buffer).await.map_err(Captured::Failed)?;
+            if n == 0 {
+                return Ok(self);
+            }
+            self.keep(&buffer[..n])?;
+        }
+    }
+
+    fn keep(&mut self, mut bytes: &[u8]) -> Result<(), Captured> {
+        self.total += bytes.len() as u64;
+        if self.total > self.limit as u64 && self.overflow == Overflow::Refuse {
+            return Err(Captured::TooLarge { limit: self.limit });
+        }
+        let head_room = (self.limit / 2).saturating_sub(self.head.len());
+        let into_head = head_room.min(bytes.len());
+        self.head.extend_from_slice(&bytes[..into_head]);
+        bytes = &bytes[into_head..];
+        // The tail holds whatever does not fit the head, up to the rest of the limit: output
+        // within the limit is kept whole.
+        let tail_room = self.limit - self.limit / 2;
+        if bytes.len() >= tail_room {
+            self.tail.clear();
+            self.tail.extend(&bytes[bytes.len() - tail_room..]);
+        } else {
+            let excess = (self.tail.len() + bytes.len()).saturating_sub(tail_room);
+            self.tail.drain(..excess);
+            self.tail.extend(bytes);
+        }
+        Ok(())
+    }
+
+    /// What was kept; when bytes were cut, a note in their place says how many.
+    fn into_bytes(self, label: &str, stream: &str) -> Vec<u8> {
+        let kept = (self.head.len() + self.tail.len()) as u64;
+        let mut bytes = self.head;
+        if self.total > kept {
+            let cut = self.total - kept;
+            bytes.extend_from_slice(
+                format!(
+                    "\n[… {cut} bytes cut from the middle of {label}'s {stream} ({} in all): the first and last {} are kept …]\n",
+                    crate::fsutil::format_size(self.total),
+                    crate::fsutil::format_size((self.limit / 2) as u64)
+                )
+                .as_bytes(),
+            );
+        }
+        bytes.extend(self.tail);
+        bytes
     }
 }
 
@@ -245,6 +390,8 @@ pub enum RunError {
     Timeout { label: String, after: Duration },
     #[error("{label} was interrupted")]
     Cancelled { label: String },
+    #[error("{label} printed more than {} on stdout", crate::fsutil::format_size(*limit as u64))]
+    OutputTooLarge { label: String, limit: usize },
     #[error("lost track of {label}: {source}")]
     Wait {
         label: String,
@@ -260,7 +407,9 @@ impl From<RunError> for Error {
             }
             RunError::Cancelled { .. } => ErrorKind::Cancelled,
             RunError::Timeout { .. } => ErrorKind::Timeout,
-            RunError::Spawn { .. } | RunError::Wait { .. } => ErrorKind::Environment,
+            RunError::Spawn { .. } | RunError::Wait { .. } | RunError::OutputTooLarge { .. } => {
+                ErrorKind::Environment
+            }
         };
         Error::new(kind, err.to_string()).with_source(err)
     }
@@ -358,6 +507,62 @@ mod tests {
         assert_eq!(output.status.code(), Some(3));
         assert_eq!(output.stdout, b"out\n");
         assert_eq!(output.stderr, "err [REDACTED]\n");
+    }
+
+    #[tokio::test]
+    async fn endless_stderr_keeps_its_head_and_tail_and_says_what_was_cut() {
+        let output = sh("echo first >&2; head -c 3000000 /dev/zero | tr '\\0' x >&2; echo; echo last >&2; exit 1")
+            .label("chatty")
+            .run(&Cancel::new())
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert!(
+            output.stderr.len() < STDERR_LIMIT + 300,
+            "{}",
+            output.stderr.len()
+        );
+        assert!(output.stderr.starts_with("first\n"));
+        assert!(
+            output.stderr.trim_end().ends_with("last"),
+            "{}",
+            &output.stderr[output.stderr.len() - 100..]
+        );
+        assert!(
+            output
+                .stderr
+                .contains("bytes cut from the middle of chatty's stderr"),
+            "no note"
+        );
+    }
+
+    #[tokio::test]
+    async fn output_within_the_limit_is_kept_whole_and_refused_past_it() {
+        let output = sh("head -c 100000 /dev/zero")
+            .stdout_limit(100_000, Overflow::Refuse)
+            .run(&Cancel::new())
+            .await
+            .unwrap();
+        assert_eq!(output.stdout.len(), 100_000);
+        let err = sh("head -c 100001 /dev/zero")
+            .stdout_limit(100_000, Overflow::Refuse)
+            .label("render")
+            .run(&Cancel::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RunError::OutputTooLarge { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("render printed more than 97.7 KiB"),
+            "{err}"
+        );
+        // An endless program is stopped, not waited for.
+        let err = sh("cat /dev/zero")
+            .stdout_limit(1 << 20, Overflow::Refuse)
+            .run(&Cancel::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RunError::OutputTooLarge { .. }), "{err}");
     }
 
     #[tokio::test]

@@ -49,6 +49,7 @@ impl Repo {
             Err(problem) if problem.is_missing() => (Config::default(), false),
             Err(problem) => return Err(problem.into_error(&path)),
         };
+        crate::fsutil::set_max_input_size(config.files.max_size.0);
         Ok(Repo {
             root,
             config,

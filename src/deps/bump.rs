@@ -142,7 +142,7 @@ pub fn plan(repo: &Repo, chart_name: &str, version: &str) -> Result<BumpPlan> {
 
     let image = repo.config.dependencies.image_for(chart_name);
     for path in values_files(repo)? {
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+        let text = crate::fsutil::read_text(&path).map_err(|problem| problem.into_error(&path))?;
         let source = Source::parse(text.clone()).map_err(|e| {
             Error::config(format!(
                 "{} is not valid YAML: {}",

@@ -272,6 +272,7 @@ impl Workspace {
             kube_version: &self.repo.config.render.kube_version,
             cwd: &self.repo.root,
             timeout: self.repo.config.render.timeout(),
+            max_output: self.repo.config.render.max_output_size.0,
         };
         self.helm.template(&request).await
     }
@@ -324,10 +325,20 @@ fn archive_files(
         }
         let name = parts[1].as_os_str().to_string_lossy().into_owned();
         if wanted.contains(&name.as_str()) {
+            // The same limit as the repository's own input files: an archive from a registry
+            // can hold a file that decompresses to anything.
+            let limit = crate::fsutil::max_input_size();
             let mut text = String::new();
-            entry
+            (&mut entry)
+                .take(limit.saturating_add(1))
                 .read_to_string(&mut text)
                 .map_err(|e| format!("cannot read {name} in the archive: {e}"))?;
+            if text.len() as u64 > limit {
+                return Err(format!(
+                    "its {name} is larger than the {} limit of input files (raise `max-size` under [files] in stackctl.toml)",
+                    crate::fsutil::format_size(limit)
+                ));
+            }
             found.insert(name, text);
         }
     }

@@ -1,17 +1,61 @@
-//! Reading an input file: only a regular file is opened, and text must be UTF-8.
+//! Reading an input file: only a regular file is opened, no larger than `[files] max-size`,
+//! and text must be UTF-8.
 //!
 //! A FIFO opened for reading blocks until a writer appears, a device can stream forever, a
-//! directory cannot be read at all: every input of stackctl (values layers, `.env`,
-//! `stackctl.toml`, `Chart.yaml`, …) goes through [`read_regular`] or [`read_text`], which look
-//! at what the path is (following symlinks) before opening it, and open it non-blocking so a
-//! path swapped for a FIFO in between cannot hang the run either.
+//! directory cannot be read at all, and a file of gigabytes would be parsed whole: every input
+//! of stackctl (values layers, `.env`, `stackctl.toml`, `Chart.yaml`, schemas, chart archives,
+//! …) goes through [`read_regular`] (bytes) or [`read_text`], which look at what the path is
+//! (following symlinks) and how big it is before opening it, open it non-blocking so a path
+//! swapped for a FIFO in between cannot hang the run either, and read at most limit + 1 bytes
+//! so a file that grows while read cannot pass the limit.
 
 use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Error;
+
+/// Default of `[files] max-size`: far above any real values file, chart file or schema, and
+/// small enough that parsing a file at the limit stays fast.
+pub const DEFAULT_MAX_INPUT_SIZE: u64 = 4 * 1024 * 1024;
+
+/// The limit every input read shares. It is process-wide because files are read from every
+/// layer (configuration, charts, values, schemas): `Repo::open` sets it once from
+/// `stackctl.toml`, which itself is read under the default.
+static MAX_INPUT_SIZE: AtomicU64 = AtomicU64::new(DEFAULT_MAX_INPUT_SIZE);
+
+/// Set the size limit of input files (`[files] max-size`).
+pub fn set_max_input_size(bytes: u64) {
+    MAX_INPUT_SIZE.store(bytes, Ordering::Relaxed);
+}
+
+pub fn max_input_size() -> u64 {
+    MAX_INPUT_SIZE.load(Ordering::Relaxed)
+}
+
+/// The hint for an input file refused for its size.
+pub const TOO_LARGE_HINT: &str = "make the file smaller, or raise the limit: [files] max-size = \"16 MiB\" in stackctl.toml (docs/configuration.md)";
+
+/// Why an input file was refused for its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The file's size, or a lower bound when it grew while read.
+    pub size: u64,
+    pub limit: u64,
+}
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the file is {}, larger than the {} limit of input files (raise `max-size` under [files] in stackctl.toml)",
+            super::format_size(self.size),
+            super::format_size(self.limit)
+        )
+    }
+}
 
 /// Why an input file could not be read.
 #[derive(Debug)]
@@ -22,6 +66,8 @@ pub enum ReadProblem {
     NotRegular(&'static str),
     /// A symlink that resolves to itself.
     SymlinkLoop,
+    /// Larger than `[files] max-size`.
+    TooLarge(TooLarge),
     /// Bytes that are not UTF-8 text.
     NotText(NotText),
     /// Any other failure (permissions, a disk error).
@@ -62,12 +108,13 @@ impl ReadProblem {
                 "replace it with a regular file: stackctl reads no FIFO, device, socket or directory"
             }
             ReadProblem::SymlinkLoop => "point the symlink at a regular file",
+            ReadProblem::TooLarge(_) => TOO_LARGE_HINT,
             ReadProblem::NotText(text) => text.hint,
             ReadProblem::Io(_) => "check the file's permissions",
         }
     }
 
-    /// An error naming `path`. What the file is or holds is an input error (exit 2); a file
+    /// An error naming `path`. What the file is, holds or weighs is an input error (exit 2); a file
     /// that cannot be read for another reason is the machine's (exit 3).
     pub fn into_error(self, path: &Path) -> Error {
         let line = self.line();
@@ -78,9 +125,10 @@ impl ReadProblem {
         };
         let hint = self.hint();
         let error = match self {
-            ReadProblem::NotRegular(_) | ReadProblem::SymlinkLoop | ReadProblem::NotText(_) => {
-                Error::config(message)
-            }
+            ReadProblem::NotRegular(_)
+            | ReadProblem::SymlinkLoop
+            | ReadProblem::TooLarge(_)
+            | ReadProblem::NotText(_) => Error::config(message),
             ReadProblem::Missing(_) | ReadProblem::Io(_) => Error::environment(message),
         };
         error.at(path, line).with_hint(hint)
@@ -93,6 +141,7 @@ impl fmt::Display for ReadProblem {
             ReadProblem::Missing(_) => f.write_str("it does not exist"),
             ReadProblem::NotRegular(what) => write!(f, "it is {what}, not a regular file"),
             ReadProblem::SymlinkLoop => f.write_str("it is a symlink loop"),
+            ReadProblem::TooLarge(too_large) => write!(f, "{too_large}"),
             ReadProblem::NotText(text) => write!(f, "not UTF-8 text: {}", text.what),
             ReadProblem::Io(e) => write!(f, "{e}"),
         }
@@ -129,15 +178,22 @@ pub fn special_kind(file_type: &std::fs::FileType) -> Option<&'static str> {
     }
 }
 
-/// The bytes of `path`, which must be (or link to) a regular file.
+/// The bytes of `path`, which must be (or link to) a regular file no larger than
+/// [`max_input_size`]. What the path is and its size are checked before it is opened; at most
+/// limit + 1 bytes are ever read, so a file growing past the limit while read is refused too.
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadProblem> {
+    let limit = max_input_size();
+    let too_large = |size: u64| ReadProblem::TooLarge(TooLarge { size, limit });
     let metadata = std::fs::metadata(path).map_err(classify)?;
     if let Some(what) = special_kind(&metadata.file_type()) {
         return Err(ReadProblem::NotRegular(what));
     }
+    if metadata.len() > limit {
+        return Err(too_large(metadata.len()));
+    }
     // O_NONBLOCK: if the path became a FIFO since the stat, opening it still returns at once
     // (it changes nothing for a regular file).
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
@@ -146,12 +202,20 @@ pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadProblem> {
     if let Some(what) = special_kind(&metadata.file_type()) {
         return Err(ReadProblem::NotRegular(what));
     }
+    if metadata.len() > limit {
+        return Err(too_large(metadata.len()));
+    }
     let mut bytes = Vec::with_capacity(metadata.len() as usize);
-    file.read_to_end(&mut bytes).map_err(classify)?;
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(classify)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
     Ok(bytes)
 }
 
-/// The text of `path`: a regular file holding UTF-8 without NUL bytes.
+/// The text of `path`: a regular file within the size limit holding UTF-8 without NUL bytes.
 pub fn read_text(path: &Path) -> Result<String, ReadProblem> {
     decode_text(read_regular(path)?).map_err(ReadProblem::NotText)
 }
@@ -251,6 +315,21 @@ mod tests {
         let link = dir.path().join("link.yaml");
         std::os::unix::fs::symlink(&file, &link).unwrap();
         assert_eq!(read_text(&link).unwrap(), "a: 1\n");
+    }
+
+    #[test]
+    fn inputs_over_the_limit_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, vec![b'a'; (DEFAULT_MAX_INPUT_SIZE + 1) as usize]).unwrap();
+        let err = read_text(&path).unwrap_err();
+        assert!(matches!(err, ReadProblem::TooLarge(_)), "{err}");
+        assert!(err.to_string().contains("4 MiB limit"), "{err}");
+        let error = err.into_error(&path);
+        assert_eq!(error.kind, crate::ErrorKind::Config);
+        assert_eq!(error.hint.as_deref(), Some(TOO_LARGE_HINT));
+        std::fs::write(&path, "a: 1\n").unwrap();
+        assert_eq!(read_text(&path).unwrap(), "a: 1\n");
     }
 
     #[test]

@@ -58,8 +58,9 @@ pub fn split_manifest(manifest: &str) -> Result<Vec<RenderedObject>, String> {
     let mut current = String::new();
     let mut flush = |source: &str, text: &mut String| -> Result<(), String> {
         if !text.trim().is_empty() {
-            let value: serde_json::Value = serde_saphyr::from_str(text)
-                .map_err(|e| format!("helm output from {source} is not YAML: {e}"))?;
+            let value: serde_json::Value =
+                serde_saphyr::from_str_with_options(text, object_options(text.len()))
+                    .map_err(|e| object_error(source, &e))?;
             if !value.is_null() {
                 objects.push(RenderedObject {
                     source: source.to_string(),
@@ -87,9 +88,58 @@ pub fn split_manifest(manifest: &str) -> Result<Vec<RenderedObject>, String> {
     Ok(objects)
 }
 
+/// How one rendered object is read. The manifest is already bounded (`[render]
+/// max-output-size`), so the parser's size budgets grow with the object instead of refusing
+/// a large but legitimate render (a ConfigMap of a few MB has more than the default 250 000
+/// nodes); its other budgets (anchors, aliases, nesting) keep their defaults.
+fn object_options(bytes: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    // A node takes at least two bytes of text (`a\n`, `a,`), an event at most two per node.
+    budget.max_nodes = budget.max_nodes.max(bytes / 2 + 1);
+    budget.max_events = budget.max_events.max(bytes + 16);
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(bytes);
+    budget.max_reader_input_bytes = None;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    // The snippet would quote the rendered object, values included, at length.
+    options.with_snippet = false;
+    options
+}
+
+/// Why an object helm printed cannot be read, at its line within that object.
+fn object_error(source: &str, error: &serde_saphyr::Error) -> String {
+    let line = error
+        .location()
+        .map(|l| format!(" (line {} of the object)", l.line()))
+        .unwrap_or_default();
+    match error.without_snippet() {
+        serde_saphyr::Error::Budget { breach, .. } => format!(
+            "helm output from {source} is too complex to check{line}: {breach:?} exceeds what stackctl reads from one object (aliases, anchors or nesting beyond any real manifest)"
+        ),
+        other => format!("helm output from {source} is not YAML{line}: {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_object_is_read_whole() {
+        // 400 000 entries: past the parser's default budget of 250 000 nodes.
+        let mut manifest =
+            String::from("# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\ndata:\n");
+        for i in 0..200_000 {
+            manifest.push_str(&format!("  K{i}: v\n"));
+        }
+        let objects = split_manifest(&manifest).unwrap();
+        assert_eq!(objects[0].value["data"].as_object().unwrap().len(), 200_000);
+        let err = split_manifest("# Source: c/templates/x.yaml\na: [\n").unwrap_err();
+        assert!(
+            err.starts_with("helm output from c/templates/x.yaml is not YAML"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn splits_documents_and_keeps_their_sources() {

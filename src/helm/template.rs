@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Helm, Rendered, split_manifest};
-use crate::process::RunError;
+use crate::process::{Overflow, RunError};
 
 /// What `helm template` is asked to render.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct TemplateRequest<'a> {
     pub cwd: &'a Path,
     /// How long helm may take before it is considered hung and stopped (`[render] timeout`).
     pub timeout: std::time::Duration,
+    /// The largest manifest accepted (`[render] max-output-size`): a bigger one stops helm.
+    pub max_output: u64,
 }
 
 /// Why a render failed.
@@ -76,10 +78,18 @@ impl Helm {
             .args(self.template_args(req))
             .current_dir(req.cwd)
             .timeout(req.timeout)
+            .stdout_limit(
+                usize::try_from(req.max_output).unwrap_or(usize::MAX),
+                Overflow::Refuse,
+            )
             .label("helm template");
         let output = self.run(command).await.map_err(|e| match e {
             RunError::Cancelled { .. } => RenderError::Cancelled,
             RunError::Timeout { after, .. } => RenderError::Timeout(after),
+            RunError::OutputTooLarge { limit, .. } => RenderError::Output(format!(
+                "helm template printed more than {}, the limit of a rendered manifest: the render was stopped rather than checked in part (raise `max-output-size` under [render] in stackctl.toml)",
+                crate::fsutil::format_size(limit as u64)
+            )),
             other => RenderError::Run(other.to_string()),
         })?;
         if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&output.status) {

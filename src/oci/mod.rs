@@ -5,12 +5,14 @@
 pub mod cache;
 pub mod credentials;
 pub mod registry;
+pub mod transfer;
 
 use std::collections::BTreeSet;
 
 use crate::config::RegistriesConfig;
 use crate::environment::Environment;
 use crate::error::{Error, Result};
+pub use crate::oci::transfer::TransferLimits;
 
 /// Media type of a Helm chart artifact's config blob.
 pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
@@ -28,6 +30,23 @@ pub struct RegistrySettings {
     mirrors: Vec<(String, String)>,
     insecure: BTreeSet<String>,
     github_hosts: BTreeSet<String>,
+    /// The most read from a registry for a manifest and a blob.
+    pub limits: TransferLimits,
+}
+
+impl Default for TransferLimits {
+    fn default() -> Self {
+        TransferLimits::from(&RegistriesConfig::default())
+    }
+}
+
+impl From<&RegistriesConfig> for TransferLimits {
+    fn from(config: &RegistriesConfig) -> Self {
+        TransferLimits {
+            manifest: config.max_manifest_size.0,
+            blob: config.max_blob_size.0,
+        }
+    }
 }
 
 impl RegistrySettings {
@@ -40,7 +59,10 @@ impl RegistrySettings {
         cli_mirrors: &[String],
         cli_insecure: &[String],
     ) -> Result<RegistrySettings> {
-        let mut settings = RegistrySettings::default();
+        let mut settings = RegistrySettings {
+            limits: TransferLimits::from(config),
+            ..RegistrySettings::default()
+        };
         for (from, to) in &config.mirrors {
             settings.add_mirror(from, to, "stackctl.toml [registries] mirrors")?;
         }
@@ -230,6 +252,7 @@ mod tests {
             .into(),
             insecure: vec!["127.0.0.1:5000".into()],
             github: vec!["ghcr.io".into()],
+            ..RegistriesConfig::default()
         };
         let env = Environment::from_pairs([(
             MIRRORS_VAR,

@@ -12,12 +12,13 @@ use oci_client::{Client, Reference};
 
 use crate::environment::Environment;
 use crate::error::{Error, ErrorKind, Result};
+use crate::oci::PackagedChart;
 use crate::oci::credentials::{Credential, CredentialChain, describe_reqwest};
+use crate::oci::transfer::Transfer;
 use crate::oci::{
     HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, RegistrySettings, RepositoryLocation,
     version_tag,
 };
-use crate::oci::{PackagedChart, sha256_digest};
 use crate::process::Cancel;
 use crate::redact;
 
@@ -33,6 +34,8 @@ const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct RegistryClient {
     client: Client,
     credentials: CredentialChain,
+    /// Manifests and blobs are read through it, within the configured limits.
+    transfer: Transfer,
 }
 
 /// What a push produced.
@@ -45,20 +48,20 @@ pub struct PushedChart {
 }
 
 /// What an operation was about, for error messages.
-struct Operation<'a> {
-    verb: &'static str,
-    location: &'a RepositoryLocation,
-    name: &'a str,
-    version: &'a str,
-    credential: Option<&'a Credential>,
+pub(super) struct Operation<'a> {
+    pub(super) verb: &'static str,
+    pub(super) location: &'a RepositoryLocation,
+    pub(super) name: &'a str,
+    pub(super) version: &'a str,
+    pub(super) credential: Option<&'a Credential>,
 }
 
 impl Operation<'_> {
-    fn reference(&self) -> String {
+    pub(super) fn reference(&self) -> String {
         self.location.display_reference(self.name, self.version)
     }
 
-    fn what(&self) -> String {
+    pub(super) fn what(&self) -> String {
         let mut text = format!("{} {} ({})", self.verb, self.name, self.reference());
         if self.location.mirrored {
             text.push_str(&format!(", mirror of {}", self.location.canonical));
@@ -79,6 +82,7 @@ impl RegistryClient {
         RegistryClient {
             client: Client::new(config),
             credentials: CredentialChain::new(env, cancel),
+            transfer: Transfer::new(settings.limits, CONNECT_TIMEOUT, READ_TIMEOUT),
         }
     }
 
@@ -125,13 +129,13 @@ impl RegistryClient {
             credential: credential.as_ref(),
         };
         let reference = Self::reference(location, name, version);
-        let auth = Self::auth(credential.as_ref());
-        let (manifest, _) = bounded(
+        let manifest = within(
             MANIFEST_TIMEOUT,
             &op,
-            self.client.pull_image_manifest(&reference, &auth),
+            self.transfer.manifest(&self.client, &op, &reference),
         )
-        .await?;
+        .await?
+        .manifest;
         if manifest.config.media_type != HELM_CONFIG_MEDIA_TYPE {
             return Err(Error::environment(format!(
                 "{} is not a Helm chart: its config media type is {}",
@@ -149,23 +153,13 @@ impl RegistryClient {
                     op.reference()
                 ))
             })?;
-        let mut bytes: Vec<u8> = Vec::new();
-        bounded(
+        within(
             TRANSFER_TIMEOUT,
             &op,
-            self.client.pull_blob(&reference, layer, &mut bytes),
+            self.transfer
+                .blob(&self.client, &op, &reference, &layer.digest, layer.size),
         )
-        .await?;
-        let actual = sha256_digest(&bytes);
-        if actual != layer.digest {
-            return Err(Error::environment(format!(
-                "{} sent a chart archive with digest {actual}, but its manifest says {}",
-                op.reference(),
-                layer.digest
-            ))
-            .with_hint("retry; if it persists, the registry or a proxy corrupts downloads"));
-        }
-        Ok(bytes)
+        .await
     }
 
     /// Succeed when the chart version exists in the registry.
@@ -184,11 +178,10 @@ impl RegistryClient {
             credential: credential.as_ref(),
         };
         let reference = Self::reference(location, name, version);
-        let auth = Self::auth(credential.as_ref());
-        bounded(
+        within(
             MANIFEST_TIMEOUT,
             &op,
-            self.client.fetch_manifest_digest(&reference, &auth),
+            self.transfer.manifest(&self.client, &op, &reference),
         )
         .await?;
         Ok(())
@@ -226,12 +219,13 @@ impl RegistryClient {
                 .push(&reference, &layers, config, &auth, Some(manifest)),
         )
         .await?;
-        let manifest_digest = bounded(
+        let manifest_digest = within(
             MANIFEST_TIMEOUT,
             &op,
-            self.client.fetch_manifest_digest(&reference, &auth),
+            self.transfer.manifest(&self.client, &op, &reference),
         )
-        .await?;
+        .await?
+        .digest;
         Ok(PushedChart {
             reference: op.reference(),
             manifest_digest,
@@ -253,6 +247,20 @@ async fn bounded<T>(
             &format!("no answer within {} s", limit.as_secs()),
         )),
     }
+}
+
+/// [`bounded`] for the reads of [`Transfer`], which classify their own failures.
+async fn within<T>(
+    limit: Duration,
+    op: &Operation<'_>,
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+        Err(unreachable(
+            op,
+            &format!("no answer within {} s", limit.as_secs()),
+        ))
+    })
 }
 
 /// The kinds of registry failure a user acts on differently.
@@ -369,7 +377,7 @@ fn unreachable(op: &Operation<'_>, cause: &str) -> Error {
     ))
 }
 
-fn classify(err: OciDistributionError, op: &Operation<'_>) -> Error {
+pub(super) fn classify(err: OciDistributionError, op: &Operation<'_>) -> Error {
     let host = &op.location.host;
     let error = match failure_of(&err) {
         Failure::Unauthorized(status) => match op.credential {
