@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 mod regular;
 pub use regular::{
     DEFAULT_MAX_INPUT_SIZE, NotText, ReadProblem, TooLarge, decode_text, max_input_size,
-    read_regular, read_text, set_max_input_size, special_kind,
+    read_regular, read_regular_within, read_text, set_max_input_size, special_kind,
 };
 
 /// Prefix of stackctl's temporary files, so leftovers of an interrupted run can be recognised

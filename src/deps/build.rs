@@ -352,7 +352,8 @@ impl Resolver<'_> {
                 && e.name == locked.name
                 && e.version == locked.version
                 && e.repository == locked.repository
-        }) && let Ok(bytes) = fsutil::read_regular(&target)
+        }) && let Ok(bytes) =
+            fsutil::read_regular_within(&target, self.repo.config.registries.max_blob_size.0)
             && sha256_digest(&bytes) == entry.digest
         {
             let built = BuiltDependency {
@@ -586,7 +587,10 @@ fn verify(
 
 /// Write `bytes` unless the file already holds exactly them; returns whether it wrote.
 fn write_if_changed(target: &Path, bytes: &[u8]) -> Result<bool> {
-    if fsutil::read_regular(target).is_ok_and(|existing| existing == bytes) {
+    // A file larger than `bytes` cannot equal them: no need to read more.
+    if fsutil::read_regular_within(target, bytes.len() as u64)
+        .is_ok_and(|existing| existing == bytes)
+    {
         return Ok(false);
     }
     fsutil::write_atomic(target, bytes)?;
@@ -688,7 +692,10 @@ pub fn status(repo: &Repo) -> Result<Vec<DependencyStatus>> {
             let recorded = file.as_ref().and_then(|f| state.archives.get(f));
             let presence = match &file {
                 None => Presence::Missing,
-                Some(f) => match fsutil::read_regular(&charts_dir.join(f)) {
+                Some(f) => match fsutil::read_regular_within(
+                    &charts_dir.join(f),
+                    repo.config.registries.max_blob_size.0,
+                ) {
                     Err(_) => Presence::Missing,
                     Ok(bytes) => match recorded {
                         Some(entry) if entry.digest == sha256_digest(&bytes) => Presence::Present,

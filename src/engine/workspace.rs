@@ -102,8 +102,9 @@ impl Workspace {
                     ))
                 })?;
             let archive_rel = repo.display_path(archive);
-            let bytes = crate::fsutil::read_regular(archive)
-                .map_err(|problem| problem.into_error(archive))?;
+            let bytes =
+                crate::fsutil::read_regular_within(archive, repo.config.registries.max_blob_size.0)
+                    .map_err(|problem| problem.into_error(archive))?;
             let files = archive_files(&bytes, &["values.yaml", "values.schema.json"])
                 .map_err(|e| Error::environment(format!("{archive_rel}: {e}")).at(archive, None))?;
             let values_text = files.get("values.yaml").cloned().unwrap_or_default();

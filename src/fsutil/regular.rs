@@ -182,7 +182,13 @@ pub fn special_kind(file_type: &std::fs::FileType) -> Option<&'static str> {
 /// [`max_input_size`]. What the path is and its size are checked before it is opened; at most
 /// limit + 1 bytes are ever read, so a file growing past the limit while read is refused too.
 pub fn read_regular(path: &Path) -> Result<Vec<u8>, ReadProblem> {
-    let limit = max_input_size();
+    read_regular_within(path, max_input_size())
+}
+
+/// [`read_regular`] under another limit than the input files' one: a chart archive is bounded
+/// by the largest blob stackctl accepts from a registry (`[registries] max-blob-size`), not by
+/// `[files] max-size`, since that is what it was when it arrived.
+pub fn read_regular_within(path: &Path, limit: u64) -> Result<Vec<u8>, ReadProblem> {
     let too_large = |size: u64| ReadProblem::TooLarge(TooLarge { size, limit });
     let metadata = std::fs::metadata(path).map_err(classify)?;
     if let Some(what) = special_kind(&metadata.file_type()) {
@@ -330,6 +336,20 @@ mod tests {
         assert_eq!(error.hint.as_deref(), Some(TOO_LARGE_HINT));
         std::fs::write(&path, "a: 1\n").unwrap();
         assert_eq!(read_text(&path).unwrap(), "a: 1\n");
+    }
+
+    #[test]
+    fn archives_are_read_under_their_own_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big-1.0.0.tgz");
+        let size = DEFAULT_MAX_INPUT_SIZE + 1;
+        std::fs::write(&path, vec![0u8; size as usize]).unwrap();
+        assert!(matches!(read_regular(&path), Err(ReadProblem::TooLarge(_))));
+        assert_eq!(read_regular_within(&path, size).unwrap().len() as u64, size);
+        assert!(matches!(
+            read_regular_within(&path, size - 1),
+            Err(ReadProblem::TooLarge(TooLarge { limit, .. })) if limit == size - 1
+        ));
     }
 
     #[test]
