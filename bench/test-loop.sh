@@ -33,7 +33,7 @@ done
 "$root/scripts/toolchain.sh" >&2
 eval "$("$root/scripts/toolchain.sh" --print-env)"
 log "building stackctl and fakekube (release)"
-cargo build --quiet --release --locked --bin stackctl -p stackctl -p fakekube >&2
+cargo build --quiet --release --locked -p stackctl -p fakekube --bins >&2
 target="${CARGO_TARGET_DIR:-$root/target}/release"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/stackctl-bench-loop.XXXXXX")
