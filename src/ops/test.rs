@@ -297,7 +297,7 @@ async fn validate_target(
     target: &Target,
 ) -> crate::findings::Report {
     let started = Instant::now();
-    let (literals, scanned) = engine::secret_literals(workspace, std::slice::from_ref(target), &[]);
+    let (literals, scanned) = engine::file_checks(workspace, std::slice::from_ref(target), &[]);
     let outcome = engine::check_target(workspace, target.clone()).await;
     engine::assemble_with(
         &cx.repo,
