@@ -32,8 +32,7 @@ pub fn too_deep_message() -> String {
 }
 
 /// The fix to suggest with [`too_deep_message`].
-pub const TOO_DEEP_HINT: &str =
-    "flatten the structure: no chart reads values this deep (nesting is counted after anchors and merge keys are expanded)";
+pub const TOO_DEEP_HINT: &str = "flatten the structure: no chart reads values this deep (nesting is counted after anchors and merge keys are expanded)";
 
 /// Where `text`, read as YAML, first nests deeper than `limit` (all documents); `None` when it
 /// never does or when it is not YAML (the reader reports the syntax error itself). The walk
@@ -147,7 +146,11 @@ mod tests {
 
     #[test]
     fn json_depth_skips_brackets_in_strings() {
-        let text = format!("{{\"a\": \"[[[{{\\\"\",\n \"b\": {}{}}}", "[".repeat(99), "]".repeat(99));
+        let text = format!(
+            "{{\"a\": \"[[[{{\\\"\",\n \"b\": {}{}}}",
+            "[".repeat(99),
+            "]".repeat(99)
+        );
         assert_eq!(json_too_deep(&text, MAX_DEPTH), None);
         let text = format!("{{\n \"b\": {}{}}}", "[".repeat(100), "]".repeat(100));
         assert_eq!(

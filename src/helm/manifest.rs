@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(at_limit, Ok(1));
         for depth in [MAX_OUTPUT_DEPTH + 1, 100_000] {
             let err = split_manifest(&object(depth)).unwrap_err();
-            assert!(err.contains("c/templates/cm.yaml nests deeper than 200"), "{err}");
+            assert!(
+                err.contains("c/templates/cm.yaml nests deeper than 200"),
+                "{err}"
+            );
         }
     }
 

@@ -99,6 +99,7 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
     }
     let phase = Instant::now();
     let workspace = deps::prepare_workspace(cx, &request.source).await?;
+    workspace.refuse_too_deep(&target.layers)?;
     let validation = validate_target(cx, &workspace, &target).await;
     cx.check_cancelled()?;
     run.phase("validate", phase);

@@ -1266,7 +1266,9 @@ block: |
         let mut text = String::from("a0: &a0 {x: 1}\n");
         for i in 1..40 {
             let prev = i - 1;
-            text.push_str(&format!("a{i}: &a{i} {{<<: [*a{prev}, *a{prev}], y{i}: 1}}\n"));
+            text.push_str(&format!(
+                "a{i}: &a{i} {{<<: [*a{prev}, *a{prev}], y{i}: 1}}\n"
+            ));
         }
         let err = parse_layer("bomb.yaml", &text).unwrap_err();
         assert!(err.message.contains("expands"), "{}", err.message);
@@ -1339,7 +1341,11 @@ block: |
         assert!(err.too_deep, "{err}");
         assert!(err.message.contains("merge keys"), "{err}");
         // A chain as long as the limit is read.
-        let short: String = text.lines().take(1 + 3 * (MAX_DEPTH - 1)).map(|l| format!("{l}\n")).collect();
+        let short: String = text
+            .lines()
+            .take(1 + 3 * (MAX_DEPTH - 1))
+            .map(|l| format!("{l}\n"))
+            .collect();
         parse_layer("ok.yaml", &short).unwrap();
     }
 

@@ -40,7 +40,7 @@ impl Schema {
         if let Some(at) = json_too_deep(text, MAX_DEPTH) {
             return Err(Error::config(too_deep_message())
                 .at(file, Some(at.line))
-            .with_hint(TOO_DEEP_HINT));
+                .with_hint(TOO_DEEP_HINT));
         }
         let json: Value = serde_json::from_str(text).map_err(|e| {
             Error::config(format!("{file} is not valid JSON: {e}"))

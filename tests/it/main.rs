@@ -5,6 +5,7 @@
 //! needs one fails when it is missing, it never skips.
 
 mod architecture;
+mod bad_input;
 mod cache;
 mod cancel;
 mod chart_publish;
