@@ -17,6 +17,7 @@ pub mod findings;
 pub mod fsutil;
 pub mod helm;
 pub mod images;
+pub mod nesting;
 pub mod oci;
 pub mod ops;
 pub mod process;
@@ -29,6 +30,9 @@ pub mod target;
 pub mod values;
 
 pub use error::{Error, ErrorKind, ExitCode, Result};
+
+/// The stack of each worker thread of the runtime.
+const WORKER_STACK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Run one parsed command line and return the process exit code.
 ///
@@ -50,6 +54,10 @@ pub fn run(cli: cli::Cli) -> ExitCode {
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Reading helm's output nests serde frames up to `nesting::MAX_OUTPUT_DEPTH` deep; an
+        // unoptimised build needs more than tokio's 2 MiB per worker for that. Only the pages
+        // a thread touches are committed.
+        .thread_stack_size(WORKER_STACK_BYTES)
         .build()
     {
         Ok(runtime) => runtime,

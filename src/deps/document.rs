@@ -8,6 +8,8 @@ use std::ops::Range;
 
 use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
 
+use crate::nesting::{MAX_DEPTH, too_deep_message, yaml_too_deep};
+
 /// A YAML node with positions; `'static` because saphyr owns every string it reads from a
 /// character iterator.
 pub type Node = MarkedYaml<'static>;
@@ -31,9 +33,18 @@ pub struct SyntaxError {
 }
 
 impl Source {
-    /// Parse `text`. An empty document is an empty mapping (as helm treats it).
+    /// Parse `text`. An empty document is an empty mapping (as helm treats it). A text that
+    /// nests deeper than [`MAX_DEPTH`] is refused before saphyr builds (and recursively drops)
+    /// its tree, so walks over a [`Source`] are bounded.
     pub fn parse(text: impl Into<String>) -> Result<Source, SyntaxError> {
         let text = text.into();
+        if let Some(at) = yaml_too_deep(&text, MAX_DEPTH) {
+            return Err(SyntaxError {
+                message: too_deep_message(),
+                line: at.line,
+                column: at.column,
+            });
+        }
         let docs = MarkedYaml::load_from_iter(text.chars()).map_err(|e| SyntaxError {
             message: e.info().to_string(),
             line: e.marker().line(),

@@ -244,58 +244,120 @@ impl IgnoreRules {
 }
 
 /// Go's `filepath.Match`: `*` and `?` never cross a `/`; `[...]` classes with ranges and `^`
-/// or `!` negation; `\` escapes.
+/// or `!` negation; `\` escapes. Iterative, with one backtracking point (the last `*`), so a
+/// `.helmignore` line of any length or number of stars costs time linear in its length per
+/// character of the name, and no stack.
 fn glob_match(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
+    let tokens = glob_tokens(pattern);
     let n: Vec<char> = name.chars().collect();
-    glob_at(&p, &n)
+    let (mut t, mut i) = (0, 0);
+    // The token after the last `*` seen, and where that star's match ends in the name.
+    let mut star: Option<(usize, usize)> = None;
+    while i < n.len() {
+        match tokens.get(t) {
+            Some(Glob::Star) => {
+                star = Some((t + 1, i));
+                t += 1;
+                continue;
+            }
+            Some(token) if token.matches(n[i]) => {
+                t += 1;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        // Let the last star take one more character. It cannot take a `/`, and no earlier
+        // star could either: a `/` is only ever matched by the same `/` of the pattern.
+        match star {
+            Some((after, end)) if n[end] != '/' => {
+                star = Some((after, end + 1));
+                t = after;
+                i = end + 1;
+            }
+            _ => return false,
+        }
+    }
+    tokens[t..].iter().all(|token| matches!(token, Glob::Star))
 }
 
-fn glob_at(p: &[char], n: &[char]) -> bool {
-    match p.first() {
-        None => n.is_empty(),
-        Some('*') => {
-            let rest = &p[1..];
-            for i in 0..=n.len() {
-                if glob_at(rest, &n[i..]) {
-                    return true;
+/// One element of a glob pattern.
+enum Glob {
+    Star,
+    Any,
+    Class {
+        negated: bool,
+        class: Vec<char>,
+    },
+    Literal(char),
+    /// A `[` without its `]`: matches nothing, as in Go.
+    Never,
+}
+
+impl Glob {
+    fn matches(&self, c: char) -> bool {
+        match self {
+            Glob::Star => unreachable!("stars are matched by glob_match"),
+            Glob::Any => c != '/',
+            Glob::Class { negated, class } => {
+                if c == '/' {
+                    return false;
                 }
-                if i < n.len() && n[i] == '/' {
+                let mut matched = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        matched |= class[i] <= c && c <= class[i + 2];
+                        i += 3;
+                    } else {
+                        matched |= class[i] == c;
+                        i += 1;
+                    }
+                }
+                matched != *negated
+            }
+            Glob::Literal(l) => *l == c,
+            Glob::Never => false,
+        }
+    }
+}
+
+fn glob_tokens(pattern: &str) -> Vec<Glob> {
+    let p: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            '*' => tokens.push(Glob::Star),
+            '?' => tokens.push(Glob::Any),
+            '[' => match p[i + 1..].iter().position(|&c| c == ']') {
+                None => {
+                    tokens.push(Glob::Never);
                     break;
                 }
-            }
-            false
-        }
-        Some('?') => !n.is_empty() && n[0] != '/' && glob_at(&p[1..], &n[1..]),
-        Some('[') => {
-            let Some(close) = p.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
-                return false;
-            };
-            let Some(&c) = n.first() else { return false };
-            if c == '/' {
-                return false;
-            }
-            let mut class = &p[1..close];
-            let negated = matches!(class.first(), Some('^') | Some('!'));
-            if negated {
-                class = &class[1..];
-            }
-            let mut matched = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == '-' {
-                    matched |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    matched |= class[i] == c;
-                    i += 1;
+                Some(offset) => {
+                    let close = i + 1 + offset;
+                    let mut class = &p[i + 1..close];
+                    let negated = matches!(class.first(), Some('^') | Some('!'));
+                    if negated {
+                        class = &class[1..];
+                    }
+                    tokens.push(Glob::Class {
+                        negated,
+                        class: class.to_vec(),
+                    });
+                    i = close;
                 }
+            },
+            '\\' if i + 1 < p.len() => {
+                tokens.push(Glob::Literal(p[i + 1]));
+                i += 1;
             }
-            matched != negated && glob_at(&p[close + 1..], &n[1..])
+            c => tokens.push(Glob::Literal(c)),
         }
-        Some('\\') if p.len() > 1 => !n.is_empty() && n[0] == p[1] && glob_at(&p[2..], &n[1..]),
-        Some(&c) => !n.is_empty() && n[0] == c && glob_at(&p[1..], &n[1..]),
+        i += 1;
     }
+    tokens
 }
 
 #[cfg(test)]
@@ -402,5 +464,15 @@ mod tests {
         assert!(glob_match("v?lues.[a-y]aml", "values.yaml"));
         assert!(!glob_match("[^v]*", "values"));
         assert!(glob_match("\\*", "*"));
+        assert!(glob_match("a*/b*", "abc/bcd"));
+        assert!(!glob_match("a*b", "a/b"));
+        assert!(glob_match("*a*b*c", "xxaybzzc"));
+        assert!(!glob_match("[a-c", "a"));
+        assert!(glob_match("[!/]", "x"));
+        // Long and star-heavy patterns take neither stack nor exponential time.
+        let long = "?".repeat(100_000);
+        assert!(glob_match(&long, &"x".repeat(100_000)));
+        let stars = "*a".repeat(2_000) + "b";
+        assert!(!glob_match(&stars, &"a".repeat(2_000)));
     }
 }

@@ -23,7 +23,7 @@ pub fn assemble(
 }
 
 /// [`assemble`], honouring also the suppressions of files no target applies (the chart's
-/// defaults, scanned by [`secret_literals`]).
+/// defaults, scanned by [`file_checks`]).
 pub fn assemble_with(
     repo: &Repo,
     outcomes: &[TargetOutcome],

@@ -233,7 +233,7 @@ fn reads_files(chart_dir: &Path) -> bool {
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
-        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|text| text.contains(".Files")))
+        .any(|e| crate::fsutil::read_text(e.path()).is_ok_and(|text| text.contains(".Files")))
 }
 
 /// Which stackctl build this is: its size and modification time. Cheaper than hashing the

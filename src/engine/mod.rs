@@ -12,7 +12,7 @@ mod workspace;
 
 pub use assemble::{assemble, assemble_with};
 pub use pipeline::{
-    OnDone, TargetOutcome, check_all, check_target, cross_target_findings, secret_literals,
+    OnDone, TargetOutcome, check_all, check_target, cross_target_findings, file_checks, files_read,
 };
 pub use render::{RenderedTarget, merged_values, render_target};
 pub use workspace::{Dependency, TargetLayers, Workspace};

@@ -171,9 +171,7 @@ async fn check_target_cached(ws: &Workspace, cache: &ResultCache, target: Target
         let suppressions = target
             .layers
             .iter()
-            .map(|file| match ws.layer(file) {
-                LayerLoad::Parsed(_, s) | LayerLoad::Failed(_, s) => s,
-            })
+            .map(|file| Arc::clone(ws.layer(file).suppressions()))
             .collect();
         return TargetOutcome {
             target,
@@ -198,29 +196,39 @@ async fn check_target_cached(ws: &Workspace, cache: &ResultCache, target: Target
     outcome
 }
 
-/// `secrets/literal` over every values file the run reads, each file once however many targets
-/// apply it: the chart's defaults, `extra` files (the local service charts' defaults) and every
-/// layer of `targets`. Not part of any target's cached verdict: it runs every time, and so
-/// registers every literal it finds for redaction before anything is printed. Returns the
-/// findings and the suppressions of the files scanned.
-pub fn secret_literals(
-    ws: &Workspace,
-    targets: &[Target],
-    extra: &[String],
-) -> (Vec<Diagnostic>, Vec<Arc<Suppressions>>) {
+/// Every values file a run over `targets` reads, each once: the chart's defaults, `extra`
+/// files (the local service charts' defaults), then every layer of `targets`.
+pub fn files_read(ws: &Workspace, targets: &[Target], extra: &[String]) -> Vec<String> {
     let mut files: Vec<String> = vec![ws.defaults.file().to_string()];
     files.extend(extra.iter().cloned());
     files.extend(targets.iter().flat_map(|t| t.layers.iter().cloned()));
     let mut seen = HashSet::new();
+    files.retain(|file| seen.insert(file.clone()));
+    files
+}
+
+/// The checks of one file on its own, over every values file the run reads ([`files_read`]),
+/// each file once however many targets apply it: `secrets/literal`, and the YAML-level rules
+/// (`values/duplicate-key`, `values/extra-document`, `values/coerced-key`) on the files no
+/// target applies as a layer (the chart's defaults, `extra`; a target reports its own layers'
+/// through its verdict). Not part of any target's cached verdict: it runs every time, and so
+/// registers every literal it finds for redaction before anything is printed. Returns the
+/// findings and the suppressions of the files scanned.
+pub fn file_checks(
+    ws: &Workspace,
+    targets: &[Target],
+    extra: &[String],
+) -> (Vec<Diagnostic>, Vec<Arc<Suppressions>>) {
+    let layers: HashSet<&String> = targets.iter().flat_map(|t| &t.layers).collect();
     let mut findings = Vec::new();
     let mut suppressions = Vec::new();
-    for file in files {
-        if !seen.insert(file.clone()) {
-            continue;
-        }
+    for file in files_read(ws, targets, extra) {
         // A layer that does not parse is reported by `values/syntax` through its targets.
         if let LayerLoad::Parsed(layer, s) = ws.layer(&file) {
             findings.extend(crate::rules::secrets::scan_layer(&layer, &s));
+            if !layers.contains(&file) {
+                findings.extend(crate::rules::values::layer_findings(&layer));
+            }
             suppressions.push(s);
         }
     }

@@ -18,8 +18,8 @@ use crate::rules::{self, DependencyView, sources::Sources};
 use crate::target::Target;
 use crate::values::schema::Schema;
 use crate::values::{
-    Layer, MergeOptions, Merged, ParsedLayer, Suppressions, merge_chain_with, scan_suppressions,
-    scope_subchart,
+    Layer, MergeOptions, Merged, ParsedLayer, Suppressions, YamlError, merge_chain_with,
+    scan_suppressions, scope_subchart,
 };
 
 /// A target's layers as loaded: parsed (all of them, or `None` when one cannot be read),
@@ -68,6 +68,16 @@ pub struct Workspace {
 pub(crate) enum LayerLoad {
     Parsed(ParsedLayer, Arc<Suppressions>),
     Failed(Box<Diagnostic>, Arc<Suppressions>),
+    /// Nested deeper than stackctl reads ([`YamlError::too_deep`]).
+    Refused(Box<YamlError>, Arc<Suppressions>),
+}
+
+impl LayerLoad {
+    pub(crate) fn suppressions(&self) -> &Arc<Suppressions> {
+        match self {
+            LayerLoad::Parsed(_, s) | LayerLoad::Failed(_, s) | LayerLoad::Refused(_, s) => s,
+        }
+    }
 }
 
 impl Workspace {
@@ -159,6 +169,7 @@ impl Workspace {
                 let suppressions = Arc::new(scan_suppressions(file, &text));
                 match Layer::new(file, text).parse() {
                     Ok(parsed) => LayerLoad::Parsed(parsed, suppressions),
+                    Err(e) if e.too_deep => LayerLoad::Refused(Box::new(e), suppressions),
                     Err(e) => {
                         LayerLoad::Failed(Box::new(rules::values::syntax_error(&e)), suppressions)
                     }
@@ -170,6 +181,18 @@ impl Workspace {
             .expect("layer cache")
             .insert(file.to_string(), load.clone());
         load
+    }
+
+    /// Read each of `files` (once per run, as [`Workspace::layer`]); one that nests deeper
+    /// than stackctl reads stops the run: it is an input error (exit 2) at its line, not a
+    /// finding of the targets that apply it.
+    pub fn refuse_too_deep<'f>(&self, files: impl IntoIterator<Item = &'f String>) -> Result<()> {
+        for file in files {
+            if let LayerLoad::Refused(error, _) = self.layer(file) {
+                return Err(Error::from(*error));
+            }
+        }
+        Ok(())
     }
 
     /// The dependencies as target rules see them, `scoped` holding each one's values for
@@ -209,6 +232,11 @@ impl Workspace {
                         parsed.push(layer);
                     }
                     loaded.suppressions.push(s);
+                }
+                LayerLoad::Refused(error, s) => {
+                    loaded.failures.push(rules::values::syntax_error(&error));
+                    loaded.suppressions.push(s);
+                    loaded.parsed = None;
                 }
                 LayerLoad::Failed(diagnostic, s) => {
                     loaded.failures.push(*diagnostic);

@@ -1,5 +1,7 @@
 //! The manifest `helm template` prints, split into objects.
 
+use crate::nesting::{MAX_OUTPUT_DEPTH, yaml_too_deep};
+
 /// A rendered manifest split into objects, with helm's warnings.
 #[derive(Debug, Clone, Default)]
 pub struct Rendered {
@@ -58,6 +60,12 @@ pub fn split_manifest(manifest: &str) -> Result<Vec<RenderedObject>, String> {
     let mut current = String::new();
     let mut flush = |source: &str, text: &mut String| -> Result<(), String> {
         if !text.trim().is_empty() {
+            if let Some(at) = yaml_too_deep(text, MAX_OUTPUT_DEPTH) {
+                return Err(format!(
+                    "helm output from {source} nests deeper than {MAX_OUTPUT_DEPTH} levels of maps and lists (line {} of that object), stackctl's limit for rendered objects",
+                    at.line
+                ));
+            }
             let value: serde_json::Value =
                 serde_saphyr::from_str_with_options(text, object_options(text.len()))
                     .map_err(|e| object_error(source, &e))?;
@@ -94,6 +102,7 @@ pub fn split_manifest(manifest: &str) -> Result<Vec<RenderedObject>, String> {
 /// nodes); its other budgets (anchors, aliases, nesting) keep their defaults.
 fn object_options(bytes: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_OUTPUT_DEPTH;
     // A node takes at least two bytes of text (`a\n`, `a,`), an event at most two per node.
     budget.max_nodes = budget.max_nodes.max(bytes / 2 + 1);
     budget.max_events = budget.max_events.max(bytes + 16);
@@ -139,6 +148,32 @@ mod tests {
             err.starts_with("helm output from c/templates/x.yaml is not YAML"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn objects_up_to_the_output_limit_are_read_and_deeper_ones_are_refused() {
+        let object = |depth: usize| {
+            format!(
+                "---\n# Source: c/templates/cm.yaml\nkind: ConfigMap\ndata:\n{}1\n",
+                "- ".repeat(depth - 1)
+            )
+        };
+        // The object's map is level 1, `data`'s list level 2. Read on a stack the size of
+        // the process's main thread, the smallest stackctl reads helm's output on.
+        let at_limit = std::thread::Builder::new()
+            .stack_size(8 * 1024 * 1024)
+            .spawn(move || split_manifest(&object(MAX_OUTPUT_DEPTH)).map(|o| o.len()))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(at_limit, Ok(1));
+        for depth in [MAX_OUTPUT_DEPTH + 1, 100_000] {
+            let err = split_manifest(&object(depth)).unwrap_err();
+            assert!(
+                err.contains("c/templates/cm.yaml nests deeper than 200"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

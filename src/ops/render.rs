@@ -33,6 +33,7 @@ pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> 
         .named_target(&request.target, request.cloud.as_deref())
         .await?;
     let workspace = deps::prepare_workspace(cx, &request.source, "rendered").await?;
+    workspace.refuse_too_deep(&target.layers)?;
     let chain = layer_chain(&workspace, &target);
     let outcome = engine::render_target(&workspace, target.clone()).await;
     cx.check_cancelled()?;

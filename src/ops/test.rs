@@ -99,6 +99,7 @@ pub async fn kind(cx: &Context, request: &KindRequest) -> Result<TestReport> {
     }
     let phase = Instant::now();
     let workspace = deps::prepare_workspace(cx, &request.source, "validated").await?;
+    workspace.refuse_too_deep(&target.layers)?;
     let validation = validate_target(cx, &workspace, &target).await;
     cx.check_cancelled()?;
     run.phase("validate", phase);
@@ -297,7 +298,7 @@ async fn validate_target(
     target: &Target,
 ) -> crate::findings::Report {
     let started = Instant::now();
-    let (literals, scanned) = engine::secret_literals(workspace, std::slice::from_ref(target), &[]);
+    let (literals, scanned) = engine::file_checks(workspace, std::slice::from_ref(target), &[]);
     let outcome = engine::check_target(workspace, target.clone()).await;
     engine::assemble_with(
         &cx.repo,

@@ -77,8 +77,9 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     if request.scope.includes_charts() {
         general.extend(chart_findings(cx, &workspace).await?);
     }
-    let (literals, scanned) =
-        engine::secret_literals(&workspace, &targets, &service_values(repo, &request.scope));
+    let extra = service_values(repo, &request.scope);
+    workspace.refuse_too_deep(&engine::files_read(&workspace, &targets, &extra))?;
+    let (literals, scanned) = engine::file_checks(&workspace, &targets, &extra);
     general.extend(literals);
     let cache = match request.use_cache {
         true => Some(Arc::new(ResultCache::open(

@@ -37,6 +37,7 @@ pub async fn values(cx: &Context, request: &ValuesRequest) -> Result<MergedValue
         ..DepsSource::default()
     };
     let workspace = deps::prepare_workspace(cx, &source, "values computed").await?;
+    workspace.refuse_too_deep(&target.layers)?;
     let merged = engine::merged_values(&workspace, &target)?;
     let path = request
         .path

@@ -330,6 +330,34 @@ dependencies:
                 vec![(LOCK_IN_SYNC, "Chart.lock", 1)],
             ),
             (
+                "lock has an entry Chart.yaml no longer lists",
+                CHART[..CHART.find("  - name: frontend").unwrap()].to_string(),
+                Some(good_lock.clone()),
+                vec![(LOCK_IN_SYNC, "Chart.lock", 8)],
+            ),
+            (
+                "no dependencies, a lock of three",
+                format!(
+                    "{}dependencies: []\n",
+                    &CHART[..CHART.find("dependencies:").unwrap()]
+                ),
+                Some(good_lock.clone()),
+                vec![
+                    (LOCK_IN_SYNC, "Chart.lock", 2),
+                    (LOCK_IN_SYNC, "Chart.lock", 5),
+                    (LOCK_IN_SYNC, "Chart.lock", 8),
+                ],
+            ),
+            (
+                "no dependencies, an empty lock",
+                format!(
+                    "{}dependencies: []\n",
+                    &CHART[..CHART.find("dependencies:").unwrap()]
+                ),
+                Some(lock_for(&CHART[..CHART.find("dependencies:").unwrap()])),
+                vec![],
+            ),
+            (
                 "lock from another registry",
                 CHART.into(),
                 Some(good_lock.replacen("ghcr.io/jetscale-ai", "example.com/other", 1)),

@@ -35,7 +35,8 @@ pub const RULES: &[super::Rule] = &[
 const UPDATE_HINT: &str =
     "run `stackctl deps update` to rewrite Chart.lock from Chart.yaml, then commit both files";
 
-/// The lock rules for one chart (nothing when the chart has no dependencies).
+/// The lock rules for one chart. A chart without dependencies needs no lock, but a lock that
+/// still lists charts is out of sync all the same.
 pub fn check(
     chart: &ChartFile,
     lock: Option<&LockFile>,
@@ -44,6 +45,9 @@ pub fn check(
 ) -> Vec<Diagnostic> {
     let mut findings = Vec::new();
     if chart.dependencies.is_empty() {
+        if let Some(lock) = lock {
+            check_in_sync(chart, lock, chart_display, lock_display, &mut findings);
+        }
         return findings;
     }
     let Some(lock) = lock else {
@@ -79,7 +83,8 @@ fn check_in_sync(
 ) {
     let requested = &chart.dependencies;
     let locked = &lock.dependencies;
-    if requested.len() != locked.len() {
+    // A longer lock is reported entry by entry, below.
+    if requested.len() > locked.len() {
         findings.push(
             finding(
                 LOCK_IN_SYNC,
@@ -148,6 +153,22 @@ fn check_in_sync(
                 .with_hint(UPDATE_HINT),
             );
         }
+    }
+    for (index, stale) in locked.iter().enumerate().skip(requested.len()) {
+        let (line, column) = stale.name_line();
+        findings.push(
+            finding(
+                LOCK_IN_SYNC,
+                format!(
+                    "{lock_file} entry {} locks `{}`, but {chart_file} lists only {} dependencies: helm would build a chart nothing asks for",
+                    index + 1,
+                    stale.fields.name,
+                    requested.len()
+                ),
+            )
+            .at(lock_file, line, column)
+            .with_hint(UPDATE_HINT),
+        );
     }
 }
 

@@ -80,7 +80,11 @@ pub const RULES: &[super::Rule] = &[
 
 /// `values/syntax`: a layer that cannot be read as Helm values.
 pub fn syntax_error(error: &YamlError) -> Diagnostic {
-    finding("values/syntax", &error.message).at(&error.file, error.line, error.column)
+    let d = finding("values/syntax", &error.message).at(&error.file, error.line, error.column);
+    match error.too_deep {
+        true => d.with_hint(crate::nesting::TOO_DEEP_HINT),
+        false => d,
+    }
 }
 
 /// `values/syntax`: a layer the chain names that cannot be read: missing, not a regular

@@ -15,6 +15,7 @@ use serde_json::{Map, Number, Value};
 
 use super::{NodeSpan, Span, YamlError, push_key};
 use crate::findings::{Diagnostic, Severity};
+use crate::nesting::{MAX_DEPTH, is_scanner_recursion_limit};
 
 /// Alias expansion can make a tiny file produce a huge tree ("billion laughs"); no real values
 /// file comes near this many nodes.
@@ -186,7 +187,10 @@ impl LayerFinding {
 ///
 /// An empty file (or one with only comments, or a lone `~`) is an empty map. A file whose top
 /// is not a map, a syntax error, a map or null key, or a `.inf`/`.nan` value (JSON cannot hold
-/// them; helm fails on them too) is a [`YamlError`].
+/// them; helm fails on them too) is a [`YamlError`]. So is a file that nests deeper than
+/// [`MAX_DEPTH`] levels of maps and lists, counted as written and again after aliases and
+/// merge keys are expanded ([`YamlError::too_deep`]): every later walk over the values is
+/// then bounded.
 ///
 /// ```
 /// let layer = stackctl::values::parse_layer("envs/prod/console.yaml", "backend-api:\n  replicaCount: 3\n")?;
@@ -199,12 +203,31 @@ impl LayerFinding {
 pub fn parse_layer(file: &str, text: &str) -> Result<ParsedLayer, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    let scanned = parser.load(&mut builder, true);
+    // Events one at a time: saphyr's own `Parser::load` recurses once per level of nesting.
+    let scanned = loop {
+        match parser.next_event() {
+            None => break Ok(()),
+            Some(Err(e)) => break Err(e),
+            Some(Ok((event, span))) => {
+                let end = matches!(event, Event::StreamEnd);
+                builder.on_event(event, span);
+                if end || builder.too_deep.is_some() || builder.error.is_some() {
+                    break Ok(());
+                }
+            }
+        }
+    };
+    if let Some(at) = builder.too_deep {
+        return Err(YamlError::too_deep(file, at, ""));
+    }
     if let Some(err) = builder.error.take() {
         return Err(YamlError::new(file, err.0, err.1));
     }
     if let Err(err) = scanned {
         let at = within_text(span_of(*err.marker()), text);
+        if is_scanner_recursion_limit(err.info()) {
+            return Err(YamlError::too_deep(file, at, ""));
+        }
         return Err(YamlError::new(file, at, syntax_message(err.info())));
     }
     let mut conv = Converter {
@@ -244,7 +267,7 @@ pub fn parse_layer(file: &str, text: &str) -> Result<ParsedLayer, YamlError> {
         Some(root) => {
             let root_node = conv.deref(root)?;
             match root_node {
-                Node::Map { .. } => conv.convert(root, &mut String::new(), None)?,
+                Node::Map { .. } => conv.convert(root, &mut String::new(), None, (1, None))?,
                 Node::Scalar { .. } if matches!(conv.scalar(root_node)?, Value::Null) => {
                     conv.spans.insert(
                         String::new(),
@@ -365,11 +388,13 @@ struct Builder<'i> {
     extra_document: Option<Span>,
     pending_document: Option<Span>,
     error: Option<(Span, String)>,
+    /// Where the first document opens a collection deeper than [`MAX_DEPTH`].
+    too_deep: Option<Span>,
 }
 
 impl<'i> SpannedEventReceiver<'i> for Builder<'i> {
     fn on_event(&mut self, ev: Event<'i>, span: saphyr_parser::Span) {
-        if self.error.is_some() {
+        if self.error.is_some() || self.too_deep.is_some() {
             return;
         }
         let at = span_of(span.start);
@@ -405,6 +430,9 @@ impl<'i> SpannedEventReceiver<'i> for Builder<'i> {
                 },
                 anchor,
             ),
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.too_deep = Some(at);
+            }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame {
                 node: Node::Seq {
                     items: Vec::new(),
@@ -470,6 +498,7 @@ struct Converter<'t, 'i> {
     anchors: &'t HashMap<usize, Node<'i>>,
     spans: HashMap<String, NodeSpan>,
     findings: Vec<LayerFinding>,
+    /// Nodes converted and map entries read so far, aliases and merge keys expanded.
     nodes: usize,
 }
 
@@ -495,19 +524,33 @@ impl<'t, 'i> Converter<'t, 'i> {
         Ok(node)
     }
 
+    /// Count one more node or entry against [`MAX_NODES`].
+    fn count_node(&mut self, at: Span) -> Result<(), YamlError> {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(self.error(
+                at,
+                format!("this file expands to more than {MAX_NODES} values (anchors and aliases that multiply?)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `depth` is the node's level (the document's map is 1) and the first alias on the way
+    /// to it: expanding aliases can nest a tree deeper than it is written, and the alias is
+    /// the line to fix.
     fn convert(
         &mut self,
         node: &'t Node<'i>,
         pointer: &mut String,
         key: Option<Span>,
+        (depth, via_alias): (usize, Option<Span>),
     ) -> Result<Value, YamlError> {
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            return Err(self.error(
-                node.at(),
-                format!("this file expands to more than {MAX_NODES} values (anchors and aliases that multiply?)"),
-            ));
-        }
+        self.count_node(node.at())?;
+        let via_alias = via_alias.or(match node {
+            Node::Alias { at, .. } => Some(*at),
+            _ => None,
+        });
         self.spans.insert(
             pointer.clone(),
             NodeSpan {
@@ -516,6 +559,13 @@ impl<'t, 'i> Converter<'t, 'i> {
             },
         );
         let target = self.deref(node)?;
+        if depth > MAX_DEPTH && !matches!(target, Node::Scalar { .. }) {
+            return Err(match via_alias {
+                Some(at) => YamlError::too_deep(self.file, at, " once this alias is expanded"),
+                None => YamlError::too_deep(self.file, node.at(), ""),
+            });
+        }
+        let below = (depth + 1, via_alias);
         match target {
             Node::Scalar { .. } => self.scalar(target),
             Node::Seq { items, .. } => {
@@ -524,18 +574,18 @@ impl<'t, 'i> Converter<'t, 'i> {
                     let len = pointer.len();
                     pointer.push('/');
                     pointer.push_str(&i.to_string());
-                    out.push(self.convert(item, pointer, None)?);
+                    out.push(self.convert(item, pointer, None, below)?);
                     pointer.truncate(len);
                 }
                 Ok(Value::Array(out))
             }
             Node::Map { entries, .. } => {
-                let flat = self.entries(entries, pointer)?;
+                let flat = self.entries(entries, pointer, 0)?;
                 let mut out = Map::with_capacity(flat.len());
                 for (key, entry) in flat {
                     let len = pointer.len();
                     push_key(pointer, &key);
-                    let value = self.convert(entry.value, pointer, Some(entry.key_span))?;
+                    let value = self.convert(entry.value, pointer, Some(entry.key_span), below)?;
                     pointer.truncate(len);
                     out.insert(key, value);
                 }
@@ -547,17 +597,28 @@ impl<'t, 'i> Converter<'t, 'i> {
 
     /// A map's entries with `<<` merge keys applied as Helm's YAML library applies them: the
     /// merged map's keys are set where the `<<` stands, so keys written before it are
-    /// overwritten and keys after it win; in a list of maps, earlier maps win.
+    /// overwritten and keys after it win; in a list of maps, earlier maps win. `merges` is
+    /// how many merge keys led here: a chain of them recurses as deep as it is long.
     fn entries(
         &mut self,
         entries: &'t [(Node<'i>, Node<'i>)],
         pointer: &str,
+        merges: usize,
     ) -> Result<IndexMap<String, Entry<'t, 'i>>, YamlError> {
         let mut out: IndexMap<String, Entry<'t, 'i>> = IndexMap::with_capacity(entries.len());
         let mut written: HashMap<String, Span> = HashMap::new();
         for (key, value) in entries {
+            // Merge keys can read one map many times: each entry read counts.
+            self.count_node(key.at())?;
             if is_merge_key(key) {
-                self.merge_into(&mut out, value, pointer)?;
+                if merges >= MAX_DEPTH {
+                    return Err(YamlError::too_deep(
+                        self.file,
+                        key.at(),
+                        " through merge keys (`<<`) that merge maps with merge keys",
+                    ));
+                }
+                self.merge_into(&mut out, value, pointer, merges + 1)?;
                 continue;
             }
             let (name, key_span) = self.key(key, pointer)?;
@@ -588,6 +649,7 @@ impl<'t, 'i> Converter<'t, 'i> {
         out: &mut IndexMap<String, Entry<'t, 'i>>,
         value: &'t Node<'i>,
         pointer: &str,
+        merges: usize,
     ) -> Result<(), YamlError> {
         let wrong = |conv: &Self, at: Span| {
             conv.error(
@@ -597,7 +659,7 @@ impl<'t, 'i> Converter<'t, 'i> {
         };
         match self.deref(value)? {
             Node::Map { entries, .. } => {
-                for (key, entry) in self.entries(entries, pointer)? {
+                for (key, entry) in self.entries(entries, pointer, merges)? {
                     out.insert(key, entry);
                 }
             }
@@ -605,7 +667,7 @@ impl<'t, 'i> Converter<'t, 'i> {
                 for item in items.iter().rev() {
                     match self.deref(item)? {
                         Node::Map { entries, .. } => {
-                            for (key, entry) in self.entries(entries, pointer)? {
+                            for (key, entry) in self.entries(entries, pointer, merges)? {
                                 out.insert(key, entry);
                             }
                         }
@@ -1210,6 +1272,88 @@ block: |
         }
         let err = parse_layer("bomb.yaml", &text).unwrap_err();
         assert!(err.message.contains("expands"), "{}", err.message);
+    }
+
+    #[test]
+    fn merge_key_bombs_are_stopped() {
+        // Each map merges the previous one twice: 2^40 entry reads if nothing counted them.
+        let mut text = String::from("a0: &a0 {x: 1}\n");
+        for i in 1..40 {
+            let prev = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} {{<<: [*a{prev}, *a{prev}], y{i}: 1}}\n"
+            ));
+        }
+        let err = parse_layer("bomb.yaml", &text).unwrap_err();
+        assert!(err.message.contains("expands"), "{}", err.message);
+    }
+
+    use crate::nesting::block_maps as nested_maps;
+
+    #[test]
+    fn nesting_up_to_the_limit_is_read_and_deeper_is_refused_at_its_line() {
+        // The document's map is level 1: MAX_DEPTH - 1 keys nest MAX_DEPTH maps.
+        let layer = parse(&nested_maps(MAX_DEPTH - 1));
+        assert_eq!(layer.node_count(), MAX_DEPTH + 1);
+        let err = parse_layer("deep.yaml", &nested_maps(MAX_DEPTH)).unwrap_err();
+        assert!(err.too_deep, "{err}");
+        assert_eq!((err.line, err.column), (MAX_DEPTH + 1, 2 * MAX_DEPTH + 1));
+        assert!(err.message.contains("deeper than 100 levels"), "{err}");
+    }
+
+    #[test]
+    fn nesting_of_any_depth_is_refused_without_recursion() {
+        for depth in [1_000, 100_000] {
+            let block = format!("a:\n{}1\n", "- ".repeat(depth));
+            let err = parse_layer("deep.yaml", &block).unwrap_err();
+            assert!(err.too_deep, "{err}");
+            assert_eq!((err.line, err.column), (2, 2 * (MAX_DEPTH - 1) + 1));
+            let flow = format!("a: {}{}\n", "[".repeat(depth), "]".repeat(depth));
+            let err = parse_layer("deep.yaml", &flow).unwrap_err();
+            assert!(err.too_deep, "{err}");
+            assert_eq!(err.line, 1);
+            let flow_maps = format!("a: {}1{}\n", "{b: ".repeat(depth), "}".repeat(depth));
+            let err = parse_layer("deep.yaml", &flow_maps).unwrap_err();
+            assert!(err.too_deep, "{err}");
+        }
+    }
+
+    #[test]
+    fn aliases_that_nest_past_the_limit_are_refused_at_the_alias() {
+        // Each anchor nests the previous one 10 levels deeper: 12 of them are 120 levels.
+        let mut text = String::from("a0: &a0 {x: 1}\n");
+        for i in 1..12 {
+            let prev = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} {open}*a{prev}{close}\n",
+                open = "{k: ".repeat(10),
+                close = "}".repeat(10)
+            ));
+        }
+        let err = parse_layer("deep.yaml", &text).unwrap_err();
+        assert!(err.too_deep, "{err}");
+        assert!(err.message.contains("once this alias is expanded"), "{err}");
+        assert!(err.line > 1 && err.line <= 12, "{err}");
+    }
+
+    #[test]
+    fn merge_key_chains_past_the_limit_are_refused_at_the_merge_key() {
+        let mut text = String::from("m0: &m0 {x: 1}\n");
+        let chain = MAX_DEPTH + 5;
+        for i in 1..=chain {
+            let prev = i - 1;
+            text.push_str(&format!("m{i}: &m{i}\n  <<: *m{prev}\n  y{i}: 1\n"));
+        }
+        let err = parse_layer("deep.yaml", &text).unwrap_err();
+        assert!(err.too_deep, "{err}");
+        assert!(err.message.contains("merge keys"), "{err}");
+        // A chain as long as the limit is read.
+        let short: String = text
+            .lines()
+            .take(1 + 3 * (MAX_DEPTH - 1))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        parse_layer("ok.yaml", &short).unwrap();
     }
 
     #[test]

@@ -128,6 +128,10 @@ pub struct YamlError {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// The file nests deeper than [`crate::nesting::MAX_DEPTH`]: stackctl refuses to read it
+    /// at all (an input error of the run, exit 2), where a syntax error is a finding of the
+    /// targets that use the file.
+    pub too_deep: bool,
 }
 
 impl YamlError {
@@ -137,12 +141,34 @@ impl YamlError {
             line: at.line,
             column: at.column,
             message: message.into(),
+            too_deep: false,
+        }
+    }
+
+    /// The file nests deeper than [`crate::nesting::MAX_DEPTH`] at `at`; `how` says through
+    /// what when it is not plain nesting (an alias, merge keys).
+    pub(crate) fn too_deep(file: &str, at: Span, how: &str) -> Self {
+        YamlError {
+            too_deep: true,
+            ..YamlError::new(
+                file,
+                at,
+                format!("{}{how}", crate::nesting::too_deep_message()),
+            )
         }
     }
 
     /// The error as a finding (rule `values/yaml`), for reports that go on with other targets.
     pub fn to_diagnostic(&self) -> Diagnostic {
-        Diagnostic::error("values/syntax", &self.message).at(&self.file, self.line, self.column)
+        let d = Diagnostic::error("values/syntax", &self.message).at(
+            &self.file,
+            self.line,
+            self.column,
+        );
+        match self.too_deep {
+            true => d.with_hint(crate::nesting::TOO_DEEP_HINT),
+            false => d,
+        }
     }
 }
 
@@ -160,7 +186,11 @@ impl std::error::Error for YamlError {}
 
 impl From<YamlError> for crate::Error {
     fn from(err: YamlError) -> Self {
-        crate::Error::config(err.message.clone()).at(err.file.clone(), Some(err.line))
+        let error = crate::Error::config(err.message.clone()).at(err.file.clone(), Some(err.line));
+        match err.too_deep {
+            true => error.with_hint(crate::nesting::TOO_DEEP_HINT),
+            false => error,
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::nesting::{MAX_DEPTH, TOO_DEEP_HINT, json_too_deep, too_deep_message};
 
 /// A compiled schema of one chart.
 pub struct Schema {
@@ -36,6 +37,11 @@ pub struct Violation {
 impl Schema {
     /// Compile a schema from its text. A broken schema is a configuration error.
     pub fn compile(text: &str, file: &str) -> Result<Schema> {
+        if let Some(at) = json_too_deep(text, MAX_DEPTH) {
+            return Err(Error::config(too_deep_message())
+                .at(file, Some(at.line))
+                .with_hint(TOO_DEEP_HINT));
+        }
         let json: Value = serde_json::from_str(text).map_err(|e| {
             Error::config(format!("{file} is not valid JSON: {e}"))
                 .at(file, Some(e.line()))
@@ -130,6 +136,24 @@ pub fn escape_pointer_token(key: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_schema_nested_past_the_limit_is_refused_at_its_line() {
+        let deep = |depth: usize| {
+            format!(
+                "{{\n\"type\": \"object\",\n\"default\": {}{}}}",
+                "[".repeat(depth),
+                "]".repeat(depth)
+            )
+        };
+        Schema::compile(&deep(MAX_DEPTH - 1), "s.json").unwrap();
+        for depth in [MAX_DEPTH, 100_000] {
+            let err = Schema::compile(&deep(depth), "s.json").unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Config);
+            assert_eq!(err.location, Some(("s.json".into(), Some(3))), "{err}");
+            assert!(err.message.contains("deeper than 100 levels"), "{err}");
+        }
+    }
 
     fn schema() -> Schema {
         let text = json!({

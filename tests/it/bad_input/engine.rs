@@ -5,23 +5,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Run, Sandbox};
-
-/// Neither a panic nor a stack-overflow abort in anything the command printed.
-#[track_caller]
-fn assert_no_crash(run: &Run) {
-    let all = run.all();
-    assert!(!all.contains("panicked"), "{all}");
-    assert!(!all.contains("stack overflow"), "{all}");
-    assert!(!all.contains("has overflowed its stack"), "{all}");
-}
-
-/// Replace `from` (which must be there) with `to` in a file of the sandbox.
-fn edit(sandbox: &Sandbox, file: &str, from: &str, to: &str) {
-    let text = sandbox.read(file);
-    assert!(text.contains(from), "{file} has no {from:?}");
-    sandbox.write(file, &text.replacen(from, to, 1));
-}
+use super::{assert_no_crash, edit, helm_wrapper};
+use crate::support::{self, Sandbox};
 
 /// The line of `stackctl.toml`'s `[render]` table that `with` is inserted after.
 const KUBE_VERSION: &str = "kube-version = \"1.33.0\"\n";
@@ -29,20 +14,11 @@ const KUBE_VERSION: &str = "kube-version = \"1.33.0\"\n";
 /// A helm outside the repository that hangs in `helm template` of the release `release` and
 /// runs the real helm 4 for everything else.
 fn helm_hanging_on(sandbox: &Sandbox, release: &str) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = sandbox.outside_repo("hanging-helm");
-    std::fs::create_dir_all(&dir).unwrap();
-    let helm = dir.join("helm");
-    std::fs::write(
-        &helm,
-        format!(
-            "#!/bin/sh\ncase \"$*\" in\n  \"template {release} \"*) sleep 600 ;;\nesac\nexec '{}' \"$@\"\n",
-            support::helm4().display()
-        ),
+    helm_wrapper(
+        sandbox,
+        "hanging-helm",
+        &format!("case \"$*\" in\n  \"template {release} \"*) sleep 600 ;;\nesac"),
     )
-    .unwrap();
-    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
-    helm
 }
 
 #[test]

@@ -7,16 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::{assert_no_crash, helm_wrapper};
 use crate::support::{self, Run, Sandbox};
-
-/// What no run may print, whatever its input.
-#[track_caller]
-fn assert_no_crash(run: &Run) {
-    let all = run.all();
-    assert!(!all.contains("panicked"), "{all}");
-    assert!(!all.contains("stack overflow"), "{all}");
-    assert!(!all.contains("RUST_BACKTRACE"), "{all}");
-}
 
 /// How the stub registry answers a chart's manifest and its layer.
 #[derive(Clone, Copy)]
@@ -254,27 +246,18 @@ fn manifest_layer_over_the_configured_blob_limit_is_refused_before_download() {
 
 /// A helm that answers everything as the real one does, except `template`, which runs
 /// `script` (a shell fragment) instead.
-fn helm_whose_template_runs(sandbox: &Sandbox, script: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = sandbox.outside_repo("stand-in");
-    std::fs::create_dir_all(&dir).unwrap();
-    let helm = dir.join("helm");
-    std::fs::write(
-        &helm,
-        format!(
-            "#!/bin/sh\nif [ \"$1\" = template ]; then\n{script}\nfi\nexec '{}' \"$@\"\n",
-            support::helm4().display()
-        ),
+fn helm_template_runs(sandbox: &Sandbox, script: &str) -> std::path::PathBuf {
+    helm_wrapper(
+        sandbox,
+        "stand-in",
+        &format!("if [ \"$1\" = template ]; then\n{script}\nfi"),
     )
-    .unwrap();
-    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
-    helm
 }
 
 #[test]
 fn helm_printing_20_mb_on_stderr_gives_a_small_report_that_says_bytes_were_cut() {
     let sandbox = Sandbox::with_repo();
-    let helm = helm_whose_template_runs(
+    let helm = helm_template_runs(
         &sandbox,
         "echo 'Error: the start of a long story' >&2\n\
          head -c 20000000 /dev/zero | tr '\\0' y >&2\n\
@@ -321,7 +304,7 @@ fn helm_render_over_max_output_size_is_stopped_with_a_clear_error() {
         &toml.replacen("[render]\n", "[render]\nmax-output-size = \"1 MiB\"\n", 1),
     );
     // An endless manifest: the limit must stop helm, not wait for it.
-    let helm = helm_whose_template_runs(&sandbox, "yes 'a: b'\nexit 0");
+    let helm = helm_template_runs(&sandbox, "yes 'a: b'\nexit 0");
     let started = Instant::now();
     let run = sandbox.stackctl([
         "--helm".as_ref(),
