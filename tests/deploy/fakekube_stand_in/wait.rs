@@ -303,7 +303,7 @@ fn available(d: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_detection_latency_is_measured() {
-    // Measured and printed, not asserted (the goal is under 50 ms), over five
+    // Measured and printed, not asserted (the goal, docs/performance.md, is under 50 ms), over five
     // rollouts, one at a time, two ways:
     // - end to end: from the first instant a thread reading the stand-in's store without
     //   pause sees the Deployment Available, to `wait` returning Ready. On a loaded 2-core

@@ -1,7 +1,7 @@
 //! `stackctl test ci|local`: the real binary against fakekube (the stand-in Kubernetes API
 //! server, tests/fakekube), its platform stub (a stand-in of the platform's HTTP API) and, for
 //! `test local`, the stand-in `docker` script (tests/it/standins). Every test name says
-//! `fakekube`; the acceptance list of issue 13 is spread over the submodules:
+//! `fakekube`; what the verify loops promise is spread over the submodules:
 //!
 //! - `end_to_end`: both loops pass, every smoke check in JSON and JUnit, the images `test
 //!   local` builds (acceptance 1);
