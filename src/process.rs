@@ -326,7 +326,15 @@ impl Capture {
     }
 
     /// What was kept; when bytes were cut, a note in their place says how many.
-    fn into_bytes(self, label: &str, stream: &str) -> Vec<u8> {
+    fn into_bytes(mut self, label: &str, stream: &str) -> Vec<u8> {
+        if self.total > (self.head.len() + self.tail.len()) as u64 {
+            // A secret the cut goes through would survive as two pieces no redaction
+            // recognises: drop them.
+            let (at_end, at_start) =
+                crate::redact::pieces_at_cut(&self.head, self.tail.make_contiguous());
+            self.head.truncate(self.head.len() - at_end);
+            self.tail.drain(..at_start);
+        }
         let kept = (self.head.len() + self.tail.len()) as u64;
         let mut bytes = self.head;
         if self.total > kept {
@@ -534,6 +542,30 @@ mod tests {
                 .contains("bytes cut from the middle of chatty's stderr"),
             "no note"
         );
+    }
+
+    #[tokio::test]
+    async fn a_secret_the_cut_goes_through_leaves_no_piece_behind() {
+        let secret = "cut-sentinel-0123456789abcdef";
+        crate::redact::register(secret);
+        // The secret repeated across the whole output: whichever bytes the cut falls
+        // between, one copy straddles each edge of the kept head and tail.
+        let script = format!(
+            "i=0; while [ $i -lt 6000 ]; do printf '{secret}' >&2; i=$((i+1)); done; exit 1"
+        );
+        let output = sh(&script)
+            .label("leaky")
+            .run(&Cancel::new())
+            .await
+            .unwrap();
+        assert!(
+            output.stderr.contains("bytes cut from the middle"),
+            "no cut"
+        );
+        let rest = output.stderr.replace("[REDACTED]", "");
+        for piece in (8..secret.len()).flat_map(|n| [&secret[..n], &secret[secret.len() - n..]]) {
+            assert!(!rest.contains(piece), "{piece:?} survived the cut");
+        }
     }
 
     #[tokio::test]

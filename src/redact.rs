@@ -60,6 +60,28 @@ fn escaped_forms(text: &str) -> Vec<String> {
     ]
 }
 
+/// How many bytes at the end of `head` are the start of a registered secret, and at the
+/// start of `tail` the end of one: what a cut through a secret leaves on either side, which
+/// [`redact`] cannot recognise once the two pieces are apart.
+pub fn pieces_at_cut(head: &[u8], tail: &[u8]) -> (usize, usize) {
+    let known = KNOWN_SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut at_end = 0;
+    let mut at_start = 0;
+    for secret in known.iter().map(String::as_bytes) {
+        for n in (at_end + 1)..secret.len() {
+            if head.ends_with(&secret[..n]) {
+                at_end = n;
+            }
+        }
+        for n in (at_start + 1)..secret.len() {
+            if tail.starts_with(&secret[secret.len() - n..]) {
+                at_start = n;
+            }
+        }
+    }
+    (at_end, at_start)
+}
+
 /// Replace every registered secret in `text`.
 pub fn redact(text: &str) -> Cow<'_, str> {
     let known = KNOWN_SECRETS.read().unwrap_or_else(|e| e.into_inner());
