@@ -3,6 +3,7 @@
 //! `test local`, the stand-in `docker` script (tests/it/standins). Every test name says
 //! `fakekube`; what the verify loops promise is spread over the submodules:
 //!
+//! - `dev`: `test dev` runs the smoke suite against the URL `[test.dev]` names;
 //! - `end_to_end`: both loops pass, every smoke check in JSON and JUnit, the images `test
 //!   local` builds (acceptance 1);
 //! - `failures`: each pod failure fails fast with its explanation, in the output and under
@@ -14,6 +15,7 @@
 //! - `secrets`: the token reaches the pull Secret and nothing else (7);
 //! - `interrupt`: SIGINT during the wait and during the smoke suite (8).
 
+mod dev;
 mod end_to_end;
 mod failures;
 mod interrupt;
