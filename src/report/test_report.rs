@@ -552,28 +552,16 @@ mod tests {
     }
 
     #[test]
-    fn human_snapshot() {
-        insta::assert_snapshot!("test_report_human", rendered(&sample(), Format::Human));
-    }
-
-    #[test]
-    fn json_snapshot() {
-        insta::assert_snapshot!("test_report_json", rendered(&sample(), Format::Json));
-    }
-
-    #[test]
-    fn junit_snapshot() {
-        insta::assert_snapshot!("test_report_junit", rendered(&sample(), Format::Junit));
-    }
-
-    #[test]
-    fn github_snapshot() {
-        insta::assert_snapshot!("test_report_github", rendered(&sample(), Format::Github));
-    }
-
-    #[test]
-    fn sarif_snapshot() {
-        insta::assert_snapshot!("test_report_sarif", rendered(&sample(), Format::Sarif));
+    fn every_format_matches_its_snapshot() {
+        for (name, format) in [
+            ("test_report_human", Format::Human),
+            ("test_report_json", Format::Json),
+            ("test_report_junit", Format::Junit),
+            ("test_report_github", Format::Github),
+            ("test_report_sarif", Format::Sarif),
+        ] {
+            insta::assert_snapshot!(name, rendered(&sample(), format));
+        }
     }
 
     #[test]

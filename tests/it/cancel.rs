@@ -7,9 +7,6 @@ use std::time::{Duration, Instant};
 
 use crate::support::{self, Sandbox};
 
-/// The longest an interrupted run may take to exit.
-const PROMPT: Duration = Duration::from_secs(2);
-
 /// Wait until `file` exists and has at least `lines` lines.
 fn wait_for_lines(file: &Path, lines: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -84,12 +81,7 @@ fn sigint_while_helm_renders_kills_helm_and_exits_130_with_nothing_cached() {
     // Two renders are under way, each with its sleeping child.
     wait_for_lines(&pids, 4);
     let archives = sandbox.chart_archives();
-    started.interrupt();
-    let (run, waited) = started.finish(Duration::from_secs(30));
-
-    eprintln!("stackctl exited {waited:?} after SIGINT");
-    run.expect(130);
-    assert!(waited < PROMPT, "exited {waited:?} after SIGINT");
+    let run = started.interrupt_promptly();
     assert!(run.stderr.contains("interrupted"), "{}", run.all());
     assert_eq!(run.stdout, "", "an interrupted run reports nothing");
     let recorded = std::fs::read_to_string(&pids).unwrap();
@@ -125,12 +117,7 @@ fn sigint_while_a_registry_never_answers_exits_130_and_changes_no_file() {
     let started = sandbox.spawn_stackctl(["deps", "update"]);
     registry.wait_for_a_connection();
     std::thread::sleep(Duration::from_millis(200));
-    started.interrupt();
-    let (run, waited) = started.finish(Duration::from_secs(30));
-
-    eprintln!("stackctl exited {waited:?} after SIGINT");
-    run.expect(130);
-    assert!(waited < PROMPT, "exited {waited:?} after SIGINT");
+    let run = started.interrupt_promptly();
     assert!(run.stderr.contains("interrupted"), "{}", run.all());
     assert_eq!(
         sandbox.snapshot(),
@@ -195,12 +182,7 @@ fn sigterm_while_deps_build_waits_on_a_registry_leaves_charts_as_it_was() {
 
     let started = sandbox.spawn_stackctl(["deps", "build"]);
     registry.wait_for_a_connection();
-    started.terminate();
-    let (run, waited) = started.finish(Duration::from_secs(30));
-
-    eprintln!("stackctl exited {waited:?} after SIGTERM");
-    run.expect(130);
-    assert!(waited < PROMPT, "exited {waited:?} after SIGTERM");
+    started.terminate_promptly();
     assert_eq!(
         sandbox.snapshot(),
         before,

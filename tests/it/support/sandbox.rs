@@ -315,6 +315,9 @@ impl Sandbox {
     }
 }
 
+/// The longest a run stopped by SIGINT or SIGTERM may take to exit.
+const PROMPT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A stackctl started by [`Sandbox::spawn_stackctl`].
 pub struct Started(std::process::Child);
 
@@ -324,20 +327,32 @@ impl Started {
         self.0.id()
     }
 
-    /// Send it SIGINT, as Ctrl-C in a terminal does.
-    pub fn interrupt(&self) {
-        self.signal(libc::SIGINT);
-    }
-
-    /// Send it SIGTERM, as a CI runner stopping a job does.
-    pub fn terminate(&self) {
-        self.signal(libc::SIGTERM);
-    }
-
     fn signal(&self, signal: i32) {
         // SAFETY: kill(2) only sends a signal to the child this test started.
         let sent = unsafe { libc::kill(self.0.id() as i32, signal) };
         assert_eq!(sent, 0, "cannot signal stackctl");
+    }
+
+    /// Send it SIGINT, as Ctrl-C in a terminal does, and check that it exits 130 within [`PROMPT`]; its outcome.
+    #[track_caller]
+    pub fn interrupt_promptly(self) -> Run {
+        self.stop_promptly(libc::SIGINT, "SIGINT")
+    }
+
+    /// Send it SIGTERM, as a CI runner stopping a job does, and check that it exits 130 within [`PROMPT`]; its outcome.
+    #[track_caller]
+    pub fn terminate_promptly(self) -> Run {
+        self.stop_promptly(libc::SIGTERM, "SIGTERM")
+    }
+
+    #[track_caller]
+    fn stop_promptly(self, signal: i32, name: &str) -> Run {
+        self.signal(signal);
+        let (run, waited) = self.finish(std::time::Duration::from_secs(30));
+        eprintln!("stackctl exited {waited:?} after {name}");
+        run.expect(130);
+        assert!(waited < PROMPT, "exited {waited:?} after {name}");
+        run
     }
 
     /// Wait for it to end, at most `limit`; its outcome and how long the wait took. A process
