@@ -182,6 +182,57 @@ fn json_schema_100000_levels_deep_exit_2_at_its_line() {
 }
 
 #[test]
+fn json_schema_with_a_60000_long_ref_chain_exit_2_at_its_first_ref() {
+    let sandbox = Sandbox::with_repo();
+    let schema = sandbox.read("charts/jetscale/values.schema.json");
+    // A flat chain of definitions, each only a `$ref` to the next, reached from the existing
+    // definitions: shallow as written, 60 000 levels deep when followed (the library would
+    // overflow its stack validating through it).
+    let length = 60_000;
+    let chain: String = (0..length)
+        .map(|i| {
+            format!(
+                "    \"chain{i}\": {{ \"$ref\": \"#/definitions/chain{}\" }},\n",
+                i + 1
+            )
+        })
+        .collect();
+    let at = schema.find("\"definitions\": {").unwrap() + "\"definitions\": {".len();
+    let first = schema[..at].lines().count() + 1;
+    let text = format!(
+        "{}\n    \"entry\": {{ \"$ref\": \"#/definitions/chain0\" }},\n{chain}    \"chain{length}\": {{ \"type\": \"object\" }},{}",
+        &schema[..at],
+        &schema[at..]
+    );
+    let text = text.replacen(
+        "\"type\": \"object\",",
+        "\"type\": \"object\",\n  \"allOf\": [{ \"$ref\": \"#/definitions/entry\" }],",
+        1,
+    );
+    sandbox.write("charts/jetscale/values.schema.json", &text);
+    let run =
+        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
+    // The chain starts at the root's `allOf`, written before the definitions.
+    let entry_line = text
+        .lines()
+        .position(|l| l.contains("#/definitions/entry"))
+        .unwrap()
+        + 1;
+    assert!(entry_line < first);
+    assert_refused_at(
+        &run,
+        "charts/jetscale/values.schema.json",
+        entry_line,
+        "deeper than 1000 levels",
+    );
+    assert!(
+        run.stderr.contains("60002 references in a chain"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn chart_yaml_100000_levels_deep_exit_2_at_its_line() {
     let sandbox = Sandbox::with_repo();
     let chart = sandbox.read("charts/jetscale/Chart.yaml");

@@ -4,10 +4,17 @@
 //!
 //! Schemas are draft-07 (Helm 3 and Helm 4 both accept it). No remote `$ref` is ever fetched.
 
+mod refs;
+
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::nesting::{MAX_DEPTH, TOO_DEEP_HINT, json_too_deep, too_deep_message};
+
+/// The deepest a schema may nest once its `$ref`s are followed (see [`refs`]). Schemas built
+/// from Kubernetes' own definitions stay under 100; the limit keeps compiling and validating far
+/// from the stack's end.
+pub const MAX_RESOLVED_DEPTH: usize = 10 * MAX_DEPTH;
 
 /// A compiled schema of one chart.
 pub struct Schema {
@@ -47,6 +54,17 @@ impl Schema {
                 .at(file, Some(e.line()))
                 .with_hint("fix the chart's values.schema.json")
         })?;
+        let resolved = refs::resolved_depth(&json);
+        if resolved.depth > MAX_RESOLVED_DEPTH {
+            let first = resolved.first_ref.unwrap_or_default();
+            return Err(Error::config(format!(
+                "following its $refs from {first:?} ({} references in a chain), the schema nests \
+                 deeper than {MAX_RESOLVED_DEPTH} levels, stackctl's limit for schemas",
+                resolved.hops
+            ))
+            .at(file, ref_line(text, &first))
+            .with_hint("point each $ref at the definition it needs instead of chaining definitions that only refer to the next"));
+        }
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft7)
             .should_validate_formats(false)
@@ -127,6 +145,17 @@ fn describe(error: &jsonschema::ValidationError<'_>) -> String {
     }
 }
 
+/// The line of the first `"$ref": "<reference>"` in `text`.
+fn ref_line(text: &str, reference: &str) -> Option<usize> {
+    let quoted = serde_json::to_string(reference).ok()?;
+    text.match_indices("\"$ref\"").find_map(|(at, key)| {
+        let rest = text[at + key.len()..].trim_start().strip_prefix(':')?;
+        rest.trim_start()
+            .starts_with(&quoted)
+            .then(|| text[..at].matches('\n').count() + 1)
+    })
+}
+
 /// Escape a key for use in a JSON pointer (RFC 6901).
 pub fn escape_pointer_token(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
@@ -152,6 +181,29 @@ mod tests {
             assert_eq!(err.kind, crate::ErrorKind::Config);
             assert_eq!(err.location, Some(("s.json".into(), Some(3))), "{err}");
             assert!(err.message.contains("deeper than 100 levels"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_long_ref_chain_is_refused_at_its_first_ref() {
+        let chain = |length: usize| {
+            let definitions: Vec<String> = (0..length)
+                .map(|i| format!("\"a{i}\": {{\"$ref\": \"#/definitions/a{}\"}}", i + 1))
+                .collect();
+            format!(
+                "{{\n\"definitions\": {{{},\n\"a{length}\": {{\"type\": \"object\"}}}},\n\"properties\": {{\n\"global\": {{\"$ref\": \"#/definitions/a0\"}}}}}}",
+                definitions.join(",\n")
+            )
+        };
+        Schema::compile(&chain(500), "s.json").unwrap();
+        for length in [MAX_RESOLVED_DEPTH, 100_000] {
+            let text = chain(length);
+            let err = Schema::compile(&text, "s.json").unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Config);
+            let line = text.lines().count();
+            assert_eq!(err.location, Some(("s.json".into(), Some(line))), "{err}");
+            assert!(err.message.contains("\"#/definitions/a0\""), "{err}");
+            assert!(err.message.contains("deeper than 1000 levels"), "{err}");
         }
     }
 
