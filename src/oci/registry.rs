@@ -132,7 +132,7 @@ impl RegistryClient {
         let manifest = within(
             MANIFEST_TIMEOUT,
             &op,
-            self.transfer.manifest(&self.client, &op, &reference),
+            self.transfer.manifest(&op, &reference),
         )
         .await?
         .manifest;
@@ -157,7 +157,7 @@ impl RegistryClient {
             TRANSFER_TIMEOUT,
             &op,
             self.transfer
-                .blob(&self.client, &op, &reference, &layer.digest, layer.size),
+                .blob(&op, &reference, &layer.digest, layer.size),
         )
         .await
     }
@@ -181,7 +181,7 @@ impl RegistryClient {
         within(
             MANIFEST_TIMEOUT,
             &op,
-            self.transfer.manifest(&self.client, &op, &reference),
+            self.transfer.manifest(&op, &reference),
         )
         .await?;
         Ok(())
@@ -222,7 +222,7 @@ impl RegistryClient {
         let manifest_digest = within(
             MANIFEST_TIMEOUT,
             &op,
-            self.transfer.manifest(&self.client, &op, &reference),
+            self.transfer.manifest(&op, &reference),
         )
         .await?
         .digest;

@@ -1,16 +1,18 @@
 //! What stackctl reads from a registry, read within limits: a manifest into memory up to
 //! `[registries] max-manifest-size`, a blob streamed to a temporary file up to
-//! `max-blob-size` while its digest is computed. oci-client reads a manifest whole into
-//! memory whatever its size, so these requests are made here, with oci-client's token.
+//! `max-blob-size` while its digest is computed, and the token service's answer up to
+//! [`MAX_TOKEN_ANSWER`]. oci-client reads every answer whole into memory whatever its size, so
+//! these requests, and the token flow of the distribution spec before them, are made here.
 //!
 //! The chart's config blob is never downloaded: stackctl takes a chart's metadata from its
 //! archive.
 
 use std::io::{Read, Seek, Write};
 
+use oci_client::Reference;
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciImageManifest;
-use oci_client::{Client, Reference, RegistryOperation};
+use oci_client::token_cache::RegistryToken;
 use sha2::Digest as _;
 
 use crate::error::{Error, Result};
@@ -20,6 +22,9 @@ use crate::oci::registry::{Operation, classify};
 
 /// Media types of a single-artifact manifest, as helm pushes them.
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// The most read of a token service's answer: a token is a few kilobytes.
+pub const MAX_TOKEN_ANSWER: u64 = 1024 * 1024;
 
 /// The most read from a registry for one manifest and one blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +38,7 @@ pub struct TransferLimits {
 enum Limited {
     Manifest,
     Blob,
+    Token,
 }
 
 impl Limited {
@@ -40,13 +46,16 @@ impl Limited {
         match self {
             Limited::Manifest => "manifest",
             Limited::Blob => "chart archive",
+            Limited::Token => "token answer",
         }
     }
 
-    fn key(self) -> &'static str {
+    /// The setting that raises the limit; the token answer's is fixed.
+    fn key(self) -> Option<&'static str> {
         match self {
-            Limited::Manifest => "max-manifest-size",
-            Limited::Blob => "max-blob-size",
+            Limited::Manifest => Some("max-manifest-size"),
+            Limited::Blob => Some("max-blob-size"),
+            Limited::Token => None,
         }
     }
 }
@@ -81,33 +90,19 @@ impl Transfer {
     }
 
     /// A GET of `path` under the registry's `/v2/`, authenticated as oci-client would: with
-    /// the bearer token it obtains for the repository, or basic credentials.
+    /// the bearer token the registry's token service grants for the repository, or basic
+    /// credentials.
     async fn get(
         &self,
-        client: &Client,
         op: &Operation<'_>,
         reference: &Reference,
         path: &str,
         accept: Option<&str>,
     ) -> Result<reqwest::Response> {
-        let auth = match op.credential {
-            Some(c) => {
-                oci_client::secrets::RegistryAuth::Basic(c.username.clone(), c.password.clone())
-            }
-            None => oci_client::secrets::RegistryAuth::Anonymous,
-        };
-        let token = client
-            .auth(reference, &auth, RegistryOperation::Pull)
-            .await
-            .map_err(|e| classify(e, op))?;
-        let scheme = if op.location.plain_http {
-            "http"
-        } else {
-            "https"
-        };
+        let token = self.token(op, reference).await?;
         let url = format!(
-            "{scheme}://{}/v2/{}/{path}",
-            reference.resolve_registry(),
+            "{}/{}/{path}",
+            v2_root(op, reference),
             reference.repository()
         );
         let mut request = self.http.get(&url);
@@ -142,17 +137,78 @@ impl Transfer {
         Ok(response)
     }
 
+    /// The token flow of the distribution spec, as oci-client runs it, with the answer bounded:
+    /// ask `/v2/` who grants access; when a Bearer challenge comes back, ask its realm for a
+    /// pull token for the repository (with the credential, if any). `None` when the registry
+    /// asks for no token (anonymous access, or basic credentials sent with each request).
+    async fn token(&self, op: &Operation<'_>, reference: &Reference) -> Result<Option<String>> {
+        let probe = self
+            .http
+            .get(format!("{}/", v2_root(op, reference)))
+            .send()
+            .await
+            .map_err(|e| classify(OciDistributionError::RequestError(e), op))?;
+        let Some(challenge) = probe
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(bearer_challenge)
+        else {
+            return Ok(None);
+        };
+        drop(probe);
+        let scope = format!("repository:{}:pull", reference.repository());
+        let mut query = vec![("scope", scope.as_str())];
+        if let Some(service) = &challenge.service {
+            query.push(("service", service));
+        }
+        let mut request = self.http.get(&challenge.realm).query(&query);
+        if let Some(Credential {
+            username, password, ..
+        }) = op.credential
+        {
+            request = request.basic_auth(username, Some(password));
+        }
+        let answer = request
+            .send()
+            .await
+            .map_err(|e| classify(OciDistributionError::RequestError(e), op))?;
+        if !answer.status().is_success() {
+            return Err(classify(
+                OciDistributionError::AuthenticationFailure(error_body(answer).await),
+                op,
+            ));
+        }
+        refuse_declared(
+            answer.content_length(),
+            MAX_TOKEN_ANSWER,
+            op,
+            Limited::Token,
+        )?;
+        let mut body = Vec::new();
+        read_capped(answer, MAX_TOKEN_ANSWER, op, Limited::Token, &mut |chunk| {
+            body.extend_from_slice(chunk);
+            Ok(())
+        })
+        .await?;
+        let token: RegistryToken = serde_json::from_slice(&body).map_err(|e| {
+            classify(
+                OciDistributionError::RegistryTokenDecodeError(e.to_string()),
+                op,
+            )
+        })?;
+        Ok(Some(token.token().to_string()))
+    }
+
     /// The manifest of `reference`, read up to the manifest limit.
     pub(super) async fn manifest(
         &self,
-        client: &Client,
         op: &Operation<'_>,
         reference: &Reference,
     ) -> Result<Manifest> {
         let tag = reference.tag().unwrap_or("latest");
         let response = self
             .get(
-                client,
                 op,
                 reference,
                 &format!("manifests/{tag}"),
@@ -182,7 +238,6 @@ impl Transfer {
     /// and checked against its digest, then read back.
     pub(super) async fn blob(
         &self,
-        client: &Client,
         op: &Operation<'_>,
         reference: &Reference,
         digest: &str,
@@ -191,7 +246,7 @@ impl Transfer {
         let limit = self.limits.blob;
         refuse_declared(u64::try_from(declared).ok(), limit, op, Limited::Blob)?;
         let response = self
-            .get(client, op, reference, &format!("blobs/{digest}"), None)
+            .get(op, reference, &format!("blobs/{digest}"), None)
             .await?;
         refuse_declared(response.content_length(), limit, op, Limited::Blob)?;
         let mut file = tempfile::tempfile()
@@ -217,6 +272,44 @@ impl Transfer {
             .map_err(|e| Error::environment(format!("cannot read a temporary file: {e}")))?;
         Ok(bytes)
     }
+}
+
+/// `scheme://registry/v2` of `reference`.
+fn v2_root(op: &Operation<'_>, reference: &Reference) -> String {
+    let scheme = if op.location.plain_http {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{}/v2", reference.resolve_registry())
+}
+
+/// A Bearer challenge of a `WWW-Authenticate` header: where to ask for a token.
+#[derive(Debug, PartialEq, Eq)]
+struct BearerChallenge {
+    realm: String,
+    service: Option<String>,
+}
+
+/// The first Bearer challenge of a `WWW-Authenticate` header (a registry may offer Basic
+/// beside it); `None` when there is none or it has no realm.
+fn bearer_challenge(header: &str) -> Option<BearerChallenge> {
+    http_auth::ChallengeParser::new(header)
+        .filter_map(std::result::Result::ok)
+        .filter(|challenge| challenge.scheme.eq_ignore_ascii_case("Bearer"))
+        .find_map(|challenge| {
+            let param = |name: &str| {
+                challenge
+                    .params
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| value.to_unescaped())
+            };
+            Some(BearerChallenge {
+                realm: param("realm")?,
+                service: param("service"),
+            })
+        })
 }
 
 /// Refuse a response whose declared size is over the limit before reading any of it.
@@ -287,9 +380,12 @@ fn over_limit(op: &Operation<'_>, what: Limited, limit: u64, declared: Option<u6
             op.what()
         ),
     };
-    Error::environment(message).with_hint(format!(
-        "if the {} really is this large, raise `{}` under [registries] in stackctl.toml (docs/configuration.md); otherwise the registry or a proxy in front of it is misbehaving",
-        what.what(),
-        what.key()
-    ))
+    let hint = match what.key() {
+        Some(key) => format!(
+            "if the {} really is this large, raise `{key}` under [registries] in stackctl.toml (docs/configuration.md); otherwise the registry or a proxy in front of it is misbehaving",
+            what.what()
+        ),
+        None => "a token is a few kilobytes: the registry's token service or a proxy in front of it is misbehaving".to_string(),
+    };
+    Error::environment(message).with_hint(hint)
 }

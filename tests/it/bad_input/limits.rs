@@ -19,11 +19,26 @@ enum Serve {
     EndlessManifest,
     /// A valid manifest whose layer declares `size` bytes, served with that Content-Length.
     DeclaredBlob(u64),
+    /// `/v2/` asks for a Bearer token, whose service answers without end.
+    EndlessToken,
+    /// As `DeclaredBlob`, behind the Bearer token flow: the token service grants
+    /// [`STUB_TOKEN`] for a pull scope and manifests and blobs require it.
+    BearerDeclaredBlob(u64),
 }
 
-/// A tiny OCI distribution registry speaking just enough for a pull: `GET /v2/` (no
-/// authentication), the manifest of any chart, and its layer. Connections are closed after
-/// each answer; a client that stops reading ends an endless answer.
+impl Serve {
+    fn wants_bearer(self) -> bool {
+        matches!(self, Serve::EndlessToken | Serve::BearerDeclaredBlob(_))
+    }
+}
+
+/// The token the stub's token service grants.
+const STUB_TOKEN: &str = "stub-token-6f1d";
+
+/// A tiny OCI distribution registry speaking just enough for a pull: `GET /v2/` (open, or a
+/// Bearer challenge pointing at its own `/token`), the manifest of any chart, and its layer.
+/// Connections are closed after each answer; a client that stops reading ends an endless
+/// answer.
 struct StubRegistry {
     host: String,
 }
@@ -59,19 +74,33 @@ fn answer(stream: TcpStream, serve: Serve) {
     if reader.read_line(&mut request_line).is_err() {
         return;
     }
+    let (mut host, mut authorized) = (String::new(), false);
     loop {
         let mut header = String::new();
         match reader.read_line(&mut header) {
             Ok(0) | Err(_) => return,
             Ok(_) if header == "\r\n" => break,
-            Ok(_) => {}
+            Ok(_) => {
+                let lower = header.to_ascii_lowercase();
+                if let Some(value) = lower.strip_prefix("host:") {
+                    host = value.trim().to_string();
+                }
+                authorized |= header.trim_end() == format!("authorization: Bearer {STUB_TOKEN}")
+                    || header.trim_end() == format!("Authorization: Bearer {STUB_TOKEN}");
+            }
         }
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("");
     let mut out = stream;
     let layer_size = match serve {
-        Serve::DeclaredBlob(size) => size,
+        Serve::DeclaredBlob(size) | Serve::BearerDeclaredBlob(size) => size,
         _ => 1024,
+    };
+    let unauthorized = |out: &mut TcpStream| {
+        let _ = write!(
+            out,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"stub\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
     };
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000002","size":2}},"layers":[{{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":"{LAYER_DIGEST}","size":{layer_size}}}]}}"#
@@ -85,7 +114,27 @@ fn answer(stream: TcpStream, serve: Serve) {
         // Until the client hangs up.
         while out.write_all(&chunk).is_ok() {}
     };
-    if path == "/v2/" {
+    if serve.wants_bearer() && path.starts_with("/token") {
+        if let Serve::EndlessToken = serve {
+            endless(&mut out, "application/json");
+        } else if path.contains("scope=repository%3Acharts%2Fbackend%3Apull")
+            && path.contains("service=stub")
+        {
+            let body = format!("{{\"token\":\"{STUB_TOKEN}\"}}");
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        } else {
+            let _ = write!(
+                out,
+                "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    } else if serve.wants_bearer() && !authorized {
+        unauthorized(&mut out);
+    } else if path == "/v2/" {
         let _ = write!(
             out,
             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
@@ -102,7 +151,7 @@ fn answer(stream: TcpStream, serve: Serve) {
         }
     } else if path.contains("/blobs/") {
         match serve {
-            Serve::DeclaredBlob(size) => {
+            Serve::DeclaredBlob(size) | Serve::BearerDeclaredBlob(size) => {
                 let _ = write!(
                     out,
                     "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
@@ -242,6 +291,51 @@ fn manifest_layer_over_the_configured_blob_limit_is_refused_before_download() {
         run.all()
     );
     assert!(run.stderr.contains("max-blob-size"), "{}", run.all());
+}
+
+#[test]
+fn endless_token_answer_from_a_registry_is_refused_at_its_limit() {
+    let registry = StubRegistry::start(Serve::EndlessToken);
+    let (run, elapsed, peak_mib) = build_from(&registry, None);
+    eprintln!("endless token answer: stopped after {elapsed:?}, peak RSS {peak_mib} MiB");
+    run.expect(3);
+    assert_no_crash(&run);
+    for part in [
+        format!(
+            "registry {} sent a token answer larger than the 1 MiB limit",
+            registry.host
+        ),
+        "the registry's token service or a proxy in front of it is misbehaving".to_string(),
+    ] {
+        assert!(
+            run.stderr.contains(&part),
+            "missing {part:?}:\n{}",
+            run.all()
+        );
+    }
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(peak_mib < 200, "peak RSS {peak_mib} MiB");
+}
+
+#[test]
+fn bearer_token_flow_reaches_the_manifest_with_the_granted_token() {
+    // The stub answers 401 to a manifest request without its token, and grants the token only
+    // for the chart's pull scope: reaching the blob's declared size means the flow worked.
+    let registry = StubRegistry::start(Serve::BearerDeclaredBlob(2 << 20));
+    let (run, _, _) = build_from(&registry, Some("[registries]\nmax-blob-size = \"1 MiB\""));
+    run.expect(3);
+    assert_no_crash(&run);
+    assert!(
+        run.stderr
+            .contains("declares a chart archive of 2 MiB, over the 1 MiB limit"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        !run.all().contains(STUB_TOKEN),
+        "the token leaked:\n{}",
+        run.all()
+    );
 }
 
 /// A helm that answers everything as the real one does, except `template`, which runs
