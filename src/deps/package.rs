@@ -8,9 +8,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::deps::chartfile::{CHART_FILE, ChartFile};
+use crate::deps::document::{self, Source};
 use crate::error::{Error, Result};
 use crate::oci::{PackagedChart, sha256_digest};
 
@@ -19,11 +18,10 @@ use crate::oci::{PackagedChart, sha256_digest};
 const MAX_CHART_FILE: u64 = 1024 * 1024;
 
 /// The identity a chart archive declares in its `Chart.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveMetadata {
     pub name: String,
     pub version: String,
-    #[serde(rename = "appVersion", default)]
     pub app_version: Option<String>,
 }
 
@@ -108,11 +106,31 @@ pub fn read_metadata(bytes: &[u8]) -> std::result::Result<ArchiveMetadata, Strin
                 .take(MAX_CHART_FILE)
                 .read_to_string(&mut text)
                 .map_err(|e| format!("cannot read its Chart.yaml: {e}"))?;
-            return serde_saphyr::from_str::<ArchiveMetadata>(&text)
-                .map_err(|e| format!("its Chart.yaml is invalid: {e}"));
+            return parse_metadata(&path, text);
         }
     }
     Err("it holds no <chart>/Chart.yaml".to_string())
+}
+
+/// The identity a `Chart.yaml` read from an archive declares. It is read as the repository's
+/// own `Chart.yaml` is: the same depth limit, checked first, and no recursion that a deep
+/// document could overflow.
+fn parse_metadata(path: &Path, text: String) -> std::result::Result<ArchiveMetadata, String> {
+    let source = Source::parse(text)
+        .map_err(|e| format!("its {}, line {}: {}", path.display(), e.line, e.message))?;
+    let field = |key: &str| {
+        document::get(&source.root, key)
+            .and_then(|node| source.scalar(node))
+            .map(|scalar| scalar.value)
+            .filter(|value| !value.is_empty())
+    };
+    let required =
+        |key: &str| field(key).ok_or_else(|| format!("its {} has no `{key}`", path.display()));
+    Ok(ArchiveMetadata {
+        name: required("name")?,
+        version: required("version")?,
+        app_version: field("appVersion"),
+    })
 }
 
 /// The files of a chart directory that go into its package, as (relative `/` path, absolute
@@ -431,9 +449,65 @@ mod tests {
         );
     }
 
+    /// A gzipped tar holding only `backend/Chart.yaml` with `text`, built by hand: packaging
+    /// refuses what reading must refuse too.
+    fn archive_with_chart_yaml(text: &str) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, "backend/Chart.yaml", text.as_bytes())
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar.into_inner().unwrap()).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn a_chart_yaml_nested_past_the_limit_is_refused_at_its_line() {
+        use crate::nesting::MAX_DEPTH;
+        // The top-level map is level 1, `annotations:` holds the lists.
+        for depth in [MAX_DEPTH, MAX_DEPTH + 1, 100_000] {
+            let nested = format!(
+                "apiVersion: v2\nname: backend\nversion: 4.6.12\nannotations:\n{}x\n",
+                "- ".repeat(depth - 1)
+            );
+            let read = read_metadata(&archive_with_chart_yaml(&nested));
+            if depth <= MAX_DEPTH {
+                assert_eq!(read.unwrap().version, "4.6.12");
+            } else {
+                let why = read.unwrap_err();
+                assert!(
+                    why.starts_with(
+                        "its backend/Chart.yaml, line 5: nested deeper than 100 levels"
+                    ),
+                    "{why}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn reading_garbage_says_why() {
         assert!(read_metadata(b"not an archive").is_err());
+        assert_eq!(
+            read_metadata(&archive_with_chart_yaml("name: backend\n")).unwrap_err(),
+            "its backend/Chart.yaml has no `version`"
+        );
+        assert!(
+            read_metadata(&archive_with_chart_yaml("name: [\n"))
+                .unwrap_err()
+                .starts_with("its backend/Chart.yaml, line 2: "),
+        );
+        let meta = read_metadata(&archive_with_chart_yaml(
+            "name: backend\nversion: 1.0\nappVersion: \"4.6\"\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            (meta.version.as_str(), meta.app_version.as_deref()),
+            ("1.0", Some("4.6"))
+        );
     }
 
     #[test]

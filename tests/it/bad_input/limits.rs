@@ -1,6 +1,8 @@
-//! Inputs too big to hold: an endless or oversized answer from a registry, a helm that prints
-//! without end, input files past the size limit. Each is refused with a message that names
-//! the limit and the key that raises it, in bounded time and memory.
+//! Inputs too big to hold: an endless or oversized answer from a registry (token, manifest,
+//! blob), a helm that prints without end, input files past the size limit. Each is refused
+//! with a message that names the limit and the key that raises it, in bounded time and memory.
+//! Also what a registry serves that is small but hostile: a chart whose `Chart.yaml` nests past
+//! the depth limit.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -24,6 +26,11 @@ enum Serve {
     /// As `DeclaredBlob`, behind the Bearer token flow: the token service grants
     /// [`STUB_TOKEN`] for a pull scope and manifests and blobs require it.
     BearerDeclaredBlob(u64),
+    /// Chart archives, whole and with their true digests: the backend's and the frontend's.
+    Archives {
+        backend: &'static [u8],
+        frontend: &'static [u8],
+    },
 }
 
 impl Serve {
@@ -92,9 +99,21 @@ fn answer(stream: TcpStream, serve: Serve) {
     }
     let path = request_line.split_whitespace().nth(1).unwrap_or("");
     let mut out = stream;
-    let layer_size = match serve {
-        Serve::DeclaredBlob(size) | Serve::BearerDeclaredBlob(size) => size,
-        _ => 1024,
+    let (layer_size, layer_digest) = match serve {
+        Serve::DeclaredBlob(size) | Serve::BearerDeclaredBlob(size) => {
+            (size, LAYER_DIGEST.to_string())
+        }
+        Serve::Archives { backend, frontend } => {
+            use sha2::Digest;
+            let bytes = if path.contains("/backend/") {
+                backend
+            } else {
+                frontend
+            };
+            let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+            (bytes.len() as u64, digest)
+        }
+        _ => (1024, LAYER_DIGEST.to_string()),
     };
     let unauthorized = |out: &mut TcpStream| {
         let _ = write!(
@@ -103,7 +122,7 @@ fn answer(stream: TcpStream, serve: Serve) {
         );
     };
     let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000002","size":2}},"layers":[{{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":"{LAYER_DIGEST}","size":{layer_size}}}]}}"#
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000002","size":2}},"layers":[{{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":"{layer_digest}","size":{layer_size}}}]}}"#
     );
     let endless = |out: &mut TcpStream, content_type: &str| {
         let _ = write!(
@@ -151,6 +170,19 @@ fn answer(stream: TcpStream, serve: Serve) {
         }
     } else if path.contains("/blobs/") {
         match serve {
+            Serve::Archives { backend, frontend } => {
+                let bytes = if path.contains("/backend/") {
+                    backend
+                } else {
+                    frontend
+                };
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    bytes.len()
+                );
+                let _ = out.write_all(bytes);
+            }
             Serve::DeclaredBlob(size) | Serve::BearerDeclaredBlob(size) => {
                 let _ = write!(
                     out,
@@ -335,6 +367,69 @@ fn bearer_token_flow_reaches_the_manifest_with_the_granted_token() {
         !run.all().contains(STUB_TOKEN),
         "the token leaked:\n{}",
         run.all()
+    );
+}
+
+/// A frontend 2.7.1 archive holding only a `Chart.yaml` whose annotations nest `depth` levels.
+fn frontend_archive_nested(depth: usize) -> &'static [u8] {
+    let chart_yaml = format!(
+        "apiVersion: v2\nname: frontend\nversion: 2.7.1\nannotations:\n{}x\n",
+        "- ".repeat(depth - 1)
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(chart_yaml.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "frontend/Chart.yaml", chart_yaml.as_bytes())
+        .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar.into_inner().unwrap()).unwrap();
+    Box::leak(gz.finish().unwrap().into_boxed_slice())
+}
+
+/// `deps build` of a copy of `deps/repo` from a stub registry serving the repository's own
+/// backend archive and `frontend`, after an offline build with the frontend removed.
+fn build_with_frontend(frontend: &'static [u8]) -> (Sandbox, Run, StubRegistry) {
+    let mut sandbox = Sandbox::fixture("deps/repo");
+    sandbox.stackctl(["deps", "build", "--offline"]).success();
+    let backend = std::fs::read(sandbox.path("charts/jetscale/charts/backend-4.6.12.tgz")).unwrap();
+    std::fs::remove_file(sandbox.path("charts/jetscale/charts/frontend-2.7.1.tgz")).unwrap();
+    let registry = StubRegistry::start(Serve::Archives {
+        backend: Box::leak(backend.into_boxed_slice()),
+        frontend,
+    });
+    registry.mirror_for(&mut sandbox);
+    let run = sandbox.stackctl(["deps", "build"]);
+    assert_no_crash(&run);
+    (sandbox, run, registry)
+}
+
+#[test]
+fn pulled_chart_whose_chart_yaml_nests_past_the_limit_is_refused_at_its_line() {
+    let (_, run, registry) = build_with_frontend(frontend_archive_nested(150));
+    run.expect(3);
+    assert!(
+        run.stderr.contains(&format!(
+            "the archive for frontend 2.7.1 from oci://{}/charts/frontend:2.7.1 is unusable: its frontend/Chart.yaml, line 5: nested deeper than 100 levels",
+            registry.host
+        )),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
+fn pulled_chart_whose_chart_yaml_nests_within_the_limit_is_read() {
+    // 80 levels: past the YAML reader's default budget of 64, within stackctl's limit.
+    let frontend = frontend_archive_nested(80);
+    let (sandbox, run, _) = build_with_frontend(frontend);
+    run.success();
+    assert!(!run.all().contains("budget"), "{}", run.all());
+    let written = std::fs::read(sandbox.path("charts/jetscale/charts/frontend-2.7.1.tgz")).unwrap();
+    assert!(
+        written == frontend,
+        "the pulled archive was not written as served"
     );
 }
 
