@@ -149,14 +149,16 @@ fn group<'a>(d: &'a Diagnostic, report: &'a Report, sources: &mut SourceCache) -
 /// finding's column, whatever the secret's length (redaction only knows longer values).
 const HIDES_VALUE: &[&str] = &["secrets/literal"];
 
-/// The source line as shown under a finding.
+/// The source line as shown under a finding. Any line that assigns a secret-looking value
+/// hides it, whatever the finding: a syntax error quotes a line of a file whose secrets were
+/// never scanned.
 fn shown_source(d: &Diagnostic, source: &str) -> String {
     match d.column {
         Some(column) if HIDES_VALUE.contains(&d.rule.as_str()) => {
             let kept: String = source.chars().take(column.saturating_sub(1)).collect();
             format!("{kept}[REDACTED]")
         }
-        _ => source.to_owned(),
+        _ => crate::rules::secrets::redact_line(source).into_owned(),
     }
 }
 

@@ -646,6 +646,36 @@ pub fn scan_layer(layer: &ParsedLayer, suppressions: &Suppressions) -> Vec<Diagn
         .collect()
 }
 
+/// A line of a values file as it may be shown under a finding: when it assigns a
+/// secret-looking value (`password: hunter2-…`, by [`classify`]), the value is replaced by
+/// `[REDACTED]`. Redaction knows the secrets of files that parsed; this covers the line a
+/// syntax error quotes, in a file whose literals were never scanned.
+pub fn redact_line(line: &str) -> std::borrow::Cow<'_, str> {
+    static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"^(?P<lead>\s*(?:-\s+)?(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<plain>[^\s:#'"][^:#]*?))\s*:)\s+(?P<value>.*)$"#)
+            .expect("a valid pattern")
+    });
+    let Some(captures) = ASSIGNMENT.captures(line) else {
+        return line.into();
+    };
+    let key = ["dq", "sq", "plain"]
+        .iter()
+        .find_map(|name| captures.name(name))
+        .map_or("", |m| m.as_str());
+    let value = captures["value"].trim();
+    let unquoted = ['"', '\'']
+        .iter()
+        .find_map(|&quote| {
+            let inner = value.strip_prefix(quote)?;
+            Some(inner.split(quote).next().unwrap_or(inner))
+        })
+        .unwrap_or(value);
+    match classify(key, unquoted).or_else(|| classify(key, value)) {
+        Some(_) => format!("{} [REDACTED]", &captures["lead"]).into(),
+        None => line.into(),
+    }
+}
+
 /// Whether a literal found may be replaced in all output: redaction is global, so a weak
 /// "secret" that is also an ordinary word (`default`, `jetscale`) would mangle paths, release
 /// names and rule keys. Its own finding masks it anyway. Credential shapes and random strings
@@ -808,6 +838,42 @@ pub fn check_gitignore(root: &Path) -> Vec<Diagnostic> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shown_line_that_assigns_a_secret_hides_its_value() {
+        for (line, shown) in [
+            (
+                "    DB_PASSWORD: \"Zq8-sentinel-Pw-4471\" ]",
+                "    DB_PASSWORD: [REDACTED]",
+            ),
+            (
+                "    DB_PASSWORD: {value: \"Zq8-sentinel-Pw-4471\"",
+                "    DB_PASSWORD: [REDACTED]",
+            ),
+            (
+                "  - 'apiToken': ghp_0123456789abcdefghijABCDEFGHIJ012345",
+                "  - 'apiToken': [REDACTED]",
+            ),
+            (
+                "  url: postgres://app:Zq8sentinelPw4471@db:5432/app [",
+                "  url: [REDACTED]",
+            ),
+            // Not secrets: shown as written.
+            ("    other: [unclosed", "    other: [unclosed"),
+            ("  password: \"\"", "  password: \"\""),
+            (
+                "  passwordSecret: db-credentials",
+                "  passwordSecret: db-credentials",
+            ),
+            (
+                "  image: ghcr.io/jetscale/backend:4.6.12",
+                "  image: ghcr.io/jetscale/backend:4.6.12",
+            ),
+            ("no assignment here", "no assignment here"),
+        ] {
+            assert_eq!(redact_line(line), shown, "{line}");
+        }
+    }
 
     #[test]
     fn key_words_split_like_people_write_them() {

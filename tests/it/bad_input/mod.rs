@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use crate::support::{self, Run, Sandbox};
 
 /// What no run may print or do, whatever its input: a panic message, a stack overflow (the
-/// runtime's message, then SIGABRT: exit 134, or a negative code for the signal).
+/// runtime's message, then SIGABRT: exit 134, or a negative code for the signal), the token
+/// of the sandbox's environment.
 #[track_caller]
 pub fn assert_no_crash(run: &Run) {
     let all = run.all();
@@ -26,6 +27,10 @@ pub fn assert_no_crash(run: &Run) {
         assert!(!all.contains(crash), "{crash}:\n{all}");
     }
     assert!(run.code >= 0 && run.code != 134, "killed: {all}");
+    assert!(
+        !all.contains(support::TOKEN_SENTINEL),
+        "the token leaked:\n{all}"
+    );
 }
 
 /// Replace `from` (which must be there) with `to` in a file of the sandbox.

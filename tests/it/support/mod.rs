@@ -8,7 +8,7 @@ pub mod registry;
 mod sandbox;
 pub mod standins;
 
-pub use sandbox::{Run, Sandbox, Started, copy_tree, sha256_file};
+pub use sandbox::{Run, Sandbox, Started, TOKEN_SENTINEL, copy_tree, sha256_file};
 
 use std::path::PathBuf;
 

@@ -39,12 +39,21 @@ fn isolated_env(scratch: &Path) -> BTreeMap<String, String> {
         path("helm/config/registry/config.json"),
     );
     env.insert("NO_COLOR".into(), "1".into());
+    // A token every command could leak (stackctl reads the environment's secrets for
+    // redaction): tests assert it never appears, in any form, in what a run prints.
+    env.insert(TOKEN_VARIABLE.into(), TOKEN_SENTINEL.into());
     env.insert(
         "PATH".into(),
         std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
     );
     env
 }
+
+/// The variable of every sandbox's environment that holds [`TOKEN_SENTINEL`].
+pub const TOKEN_VARIABLE: &str = "SANDBOX_API_TOKEN";
+
+/// A token no output may contain.
+pub const TOKEN_SENTINEL: &str = "sbx-token-sentinel-8c41e7d2";
 
 /// A temporary directory holding a repository (`repo/`) for one test, the homes of its
 /// [`isolated_env`] beside it, and room for files that must stay outside the repository.
