@@ -506,6 +506,8 @@ impl Config {
                 .with_hint("see docs/configuration.md for every key and its type")
         })?;
         config.check(file, text)?;
+        config.chart.path = repository_relative(&config.chart.path);
+        config.envs.dir = repository_relative(&config.envs.dir);
         config.release_lines = release_lines(text);
         config.entry_lines = entry_lines(text, &["rules", "targets"]);
         Ok(config)
@@ -633,6 +635,16 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 /// A duration as `stackctl.toml` and the command line write it (`timeout = "5m"`,
 /// `--timeout 90s`): jiff's friendly format (`500ms`, `90s`, `1m30s`, `1h`, `2 min`), not
 /// negative. The error says what is wrong, for the caller to place.
+/// A directory of the repository as written in `stackctl.toml`, without `.` components: `.`,
+/// `./` and the empty path are the repository root (the empty path), `./charts/app/` is
+/// `charts/app`. Paths are joined to the root, so a root written `.` must not leave a `.`
+/// behind in the names reports show.
+pub fn repository_relative(path: &Path) -> PathBuf {
+    path.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
 pub fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
     text.trim()
         .parse::<jiff::SignedDuration>()

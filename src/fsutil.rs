@@ -13,6 +13,16 @@ pub use regular::{
     read_regular, read_regular_within, read_text, set_max_input_size, special_kind,
 };
 
+/// `rest` inside the repository directory `dir`, both as reports show them (`/`-separated,
+/// relative to the root): `charts/app/values.yaml`, or `values.yaml` when `dir` is the root
+/// (the empty string).
+pub fn display_join(dir: &str, rest: &str) -> String {
+    match dir.trim_end_matches('/') {
+        "" => rest.to_string(),
+        dir => format!("{dir}/{rest}"),
+    }
+}
+
 /// Prefix of stackctl's temporary files, so leftovers of an interrupted run can be recognised
 /// (helm skips files starting with a dot inside `charts/`).
 pub const TEMP_PREFIX: &str = ".stackctl-";
@@ -97,6 +107,16 @@ pub fn is_temp_leftover(file_name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_join_leaves_no_slash_in_front_of_a_file_of_the_root() {
+        assert_eq!(display_join("", "values.yaml"), "values.yaml");
+        assert_eq!(
+            display_join("charts/app", "values.yaml"),
+            "charts/app/values.yaml"
+        );
+        assert_eq!(display_join("envs/", "prod/a.yaml"), "envs/prod/a.yaml");
+    }
 
     #[test]
     fn sizes_read_and_print_as_written() {

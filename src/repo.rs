@@ -71,6 +71,12 @@ impl Repo {
         self.path(&self.config.envs.dir)
     }
 
+    /// `name` inside the repository directory `dir`, as reports show it: `values.yaml` for the
+    /// root, `charts/app/values.yaml` for `charts/app`.
+    pub fn display_file(&self, dir: &Path, name: &str) -> String {
+        self.display_path(&dir.join(name))
+    }
+
     /// Render a path as the repository-relative, `/`-separated form used in reports.
     pub fn display_path(&self, path: &Path) -> String {
         let relative = path.strip_prefix(&self.root).unwrap_or(path);

@@ -210,7 +210,7 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Result<Target> {
     }
     let name = repo.display_path(file);
     layers.push(name.clone());
-    let envs = format!("{}/", repo.display_path(&repo.envs_dir()));
+    let envs = repo.display_file(&repo.envs_dir(), "");
     let group = name
         .strip_prefix(&envs)
         .and_then(|rest| rest.split_once('/'))

@@ -89,15 +89,14 @@ impl Workspace {
         archives: &BTreeMap<(String, String), PathBuf>,
     ) -> Result<Workspace> {
         let chart_dir = repo.chart_dir();
-        let chart_rel = repo.display_path(&chart_dir);
         let chart = ChartFile::load(&chart_dir)?;
-        let defaults_file = format!("{chart_rel}/values.yaml");
+        let defaults_file = repo.display_file(&chart_dir, "values.yaml");
         let defaults = Layer::read(&repo.root, &defaults_file)?
             .parse()
             .map_err(Error::from)?;
         let schema = read_schema(
             &chart_dir.join("values.schema.json"),
-            &format!("{chart_rel}/values.schema.json"),
+            &repo.display_file(&chart_dir, "values.schema.json"),
         )?;
 
         let mut dependencies = Vec::new();
@@ -138,16 +137,22 @@ impl Workspace {
                 schema,
             });
         }
-        let chart_name = chart_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let chart_display = repo.display_path(&chart_dir);
+        // helm names template sources by the chart's name (`# Source: <name>/templates/…`),
+        // which need not be its directory's (a chart at the repository root).
+        let chart_name = match chart.name() {
+            "" => chart_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            name => name.to_string(),
+        };
         Ok(Workspace {
             repo,
             helm,
             chart_dir,
             chart_name,
-            chart_display: chart_rel,
+            chart_display,
             defaults,
             schema,
             dependencies,

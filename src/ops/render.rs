@@ -56,8 +56,10 @@ pub async fn render(cx: &Context, request: &RenderRequest) -> Result<Rendering> 
 
 /// The chart's defaults followed by the target's layers.
 pub fn layer_chain(workspace: &engine::Workspace, target: &Target) -> Vec<String> {
-    let chart = workspace.repo.display_path(&workspace.chart_dir);
-    std::iter::once(format!("{chart}/values.yaml"))
+    let defaults = workspace
+        .repo
+        .display_file(&workspace.chart_dir, "values.yaml");
+    std::iter::once(defaults)
         .chain(target.layers.iter().cloned())
         .collect()
 }

@@ -161,7 +161,7 @@ fn service_values(repo: &Repo, scope: &Scope) -> Vec<String> {
         .values()
         .map(|source| repo.path(source))
         .filter(|dir| dir.join("values.yaml").is_file())
-        .map(|dir| format!("{}/values.yaml", repo.display_path(&dir)))
+        .map(|dir| repo.display_file(&dir, "values.yaml"))
         .collect()
 }
 

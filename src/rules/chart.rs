@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{Scope, finding, rule};
 use crate::findings::{Diagnostic, Severity};
+use crate::fsutil::display_join;
 
 pub const RULES: &[super::Rule] = &[
     rule(
@@ -49,10 +50,7 @@ pub fn check_templates(chart_dir: &Path, chart_rel: &str) -> Vec<Diagnostic> {
             continue;
         };
         let relative = entry.path().strip_prefix(chart_dir).unwrap_or(entry.path());
-        let file = format!(
-            "{chart_rel}/{}",
-            relative.to_string_lossy().replace('\\', "/")
-        );
+        let file = display_join(chart_rel, &relative.to_string_lossy().replace('\\', "/"));
         out.extend(check_text(&text, &file));
     }
     out
@@ -97,8 +95,8 @@ pub fn lint_findings(text: &str, chart: &str, context: &str) -> Vec<Diagnostic> 
             )
             .with_hint("helm lint --strict fails on warnings as well as errors");
             match c.name("file").map(|m| m.as_str()) {
-                Some(file) if file != "." => d.in_file(format!("{chart}/{file}")),
-                _ => d.in_file(format!("{chart}/Chart.yaml")),
+                Some(file) if file != "." => d.in_file(display_join(chart, file)),
+                _ => d.in_file(display_join(chart, "Chart.yaml")),
             }
         })
         .collect();
@@ -109,7 +107,7 @@ pub fn lint_findings(text: &str, chart: &str, context: &str) -> Vec<Diagnostic> 
             .unwrap_or("helm lint failed");
         out.push(
             finding("chart/lint", format!("helm lint ({context}): {first}"))
-                .in_file(format!("{chart}/Chart.yaml")),
+                .in_file(display_join(chart, "Chart.yaml")),
         );
     }
     out

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::findings::Diagnostic;
+use crate::fsutil::display_join;
 use crate::helm::RenderedObject;
 
 /// A file, line and column a finding can point at.
@@ -58,7 +59,7 @@ impl Sources<'_> {
         object
             .source
             .strip_prefix(&format!("{}/templates/", self.chart_name))
-            .map(|rest| format!("{}/templates/{rest}", self.chart_dir))
+            .map(|rest| display_join(self.chart_dir, &format!("templates/{rest}")))
     }
 
     /// The values key of the dependency whose template produced `object`

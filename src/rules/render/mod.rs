@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::sources::{At, Sources, describe};
 use super::{Scope, TargetCx, TargetRule, finding, rule};
 use crate::findings::{Diagnostic, Severity};
+use crate::fsutil::display_join;
 use crate::helm::{RenderError, RenderedObject};
 use crate::values::{Merged, escape_key};
 
@@ -89,7 +90,7 @@ pub fn helm_error(error: RenderError, target: &str, sources: &Sources<'_>) -> Di
                     .file
                     .strip_prefix(&format!("{}/templates/", sources.chart_name))
             {
-                let file = format!("{}/templates/{rest}", sources.chart_dir);
+                let file = display_join(sources.chart_dir, &format!("templates/{rest}"));
                 d = d.at(file, t.line.unwrap_or(1), t.column.unwrap_or(1));
             }
             d

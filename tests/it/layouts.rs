@@ -1,0 +1,95 @@
+//! Repositories laid out otherwise than this one, built from scratch in each test: stackctl
+//! finds their targets and locates a seeded mistake at its file and line.
+
+use crate::support::{self, Run, Sandbox};
+
+/// A chart at the repository root: `Chart.yaml`, `values.yaml` and `templates/` beside
+/// `envs/` (a cloud layer and one env), with `stackctl.toml` naming the chart's path as
+/// `chart_path`.
+fn chart_at_the_root(chart_path: &str) -> Sandbox {
+    let sandbox = Sandbox::empty();
+    sandbox.write("Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\n");
+    sandbox.write("values.yaml", "replicas: 1\nimage: nginx\n");
+    sandbox.write(
+        "templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\ndata:\n  image: {{ .Values.image | quote }}\n",
+    );
+    sandbox.write("envs/aws.yaml", "replicas: 2\n");
+    sandbox.write("envs/staging/web.yaml", "image: nginx:1.27\n");
+    sandbox.write(".gitignore", ".env\n*.secret.yaml\n/.stackctl/\n");
+    sandbox.write(
+        "stackctl.toml",
+        &format!("[chart]\npath = \"{chart_path}\"\n"),
+    );
+    sandbox
+}
+
+fn validate(sandbox: &Sandbox) -> Run {
+    sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "envs", "aws", "--offline"],
+    )
+}
+
+#[test]
+fn chart_at_the_repository_root_written_dot_dot_slash_or_empty_validates() {
+    for chart_path in [".", "./", ""] {
+        let sandbox = chart_at_the_root(chart_path);
+        let run = validate(&sandbox);
+        run.success();
+        let doc = run.json();
+        let targets: Vec<&str> = doc["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["target"].as_str().unwrap())
+            .collect();
+        assert_eq!(targets, ["envs/staging/web.yaml"], "path {chart_path:?}");
+        let layers = sandbox.stackctl_with_helm(
+            &support::helm4(),
+            ["values", "envs/staging/web.yaml", "--path", "image"],
+        );
+        layers.success();
+        assert!(
+            layers
+                .stdout
+                .lines()
+                .nth(1)
+                .unwrap_or("")
+                .trim_start()
+                .starts_with("values.yaml:2 "),
+            "path {chart_path:?}:\n{}",
+            layers.all()
+        );
+    }
+}
+
+#[test]
+fn chart_at_the_repository_root_reports_a_seeded_mistake_at_its_line() {
+    let sandbox = chart_at_the_root(".");
+    sandbox.write(
+        "envs/staging/web.yaml",
+        "image: nginx:1.27\nreplicas: 3\nimage: nginx:1.28\n",
+    );
+    let run = validate(&sandbox);
+    run.expect(1);
+    let doc = run.json();
+    let found: Vec<(&str, &str, u64)> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["rule"].as_str().unwrap(),
+                d["file"].as_str().unwrap_or(""),
+                d["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [("values/duplicate-key", "envs/staging/web.yaml", 3)],
+        "{}",
+        run.all()
+    );
+}
