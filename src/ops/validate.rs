@@ -59,6 +59,8 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     cx.require_helm().await?;
     // The lock is checked as committed, before anything could touch it.
     let mut general = cx.helm_first(deps::supply_chain(cx)).await?;
+    // Only a dependency finding can explain a chart that cannot be built (below).
+    let dependency_errors = general.iter().any(|d| d.severity == Severity::Error);
     let targets = cx.helm_first(select_targets(repo, &request.scope)).await?;
     // Repository-wide and cheap, and `.gitignore` is no input of any target's cached verdict:
     // checked on every run.
@@ -68,8 +70,9 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     let workspace = match deps::prepare_workspace(cx, &request.source, "validated").await {
         Ok(workspace) => Arc::new(workspace),
         // A dependency finding (a file:// leak, a lock out of sync) can make the chart
-        // unbuildable; those findings are the report, not an error of the run.
-        Err(e) if !e.is_cancelled() && general.iter().any(|d| d.severity == Severity::Error) => {
+        // unbuildable; those findings are the report, not an error of the run. Any other
+        // finding (a .gitignore without `.env`) explains nothing: the error is the run's.
+        Err(e) if !e.is_cancelled() && dependency_errors => {
             return Ok(engine::assemble(repo, &[], general, started));
         }
         Err(e) => return Err(e),

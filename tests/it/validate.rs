@@ -1103,3 +1103,22 @@ fn render_reports_why_helm_could_not_render_at_the_configured_level() {
         warned.all()
     );
 }
+
+#[test]
+fn a_workspace_error_is_not_hidden_by_gitignore_findings() {
+    // No .gitignore (three `secrets/gitignore` errors) and a local chart source that cannot be
+    // packaged: the run's error is said, with its exit class, not "checked no targets".
+    let sandbox = Sandbox::with_repo();
+    std::fs::remove_file(sandbox.path(".gitignore")).unwrap();
+    std::fs::remove_file(sandbox.path("charts/backend/Chart.yaml")).unwrap();
+    let run =
+        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
+    assert!(
+        run.stderr
+            .contains("charts/backend/Chart.yaml does not exist"),
+        "{}",
+        run.all()
+    );
+    assert_ne!(run.code, 1, "{}", run.all());
+    assert!(!run.all().contains("checked no targets"), "{}", run.all());
+}
