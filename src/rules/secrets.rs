@@ -266,10 +266,28 @@ fn key_words(key: &str) -> Vec<String> {
 
 /// `VITE_…` variables are compiled into the frontend bundle every visitor downloads: public
 /// by design (`VITE_RECAPTCHA_SITE_KEY`, `VITE_FIREBASE_API_KEY`), as are keys that say
-/// `public` (`sshPublicKey`).
+/// `public` (`sshPublicKey`) and the [`PUBLIC_IDENTIFIERS`] of client-side services.
 fn is_public_key(key: &str) -> bool {
-    key.starts_with("VITE_") || words(key).iter().any(|w| w == "public")
+    let words = words(key);
+    key.starts_with("VITE_")
+        || words.iter().any(|w| w == "public")
+        || PUBLIC_IDENTIFIERS
+            .iter()
+            .any(|identifier| words.ends_with(&identifier.map(str::to_string)))
 }
+
+/// Identifiers a browser or a mobile app receives by design, by the last words of their key:
+/// Google Tag Manager's environment parameters (`gtm_auth`, `gtm_preview`), reCAPTCHA and
+/// Turnstile site keys, Stripe publishable keys, analytics measurement IDs, OAuth client IDs.
+/// Documented in docs/rules.md (`secrets/literal`).
+const PUBLIC_IDENTIFIERS: &[[&str; 2]] = &[
+    ["gtm", "auth"],
+    ["gtm", "preview"],
+    ["site", "key"],
+    ["publishable", "key"],
+    ["measurement", "id"],
+    ["client", "id"],
+];
 
 /// Words that, last in a key, say it holds a secret.
 const HOLDING_WORDS: &[&str] = &[
@@ -709,7 +727,13 @@ fn walk(value: &Value, pointer: String, key: &str, out: &mut Vec<(String, Hit)>)
                 }
                 _ => None,
             };
+            // An External Secrets `data` entry: `secretKey` names the key the Secret gets,
+            // `remoteRef` where its value lives; neither is the secret.
+            let external_secret_entry = map.contains_key("remoteRef");
             for (child_key, child) in map {
+                if external_secret_entry && child_key == "secretKey" {
+                    continue;
+                }
                 let mut child_pointer = pointer.clone();
                 push_key(&mut child_pointer, child_key);
                 let effective = match named {
@@ -873,6 +897,47 @@ mod tests {
         ] {
             assert_eq!(redact_line(line), shown, "{line}");
         }
+    }
+
+    /// The pointers `walk` flags in a values document.
+    fn flagged(values: serde_json::Value) -> Vec<String> {
+        let mut hits = Vec::new();
+        walk(&values, String::new(), "", &mut hits);
+        hits.into_iter().map(|(pointer, _)| pointer).collect()
+    }
+
+    #[test]
+    fn external_secret_key_names_are_not_secrets() {
+        let values = serde_json::json!({
+            "externalSecret": {
+                "data": [
+                    {"secretKey": "admin-password", "remoteRef": {"key": "prod/app", "property": "admin-password"}},
+                    {"secretKey": "JWT_SECRET_KEY", "remoteRef": {"key": "prod/app", "property": "jwtSecretKey"}},
+                    {"secretKey": "dbPassword7", "remoteRef": {"key": "prod/db"}}
+                ]
+            },
+            // Outside an ExternalSecret entry, the same key still holds a secret.
+            "storage": {"secretKey": "wJalrXUtnFEMI-K7MDENG-bPxRfiCY"}
+        });
+        assert_eq!(flagged(values), ["/storage/secretKey"]);
+    }
+
+    #[test]
+    fn public_client_side_identifiers_are_not_secrets() {
+        let values = serde_json::json!({
+            "frontend": {"env": {
+                "GTM_AUTH": "Xk3a9fQzL0aP1s2D3f4G5h",
+                "GTM_PREVIEW": "env-5",
+                "gtmAuth": "Xk3a9fQzL0aP1s2D3f4G5h",
+                "RECAPTCHA_SITE_KEY": "6LcZk3QpAAAAAGx7RmZ0qWb4s9Vn1kQe2yTu8PzL",
+                "STRIPE_PUBLISHABLE_KEY": "pk_live_51H8xKfLkq2mZT0aQ9rVb7cNpW3yS",
+                "GA_MEASUREMENT_ID": "G-7XK2Q9LM4P",
+                "OAUTH_CLIENT_ID": "0oa1b2c3d4e5F6g7H8i9J0kLmNoPqRsT"
+            }},
+            // A client secret stays one.
+            "oauth": {"clientSecret": "Zq8sentinelPw4471Zq8sentinel"}
+        });
+        assert_eq!(flagged(values), ["/oauth/clientSecret"]);
     }
 
     #[test]
