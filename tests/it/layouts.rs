@@ -93,3 +93,25 @@ fn chart_at_the_repository_root_reports_a_seeded_mistake_at_its_line() {
         run.all()
     );
 }
+
+#[test]
+fn helm_template_error_is_located_in_a_chart_named_unlike_its_directory() {
+    // The chart `app` lives at the root of a directory named otherwise; helm names its
+    // templates `app/templates/…`.
+    let sandbox = chart_at_the_root(".");
+    sandbox.write(
+        "templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\ndata:\n  support: \"{{ .Values.components.eoapi-support.enabled }}\"\n",
+    );
+    let run = validate(&sandbox);
+    run.expect(1);
+    let doc = run.json();
+    let error = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "render/helm-error")
+        .unwrap_or_else(|| panic!("no render/helm-error:\n{}", run.all()));
+    assert_eq!(error["file"], "templates/configmap.yaml", "{error}");
+    assert_eq!(error["line"], 6, "{error}");
+}
