@@ -48,14 +48,19 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ChartConfig {
-    /// The umbrella chart, relative to the repository root.
+    /// The umbrella chart, relative to the repository root. Unset in `stackctl.toml`, the
+    /// repository is searched for it ([`crate::repo::Repo::open`]).
     pub path: PathBuf,
+    /// Whether `stackctl.toml` sets `path`.
+    #[serde(skip)]
+    pub path_set: bool,
 }
 
 impl Default for ChartConfig {
     fn default() -> Self {
         ChartConfig {
             path: PathBuf::from("charts/jetscale"),
+            path_set: false,
         }
     }
 }
@@ -92,8 +97,9 @@ impl Default for EnvsConfig {
 pub struct RenderConfig {
     /// Passed to `helm template --kube-version`, so results do not depend on the helm build.
     pub kube_version: String,
-    /// Release name for targets without their own.
-    pub release: String,
+    /// Release name for targets without their own; unset, the chart's name (from its
+    /// `Chart.yaml`).
+    pub release: Option<String>,
     /// Namespace for targets without their own.
     pub namespace: String,
     /// How long one `helm template` or `helm lint` may run before it is stopped and reported
@@ -108,7 +114,7 @@ impl Default for RenderConfig {
     fn default() -> Self {
         RenderConfig {
             kube_version: "1.33.0".to_string(),
-            release: "jetscale".to_string(),
+            release: None,
             namespace: "default".to_string(),
             timeout: "60s".to_string(),
             max_output_size: ByteSize(64 << 20),
@@ -190,35 +196,35 @@ pub struct VariantConfig {
     pub external_refs: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DependenciesConfig {
-    /// Local sources of dependency charts by chart name, for offline resolution.
-    pub sources: BTreeMap<String, PathBuf>,
+    /// Local sources of dependency charts by chart name, for offline resolution. Unset, the
+    /// chart directories beside the umbrella chart (see [`crate::repo::Repo::local_sources`]).
+    pub sources: Option<BTreeMap<String, PathBuf>>,
     /// The image repository of each dependency chart, for tag checks and `deps bump`.
-    /// A chart not listed here defaults to `ghcr.io/jetscale-ai/<chart>`.
+    /// A chart not listed here defaults to its chart repository's (see [`Self::image_for`]).
     pub images: BTreeMap<String, String>,
 }
 
-impl Default for DependenciesConfig {
-    fn default() -> Self {
-        DependenciesConfig {
-            sources: BTreeMap::from([
-                ("backend".to_string(), PathBuf::from("charts/backend")),
-                ("frontend".to_string(), PathBuf::from("charts/frontend")),
-            ]),
-            images: BTreeMap::new(),
-        }
-    }
-}
-
 impl DependenciesConfig {
-    /// The image repository a dependency chart ships.
-    pub fn image_for(&self, chart: &str) -> String {
-        self.images
-            .get(chart)
-            .cloned()
-            .unwrap_or_else(|| format!("ghcr.io/jetscale-ai/{chart}"))
+    /// The image repository a dependency chart ships: `[dependencies.images]`, else the chart
+    /// repository's host and path, a final `/charts` dropped, and the chart's name
+    /// (`oci://ghcr.io/acme/charts` → `ghcr.io/acme/<chart>`), as charts and images are
+    /// commonly published side by side.
+    pub fn image_for(&self, chart: &str, repository: &str) -> String {
+        if let Some(image) = self.images.get(chart) {
+            return image.clone();
+        }
+        let base = repository
+            .strip_prefix("oci://")
+            .unwrap_or(repository)
+            .trim_end_matches('/');
+        let base = base.strip_suffix("/charts").unwrap_or(base);
+        match base {
+            "" => chart.to_string(),
+            base => format!("{base}/{chart}"),
+        }
     }
 }
 
@@ -507,6 +513,7 @@ impl Config {
         })?;
         config.check(file, text)?;
         config.chart.path = repository_relative(&config.chart.path);
+        config.chart.path_set = key_line(text, &["chart", "path"]).is_some();
         config.envs.dir = repository_relative(&config.envs.dir);
         config.release_lines = release_lines(text);
         config.entry_lines = entry_lines(text, &["rules", "targets"]);
@@ -687,8 +694,16 @@ mod tests {
         assert_eq!(config, Config::default());
         assert_eq!(config.chart.path, PathBuf::from("charts/jetscale"));
         assert_eq!(
-            config.dependencies.image_for("backend"),
+            config
+                .dependencies
+                .image_for("backend", "oci://ghcr.io/jetscale-ai/charts"),
             "ghcr.io/jetscale-ai/backend"
+        );
+        assert_eq!(
+            config
+                .dependencies
+                .image_for("api", "oci://registry.example.com/acme/helm"),
+            "registry.example.com/acme/helm/api"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The repository: where its root is, where the chart and envs live, and its configuration.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::config::{CONFIG_FILE, Config};
@@ -49,12 +50,44 @@ impl Repo {
             Err(problem) if problem.is_missing() => (Config::default(), false),
             Err(problem) => return Err(problem.into_error(&path)),
         };
+        let mut config = config;
+        if !config.chart.path_set
+            && let Some(found) = find_chart(&root)
+        {
+            config.chart.path = found;
+        }
         crate::fsutil::set_max_input_size(config.files.max_size.0);
         Ok(Repo {
             root,
             config,
             config_found,
         })
+    }
+
+    /// Local sources of dependency charts, by name: `[dependencies.sources]`, else every
+    /// chart directory beside the umbrella chart (`charts/backend` beside `charts/app`),
+    /// by its directory's name. A source is used for a dependency only when its `Chart.yaml`
+    /// declares the locked name and version.
+    pub fn local_sources(&self) -> BTreeMap<String, PathBuf> {
+        if let Some(sources) = &self.config.dependencies.sources {
+            return sources.clone();
+        }
+        let chart = &self.config.chart.path;
+        let Some(parent) = chart.parent().filter(|_| !chart.as_os_str().is_empty()) else {
+            return BTreeMap::new();
+        };
+        let Ok(entries) = std::fs::read_dir(self.path(parent)) else {
+            return BTreeMap::new();
+        };
+        entries
+            .flatten()
+            .map(|entry| parent.join(entry.file_name()))
+            .filter(|dir| dir != chart && self.path(dir).join("Chart.yaml").is_file())
+            .filter_map(|dir| {
+                let name = dir.file_name()?.to_string_lossy().into_owned();
+                Some((name, dir))
+            })
+            .collect()
     }
 
     /// An absolute path for a repository-relative one.
@@ -85,5 +118,33 @@ impl Repo {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/")
+    }
+}
+
+/// The umbrella chart of a repository whose `stackctl.toml` does not name it: a chart at the
+/// root; else the only chart directly under `charts/`; else the only one of them that has
+/// dependencies (the umbrella over its service charts). `None` when that is not one chart.
+fn find_chart(root: &Path) -> Option<PathBuf> {
+    const CHART_FILE: &str = "Chart.yaml";
+    if root.join(CHART_FILE).is_file() {
+        return Some(PathBuf::new());
+    }
+    let mut charts: Vec<PathBuf> = std::fs::read_dir(root.join("charts"))
+        .ok()?
+        .flatten()
+        .map(|entry| Path::new("charts").join(entry.file_name()))
+        .filter(|dir| root.join(dir).join(CHART_FILE).is_file())
+        .collect();
+    charts.sort();
+    if charts.len() > 1 {
+        // A quick look, not a parse: a chart whose Chart.yaml has a `dependencies:` key.
+        charts.retain(|dir| {
+            crate::fsutil::read_text(&root.join(dir).join(CHART_FILE))
+                .is_ok_and(|text| text.lines().any(|line| line.starts_with("dependencies:")))
+        });
+    }
+    match charts.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
     }
 }

@@ -407,7 +407,7 @@ impl Resolver<'_> {
             CacheLookup::Miss => {}
         }
         if self.options.offline {
-            let Some(source) = self.repo.config.dependencies.sources.get(&locked.name) else {
+            let Some(source) = self.repo.local_sources().remove(&locked.name) else {
                 return Err(Error::config(format!(
                     "--offline: {} {} is neither in the cache nor a local chart source",
                     locked.name, locked.version
@@ -529,7 +529,7 @@ impl Resolver<'_> {
 /// The local chart source of `locked` (`[dependencies.sources]`), when its `Chart.yaml`
 /// declares exactly the locked name and version.
 fn local_source_at_lock(repo: &Repo, locked: &LockedChart) -> Option<PathBuf> {
-    let dir = repo.path(repo.config.dependencies.sources.get(&locked.name)?);
+    let dir = repo.path(repo.local_sources().remove(&locked.name)?);
     let chart = ChartFile::load(&dir).ok()?;
     let declares = |field: &Option<crate::deps::document::ScalarText>, want: &str| {
         field.as_ref().is_some_and(|f| f.value == want)

@@ -140,7 +140,11 @@ pub fn plan(repo: &Repo, chart_name: &str, version: &str) -> Result<BumpPlan> {
     }
     let new_chart = ChartFile::parse(&chart.path, chart_after)?;
 
-    let image = repo.config.dependencies.image_for(chart_name);
+    let repository = matching
+        .first()
+        .map(|d| d.fields.repository.as_str())
+        .unwrap_or_default();
+    let image = repo.config.dependencies.image_for(chart_name, repository);
     for path in values_files(repo)? {
         let text = crate::fsutil::read_text(&path).map_err(|problem| problem.into_error(&path))?;
         let source = Source::parse(text.clone()).map_err(|e| {

@@ -58,7 +58,7 @@ pub async fn verify_versions_exist(
             {
                 continue;
             }
-            let Some(source) = repo.config.dependencies.sources.get(&d.name) else {
+            let Some(source) = repo.local_sources().remove(&d.name) else {
                 return Err(Error::config(format!(
                     "--offline: cannot confirm {} {} exists: it is not in the cache and has no local chart source",
                     d.name, d.version

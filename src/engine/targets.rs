@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fsutil::display_join;
 use crate::repo::Repo;
 use crate::target::{Target, TargetKind};
 
@@ -159,6 +160,32 @@ pub fn cloud_file(repo: &Repo, cloud: &str) -> Result<PathBuf> {
     .with_hint(hint))
 }
 
+/// The release of a target without its own: `[render] release`, else the chart's name (as
+/// `helm install` users name a first release), else the chart directory's name.
+pub fn default_release(repo: &Repo) -> String {
+    if let Some(release) = &repo.config.render.release {
+        return release.clone();
+    }
+    let chart_dir = repo.chart_dir();
+    crate::deps::chartfile::ChartFile::load(&chart_dir)
+        .ok()
+        .map(|chart| chart.name().to_string())
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            let root = repo
+                .root
+                .canonicalize()
+                .unwrap_or_else(|_| repo.root.clone());
+            chart_dir
+                .canonicalize()
+                .unwrap_or(chart_dir)
+                .file_name()
+                .or(root.file_name())
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "release".to_string())
+}
+
 /// Every env target for `cloud`, with its layer chain, release and namespace.
 pub fn env_targets(repo: &Repo, cloud: &str) -> Result<Vec<Target>> {
     let cloud_file = cloud_file(repo, cloud)?;
@@ -189,7 +216,11 @@ pub fn env_targets(repo: &Repo, cloud: &str) -> Result<Vec<Target>> {
             "no environments found: {} has no .yaml or .yml files in its subdirectories",
             repo.display_path(&dir)
         ))
-        .with_hint("add an env file such as envs/prod/console.yaml; files directly in envs/ are cloud layers"));
+        .with_hint(format!(
+            "add an env file in a subdirectory, such as {}; files directly in {} are cloud layers",
+            repo.display_file(&dir, "<dir>/<name>.yaml"),
+            display_join(&repo.display_path(&dir), "")
+        )));
     }
     files
         .into_iter()
@@ -210,7 +241,7 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Result<Target> {
     }
     let name = repo.display_path(file);
     layers.push(name.clone());
-    let envs = repo.display_file(&repo.envs_dir(), "");
+    let envs = display_join(&repo.display_path(&repo.envs_dir()), "");
     let group = name
         .strip_prefix(&envs)
         .and_then(|rest| rest.split_once('/'))
@@ -221,7 +252,7 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Result<Target> {
     let settings = repo.config.targets.get(&name);
     let release = settings
         .and_then(|t| t.release.clone())
-        .unwrap_or_else(|| repo.config.render.release.clone());
+        .unwrap_or_else(|| default_release(repo));
     let namespace = settings
         .and_then(|t| t.namespace.clone())
         .unwrap_or_else(|| repo.config.render.namespace.clone());
@@ -300,8 +331,13 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) 
     let accepted = || {
         let chart = repo.display_path(&repo.chart_dir());
         let envs = repo.display_path(&repo.envs_dir());
+        let chart_values = match chart.as_str() {
+            "" => "a values file of the chart at the repository root".to_string(),
+            chart => format!("a values file of {chart}/"),
+        };
         let mut text = format!(
-            "a target is an env file under {envs}/<dir>/ (such as {envs}/prod/console.yaml), a values file of {chart}/"
+            "a target is an env file under {}, {chart_values}",
+            display_join(&envs, "<dir>/")
         );
         if !names.is_empty() {
             text.push_str(&format!(", or a variant: {}", names.join(", ")));
@@ -389,7 +425,7 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) 
     Ok(Target {
         name: name.clone(),
         layers: vec![name],
-        release: repo.config.render.release.clone(),
+        release: default_release(repo),
         namespace: repo.config.render.namespace.clone(),
         external_refs: Vec::new(),
         kind: TargetKind::Variant,

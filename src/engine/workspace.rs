@@ -132,7 +132,10 @@ impl Workspace {
                 chart: dep.name.clone(),
                 version: dep.version.clone(),
                 condition: dep.condition.clone(),
-                image: repo.config.dependencies.image_for(&dep.name),
+                image: repo
+                    .config
+                    .dependencies
+                    .image_for(&dep.name, &dep.repository),
                 defaults,
                 schema,
             });

@@ -158,9 +158,7 @@ fn service_values(repo: &Repo, scope: &Scope) -> Vec<String> {
     if !scope.includes_charts() {
         return Vec::new();
     }
-    repo.config
-        .dependencies
-        .sources
+    repo.local_sources()
         .values()
         .map(|source| repo.path(source))
         .filter(|dir| dir.join("values.yaml").is_file())

@@ -115,3 +115,61 @@ fn helm_template_error_is_located_in_a_chart_named_unlike_its_directory() {
     assert_eq!(error["file"], "templates/configmap.yaml", "{error}");
     assert_eq!(error["line"], 6, "{error}");
 }
+
+#[test]
+fn defaults_come_from_the_repository_at_hand() {
+    // A stackctl.toml that sets nothing: the chart at the root is found, the release is the
+    // chart's name, and no chart directory of another repository is taken for a local source.
+    let sandbox = chart_at_the_root(".");
+    sandbox.write("stackctl.toml", "# defaults only\n");
+    let run = validate(&sandbox);
+    run.success();
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["release"], "app", "{}", run.all());
+    let rendered = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["render", "envs/staging/web.yaml", "--offline"],
+    );
+    rendered.success();
+    assert!(
+        rendered.stdout.contains("name: app-settings"),
+        "{}",
+        rendered.all()
+    );
+}
+
+#[test]
+fn the_umbrella_under_charts_is_found_among_service_charts_and_its_siblings_are_sources() {
+    // charts/shop depends on charts/api (a local source by default: beside it, declaring the
+    // locked version); no stackctl.toml names either.
+    let sandbox = Sandbox::empty();
+    sandbox.write(
+        "charts/api/Chart.yaml",
+        "apiVersion: v2\nname: api\nversion: 1.2.0\n",
+    );
+    sandbox.write("charts/api/values.yaml", "replicas: 1\n");
+    sandbox.write(
+        "charts/api/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-api\ndata:\n  replicas: {{ .Values.replicas | quote }}\n",
+    );
+    sandbox.write(
+        "charts/shop/Chart.yaml",
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n  - name: api\n    version: 1.2.0\n    repository: oci://registry.example.com/acme/charts\n",
+    );
+    sandbox.write("charts/shop/values.yaml", "api:\n  replicas: 1\n");
+    sandbox.write("envs/aws.yaml", "api:\n  replicas: 2\n");
+    sandbox.write("envs/prod/eu.yaml", "api:\n  replicas: 3\n");
+    sandbox.write(".gitignore", ".env\n*.secret.yaml\n/.stackctl/\n");
+    let lock = sandbox.stackctl_with_helm(&support::helm4(), ["deps", "update", "--offline"]);
+    lock.success();
+    let run = validate(&sandbox);
+    run.success();
+    let doc = run.json();
+    assert_eq!(
+        doc["targets"][0]["target"],
+        "envs/prod/eu.yaml",
+        "{}",
+        run.all()
+    );
+    assert_eq!(doc["targets"][0]["release"], "shop", "{}", run.all());
+}

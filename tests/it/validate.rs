@@ -1106,8 +1106,9 @@ fn render_reports_why_helm_could_not_render_at_the_configured_level() {
 
 #[test]
 fn a_workspace_error_is_not_hidden_by_gitignore_findings() {
-    // No .gitignore (three `secrets/gitignore` errors) and a local chart source that cannot be
-    // packaged: the run's error is said, with its exit class, not "checked no targets".
+    // No .gitignore (three `secrets/gitignore` errors) and, offline, no chart for the backend
+    // (its local source is gone): the run's error is said, with its exit class, not "checked
+    // no targets".
     let sandbox = Sandbox::with_repo();
     std::fs::remove_file(sandbox.path(".gitignore")).unwrap();
     std::fs::remove_file(sandbox.path("charts/backend/Chart.yaml")).unwrap();
@@ -1115,7 +1116,7 @@ fn a_workspace_error_is_not_hidden_by_gitignore_findings() {
         sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
     assert!(
         run.stderr
-            .contains("charts/backend/Chart.yaml does not exist"),
+            .contains("--offline: backend 4.6.12 is neither in the cache nor a local chart source"),
         "{}",
         run.all()
     );
