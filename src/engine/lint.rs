@@ -1,6 +1,6 @@
-//! Linting the charts: the umbrella chart cannot be linted on its defaults alone (an enabled
-//! Ingress needs a host), so it is linted once per lifecycle variant, with that variant's
-//! values; each local service chart is linted on its own defaults.
+//! Linting the charts, as `helm lint --strict` would: the umbrella chart on its own defaults
+//! (what a user of the chart gets first) and once per lifecycle variant, with that variant's
+//! values; each local service chart on its own defaults.
 
 use std::path::PathBuf;
 
@@ -11,9 +11,11 @@ use crate::helm::LintRequest;
 use crate::rules::chart::lint_findings;
 use crate::target::Target;
 
-/// Lint the umbrella chart with each variant's layers and every local service chart.
+/// Lint the umbrella chart on its defaults and with each variant's layers, and every local
+/// service chart on its defaults.
 pub async fn lint_charts(ws: &Workspace, variants: &[Target]) -> Result<Vec<Diagnostic>> {
-    let mut runs: Vec<(PathBuf, Vec<PathBuf>, String)> = Vec::new();
+    let mut runs: Vec<(PathBuf, Vec<PathBuf>, String)> =
+        vec![(ws.chart_dir.clone(), Vec::new(), "its defaults".to_string())];
     for variant in variants {
         let values = variant.layers.iter().map(|l| ws.repo.path(l)).collect();
         runs.push((
@@ -22,7 +24,7 @@ pub async fn lint_charts(ws: &Workspace, variants: &[Target]) -> Result<Vec<Diag
             format!("variant {}", variant.name),
         ));
     }
-    for source in ws.repo.config.dependencies.sources.values() {
+    for source in ws.repo.local_sources().values() {
         let dir = ws.repo.path(source);
         if dir.join("Chart.yaml").is_file() {
             runs.push((dir, Vec::new(), "its defaults".to_string()));

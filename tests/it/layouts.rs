@@ -173,3 +173,29 @@ fn the_umbrella_under_charts_is_found_among_service_charts_and_its_siblings_are_
     );
     assert_eq!(doc["targets"][0]["release"], "shop", "{}", run.all());
 }
+
+#[test]
+fn validate_chart_without_variants_lints_the_chart_on_its_defaults() {
+    // A template that needs a value the defaults lack: `helm lint --strict` fails on it.
+    let sandbox = chart_at_the_root(".");
+    sandbox.write(
+        "templates/secret-ref.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-db\ndata:\n  host: {{ required \"database.host is required\" .Values.database.host | quote }}\n",
+    );
+    let run = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "chart", "--offline"],
+    );
+    run.expect(1);
+    let doc = run.json();
+    let lint = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["rule"] == "chart/lint")
+        .unwrap_or_else(|| panic!("no chart/lint:\n{}", run.all()));
+    assert!(
+        lint["message"].as_str().unwrap().contains("its defaults"),
+        "{lint}"
+    );
+}
