@@ -648,13 +648,16 @@ pub enum ValidateScope {
         long_about = "Validate every env file under envs/ layered on envs/<CLOUD>.yaml: for \
 envs/<dir>/<file>.yaml the chain is envs/<CLOUD>.yaml, then envs/<dir>/default.yaml when \
 present, then the file. Files directly in envs/ are clouds; default.yaml/default.yml are \
-layers, not targets. The dependency checks run first.",
+layers, not targets. Another layout is set by [envs] dir, targets and layers in \
+stackctl.toml; when no layer names a {cloud}, CLOUD is omitted. The dependency checks run \
+first.",
         after_help = "Examples:\n  stackctl validate envs aws\n  stackctl validate envs aws --format github\n  \
 stackctl validate envs aws --jobs 1 -v"
     )]
     Envs {
         /// The cloud: the name of a YAML file directly in envs/ (aws for envs/aws.yaml).
-        cloud: String,
+        /// Omitted when no layer of [envs] layers names a {cloud}.
+        cloud: Option<String>,
     },
     /// Validate the charts: helm lint, the schemas, every lifecycle variant.
     #[command(

@@ -79,6 +79,11 @@ pub struct EnvsConfig {
     /// Clouds (files directly in `dir`) whose Ingresses become AWS load balancers:
     /// `ingress/tls` and `ingress/parity` apply to their envs.
     pub aws_clouds: Vec<String>,
+    /// The files of `dir` that are targets: globs relative to it (see
+    /// [`crate::engine::layout`]).
+    pub targets: Vec<String>,
+    /// The values layers of every target, lowest first: path templates relative to `dir`.
+    pub layers: Vec<String>,
 }
 
 impl Default for EnvsConfig {
@@ -88,6 +93,12 @@ impl Default for EnvsConfig {
             preview_dirs: vec!["preview".to_string()],
             production_dirs: vec!["prod".to_string()],
             aws_clouds: vec!["aws".to_string()],
+            targets: vec!["*/**/*.yaml".to_string(), "*/**/*.yml".to_string()],
+            layers: vec![
+                "{cloud}.yaml".to_string(),
+                "{dir}/default.yaml?".to_string(),
+                "{file}".to_string(),
+            ],
         }
     }
 }
@@ -517,6 +528,13 @@ impl Config {
         config.envs.dir = repository_relative(&config.envs.dir);
         config.release_lines = release_lines(text);
         config.entry_lines = entry_lines(text, &["rules", "targets"]);
+        for key in ["targets", "layers"] {
+            if let Some(line) = key_line(text, &["envs", key]) {
+                config
+                    .entry_lines
+                    .insert(("envs".to_string(), key.to_string()), line);
+            }
+        }
         Ok(config)
     }
 

@@ -90,6 +90,16 @@ impl Repo {
             .collect()
     }
 
+    /// A repository at `root` with the default configuration, for unit tests.
+    #[cfg(test)]
+    pub fn for_tests(root: &Path) -> Repo {
+        Repo {
+            root: root.to_path_buf(),
+            config: Config::default(),
+            config_found: false,
+        }
+    }
+
     /// An absolute path for a repository-relative one.
     pub fn path(&self, relative: impl AsRef<Path>) -> PathBuf {
         self.root.join(relative)

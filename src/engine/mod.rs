@@ -4,6 +4,7 @@
 
 mod assemble;
 pub mod cache;
+pub mod layout;
 pub mod lint;
 mod pipeline;
 mod render;

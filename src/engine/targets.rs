@@ -1,12 +1,16 @@
 //! Targets: the env files to validate, and the chain of values layers each one applies.
 //!
-//! For `envs/<dir>/<file>.yaml` the chain is: `envs/<cloud>.yaml`, then `envs/<dir>/default.yaml`
-//! (or `default.yml`) if present, then the file itself; the chart's own `values.yaml` sits
-//! beneath them all. Files directly in `envs/` are cloud files, not targets, and files named
-//! `default.yaml`/`default.yml` are layers, not targets. Targets come in lexical path order.
+//! Which files of the envs directory are targets, and which layers go under each, is the
+//! repository's layout ([`Layout`], `[envs] targets` and `layers` in `stackctl.toml`). By
+//! default, for `envs/<dir>/<file>.yaml` the chain is: `envs/<cloud>.yaml`, then
+//! `envs/<dir>/default.yaml` (or `default.yml`) if present, then the file itself; the chart's
+//! own `values.yaml` sits beneath them all. Files directly in `envs/` are cloud files, not
+//! targets, and files named `default.yaml`/`default.yml` are layers, not targets. Targets come
+//! in lexical path order.
 
 use std::path::{Path, PathBuf};
 
+use super::layout::{Layout, yml_alternatives};
 use crate::error::{Error, Result};
 use crate::fsutil::display_join;
 use crate::repo::Repo;
@@ -16,13 +20,6 @@ fn is_yaml(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("yaml") | Some("yml")
-    )
-}
-
-fn is_default_layer(path: &Path) -> bool {
-    matches!(
-        path.file_name().and_then(|n| n.to_str()),
-        Some("default.yaml") | Some("default.yml")
     )
 }
 
@@ -117,47 +114,80 @@ fn walk_error(repo: &Repo, dir: &Path, error: walkdir::Error) -> Error {
     Error::environment(format!("cannot walk {}: {error}", repo.display_path(dir)))
 }
 
-/// The clouds this repository has: the YAML files directly in `envs/`.
-pub fn clouds(repo: &Repo) -> Result<Vec<String>> {
-    let dir = repo.envs_dir();
-    let entries = std::fs::read_dir(&dir).map_err(|e| {
-        Error::config(format!(
-            "cannot read the envs directory {}: {e}",
-            repo.display_path(&dir)
+/// Every file of the envs directory the layout makes a target, in path order. Symlinks are
+/// followed (a linked env file is a target like any other) once checked to stay inside the
+/// repository; walkdir reports loops.
+pub fn env_files(repo: &Repo, layout: &Layout) -> Result<Vec<PathBuf>> {
+    let dir = &layout.dir;
+    if !dir.is_dir() {
+        return Err(Error::config(format!(
+            "cannot read the envs directory {}: it is not a directory",
+            repo.display_path(dir)
         ))
-        .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere")
-    })?;
-    let mut clouds: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && is_yaml(p))
-        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
-        .collect();
-    clouds.sort();
-    clouds.dedup();
-    Ok(clouds)
-}
-
-/// The cloud file of `cloud`, or an error that lists the clouds that exist.
-pub fn cloud_file(repo: &Repo, cloud: &str) -> Result<PathBuf> {
-    let dir = repo.envs_dir();
-    for ext in ["yaml", "yml"] {
-        let candidate = dir.join(format!("{cloud}.{ext}"));
-        if regular_layer(repo, &candidate)? {
-            return Ok(candidate);
+        .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere"));
+    }
+    let mut files = Vec::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry.map_err(|e| walk_error(repo, dir, e))?;
+        let path = entry.path();
+        if entry.path_is_symlink() {
+            check_link(repo, path)?;
+        }
+        let relative = relative_to(dir, path);
+        if !layout.is_target(&relative) {
+            continue;
+        }
+        // A directory named like a target is an error, never skipped.
+        if entry.file_type().is_dir() {
+            return Err(not_regular(repo, path, "a directory"));
+        }
+        match crate::fsutil::special_kind(&entry.file_type()) {
+            None => files.push(path.to_path_buf()),
+            Some(what) => return Err(not_regular(repo, path, what)),
         }
     }
-    let known = clouds(repo)?;
-    let expected = repo.display_path(&dir.join(format!("{cloud}.yaml")));
-    let hint = if known.is_empty() {
-        format!("create {expected} with the values every environment on {cloud} shares")
-    } else {
-        format!("clouds in this repository: {}", known.join(", "))
-    };
-    Err(Error::usage(format!(
-        "no cloud values file for {cloud:?}: expected {expected}"
-    ))
-    .with_hint(hint))
+    Ok(files)
+}
+
+/// `path` relative to `dir`, `/`-separated.
+fn relative_to(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The clouds this repository has: the values of `{cloud}` whose cloud layer exists
+/// (`aws` for `envs/aws.yaml` under the default layers); none when no layer names a cloud.
+pub fn clouds(repo: &Repo) -> Result<Vec<String>> {
+    let layout = Layout::of(repo)?;
+    if !layout.has_cloud() {
+        return Ok(Vec::new());
+    }
+    let dir = &layout.dir;
+    let entries = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(4)
+        .follow_links(true)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| relative_to(dir, e.path()))
+        .collect::<Vec<_>>();
+    if !dir.is_dir() {
+        return Err(Error::config(format!(
+            "cannot read the envs directory {}",
+            repo.display_path(dir)
+        ))
+        .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere"));
+    }
+    Ok(layout.clouds(&entries))
 }
 
 /// The release of a target without its own: `[render] release`, else the chart's name (as
@@ -186,76 +216,112 @@ pub fn default_release(repo: &Repo) -> String {
         .unwrap_or_else(|| "release".to_string())
 }
 
-/// Every env target for `cloud`, with its layer chain, release and namespace.
-pub fn env_targets(repo: &Repo, cloud: &str) -> Result<Vec<Target>> {
-    let cloud_file = cloud_file(repo, cloud)?;
-    let dir = repo.envs_dir();
-    let mut files = Vec::new();
-    // Symlinks are followed (a linked env file is a target like any other) once checked to
-    // stay inside the repository; walkdir reports loops.
-    let walk = walkdir::WalkDir::new(&dir)
-        .min_depth(2)
-        .follow_links(true)
-        .sort_by_file_name();
-    for entry in walk {
-        let entry = entry.map_err(|e| walk_error(repo, &dir, e))?;
-        let path = entry.path();
-        if entry.path_is_symlink() {
-            check_link(repo, path)?;
-        }
-        if !is_yaml(path) || is_default_layer(path) {
-            continue;
-        }
-        match crate::fsutil::special_kind(&entry.file_type()) {
-            None => files.push(path.to_path_buf()),
-            Some(what) => return Err(not_regular(repo, path, what)),
-        }
-    }
+/// Every env target on `cloud` (which the layout needs when a layer names `{cloud}`, and
+/// refuses when none does), with its layer chain, release and namespace.
+pub fn env_targets(repo: &Repo, cloud: Option<&str>) -> Result<Vec<Target>> {
+    let layout = Layout::of(repo)?;
+    let cloud = check_cloud(repo, &layout, cloud)?;
+    let files = env_files(repo, &layout)?;
     if files.is_empty() {
+        let dir = repo.display_path(&layout.dir);
         return Err(Error::usage(format!(
-            "no environments found: {} has no .yaml or .yml files in its subdirectories",
-            repo.display_path(&dir)
+            "no environments found: no file of {} matches envs.targets ({})",
+            display_join(&dir, ""),
+            repo.config.envs.targets.join(", ")
         ))
         .with_hint(format!(
-            "add an env file in a subdirectory, such as {}; files directly in {} are cloud layers",
-            repo.display_file(&dir, "<dir>/<name>.yaml"),
-            display_join(&repo.display_path(&dir), "")
+            "add an env file such as {}, or set envs.targets in stackctl.toml",
+            repo.display_file(&layout.dir, "<dir>/<name>.yaml")
         )));
     }
     files
         .into_iter()
-        .map(|file| env_target(repo, &cloud_file, &file))
+        .map(|file| env_target(repo, &layout, cloud.as_deref(), &file))
         .collect()
 }
 
-fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Result<Target> {
-    let mut layers = vec![repo.display_path(cloud_file)];
-    let parent = file.parent().expect("env files live in a directory");
-    for name in ["default.yaml", "default.yml"] {
-        let default = parent.join(name);
-        // A default layer that is a directory or a FIFO is an error, never dropped.
-        if regular_layer(repo, &default)? {
-            layers.push(repo.display_path(&default));
-            break;
+/// The cloud a run validates on: the one named, which must have its layer; none when the
+/// layout names no cloud.
+fn check_cloud(repo: &Repo, layout: &Layout, cloud: Option<&str>) -> Result<Option<String>> {
+    let known = clouds(repo)?;
+    match (layout.has_cloud(), cloud) {
+        (false, None) => Ok(None),
+        (false, Some(cloud)) => Err(Error::usage(format!(
+            "no cloud layer: envs.layers ({}) names no {{cloud}}, so there is no {cloud:?} to validate on",
+            repo.config.envs.layers.join(", ")
+        ))
+        .with_hint("run `stackctl validate envs` without a cloud")),
+        (true, Some(cloud)) if known.iter().any(|k| k == cloud) => Ok(Some(cloud.to_string())),
+        (true, named) => {
+            let template = layout
+                .layers
+                .iter()
+                .find(|l| l.template.contains("{cloud}"))
+                .map(|l| l.template.clone())
+                .unwrap_or_default();
+            let example = named.unwrap_or("<cloud>");
+            let expected = repo.display_file(&layout.dir, &template.replace("{cloud}", example));
+            let hint = if known.is_empty() {
+                format!("create {expected} with the values every environment on {example} shares")
+            } else {
+                format!("clouds in this repository: {}", known.join(", "))
+            };
+            let message = match named {
+                Some(cloud) => format!("no cloud values file for {cloud:?}: expected {expected}"),
+                None => "name the cloud to validate on: `stackctl validate envs <cloud>`".to_string(),
+            };
+            Err(Error::usage(message).with_hint(hint))
         }
     }
+}
+
+/// The target `file` on `cloud`: its layers by the layout, its release and namespace by
+/// `[targets]` and `[render]`.
+fn env_target(repo: &Repo, layout: &Layout, cloud: Option<&str>, file: &Path) -> Result<Target> {
+    let relative = relative_to(&layout.dir, file);
     let name = repo.display_path(file);
-    layers.push(name.clone());
-    let envs = display_join(&repo.display_path(&repo.envs_dir()), "");
-    let group = name
-        .strip_prefix(&envs)
-        .and_then(|rest| rest.split_once('/'))
-        .map(|(dir, _)| dir.to_string());
-    let cloud = cloud_file
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned());
+    let mut layers = Vec::new();
+    for (path, template) in layout.chain(&relative, cloud) {
+        if template.template == "{file}" {
+            layers.push(name.clone());
+            continue;
+        }
+        let mut found = None;
+        for candidate in yml_alternatives(&path) {
+            let candidate = layout.dir.join(candidate);
+            // A layer that is a directory or a FIFO is an error, never dropped.
+            if regular_layer(repo, &candidate)? {
+                found = Some(candidate);
+                break;
+            }
+        }
+        match found {
+            Some(layer) => layers.push(repo.display_path(&layer)),
+            None if template.optional => {}
+            None => {
+                return Err(Error::config(format!(
+                    "{name}: its layer {} ({:?} of envs.layers) does not exist",
+                    repo.display_file(&layout.dir, &path),
+                    template.template
+                ))
+                .at(name.clone(), None)
+                .with_hint(
+                    "create it, or mark the layer optional in stackctl.toml with a final `?`",
+                ));
+            }
+        }
+    }
+    let group = relative.split_once('/').map(|(dir, _)| dir.to_string());
     let settings = repo.config.targets.get(&name);
+    let placeholders = TargetNames::new(&relative);
     let release = settings
         .and_then(|t| t.release.clone())
-        .unwrap_or_else(|| default_release(repo));
+        .map(|template| placeholders.expand(&template))
+        .unwrap_or_else(|| placeholders.expand(&default_release(repo)));
     let namespace = settings
         .and_then(|t| t.namespace.clone())
         .unwrap_or_else(|| repo.config.render.namespace.clone());
+    let namespace = placeholders.expand(&namespace);
     let external_refs = settings
         .map(|t| expand_refs(&t.external_refs, &release))
         .unwrap_or_default();
@@ -267,8 +333,37 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Result<Target> {
         external_refs,
         kind: TargetKind::Env,
         group,
-        cloud,
+        cloud: cloud.map(str::to_string),
     })
+}
+
+/// What release and namespace templates may say of an env target: `{name}` (its file name
+/// without extension), `{dir}` (its directory under the envs directory, `/` written `-`).
+struct TargetNames {
+    name: String,
+    dir: String,
+}
+
+impl TargetNames {
+    fn new(relative: &str) -> TargetNames {
+        let path = Path::new(relative);
+        TargetNames {
+            name: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            dir: path
+                .parent()
+                .map(|p| p.to_string_lossy().replace('/', "-"))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn expand(&self, template: &str) -> String {
+        template
+            .replace("{name}", &self.name)
+            .replace("{dir}", &self.dir)
+    }
 }
 
 /// The lifecycle variants declared in `stackctl.toml`, in name order.
@@ -378,42 +473,42 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) 
         );
     }
     let name = repo.display_path(&path);
-    let envs_dir = repo.envs_dir();
-    let in_env_subdir = path
-        .strip_prefix(&envs_dir)
-        .is_ok_and(|rest| rest.components().count() >= 2);
-    if in_env_subdir {
-        if !is_yaml(&path) {
+    let layout = Layout::of(repo)?;
+    if path.starts_with(&layout.dir) {
+        let relative = relative_to(&layout.dir, &path);
+        if layout.is_target(&relative) {
+            let cloud = match (layout.has_cloud(), cloud) {
+                (true, None) => {
+                    let known = clouds(repo)?;
+                    match known.as_slice() {
+                        [only] => Some(only.clone()),
+                        _ if known.iter().any(|c| c == "aws") => Some("aws".to_string()),
+                        _ => {
+                            return Err(Error::usage(format!("{name}: which cloud? pass --cloud"))
+                                .with_hint(format!(
+                                    "clouds in this repository: {}",
+                                    known.join(", ")
+                                )));
+                        }
+                    }
+                }
+                (_, named) => named.map(str::to_string),
+            };
+            let cloud = check_cloud(repo, &layout, cloud.as_deref())?;
+            return env_target(repo, &layout, cloud.as_deref(), &path);
+        }
+        if layout.is_layer(&relative) {
+            return Err(
+                Error::usage(format!("{name} is a shared layer, not a target"))
+                    .with_hint("name one of the env files it lies under"),
+            );
+        }
+        if relative.contains('/') && !is_yaml(&path) {
             return Err(
                 Error::usage(format!("{name} is not a values file (.yaml or .yml)"))
                     .with_hint(accepted()),
             );
         }
-        if is_default_layer(&path) {
-            return Err(
-                Error::usage(format!("{name} is a shared layer, not a target"))
-                    .with_hint("name one of the env files of its directory"),
-            );
-        }
-        let cloud = match cloud {
-            Some(cloud) => cloud.to_string(),
-            None => {
-                let known = clouds(repo)?;
-                match known.as_slice() {
-                    [only] => only.clone(),
-                    _ if known.iter().any(|c| c == "aws") => "aws".to_string(),
-                    _ => {
-                        return Err(Error::usage(format!("{name}: which cloud? pass --cloud"))
-                            .with_hint(format!(
-                                "clouds in this repository: {}",
-                                known.join(", ")
-                            )));
-                    }
-                }
-            }
-        };
-        let cloud_file = cloud_file(repo, &cloud)?;
-        return env_target(repo, &cloud_file, &path);
     }
     if let Some(variant) = variants.iter().find(|v| v.layers.last() == Some(&name)) {
         return Ok(variant.clone());
@@ -467,7 +562,7 @@ mod tests {
             ],
             "[targets.\"envs/prod/console.yaml\"]\nrelease = \"jetscale-console\"\nnamespace = \"jetscale-console\"\nexternal-refs = [\"{release}-aws-client-secret\"]\n",
         );
-        let targets = env_targets(&repo, "aws").unwrap();
+        let targets = env_targets(&repo, Some("aws")).unwrap();
         let summary: Vec<(&str, Vec<&str>)> = targets
             .iter()
             .map(|t| {
@@ -530,7 +625,7 @@ mod tests {
             &["envs/aws.yaml", "envs/azure.yaml", "envs/prod/a.yaml"],
             "",
         );
-        let err = env_targets(&repo, "gcp").unwrap_err();
+        let err = env_targets(&repo, Some("gcp")).unwrap_err();
         assert!(err.message.contains("envs/gcp.yaml"), "{}", err.message);
         assert_eq!(
             err.hint.as_deref(),
@@ -541,7 +636,7 @@ mod tests {
     #[test]
     fn empty_envs_dir_says_what_is_expected() {
         let (_dir, repo) = repo_with(&["envs/aws.yaml"], "");
-        let err = env_targets(&repo, "aws").unwrap_err();
+        let err = env_targets(&repo, Some("aws")).unwrap_err();
         assert!(
             err.message.contains("no environments found"),
             "{}",

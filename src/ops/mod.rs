@@ -236,7 +236,12 @@ pub(crate) fn check_entries(repo: &Repo) -> Result<()> {
         .at(file, line("rules", id))
         .with_hint(hint));
     }
-    let envs = env_files(repo);
+    let envs: Vec<String> = crate::engine::layout::Layout::of(repo)
+        .and_then(|layout| crate::engine::targets::env_files(repo, &layout))
+        .unwrap_or_default()
+        .iter()
+        .map(|file| repo.display_path(file))
+        .collect();
     // With no env file at all, the commands that need one say "no environments found",
     // which is also why every entry is stale.
     if envs.is_empty() {
@@ -270,21 +275,4 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
-}
-
-/// The env files: YAML files in the directories of the envs directory (the files directly
-/// in it are the cloud layers), repository-relative.
-fn env_files(repo: &Repo) -> Vec<String> {
-    walkdir::WalkDir::new(repo.envs_dir())
-        .min_depth(2)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            e.path()
-                .extension()
-                .is_some_and(|x| x == "yaml" || x == "yml")
-        })
-        .map(|e| repo.display_path(e.path()))
-        .collect()
 }

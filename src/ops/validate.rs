@@ -20,8 +20,8 @@ use crate::target::Target;
 pub enum Scope {
     /// Everything: dependencies, the charts and their variants, every cloud's envs.
     All,
-    /// The envs of one cloud.
-    Envs { cloud: String },
+    /// The envs of one cloud (of the only layering when no layer names a cloud).
+    Envs { cloud: Option<String> },
     /// The charts: lint, variants, agnosticism.
     Chart,
 }
@@ -31,7 +31,8 @@ impl Scope {
     pub fn command(&self) -> String {
         match self {
             Scope::All => "validate".to_string(),
-            Scope::Envs { cloud } => format!("validate envs {cloud}"),
+            Scope::Envs { cloud: Some(cloud) } => format!("validate envs {cloud}"),
+            Scope::Envs { cloud: None } => "validate envs".to_string(),
             Scope::Chart => "validate chart".to_string(),
         }
     }
@@ -127,12 +128,15 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
 /// The targets of a `validate` scope.
 fn select_targets(repo: &Repo, scope: &Scope) -> Result<Vec<Target>> {
     Ok(match scope {
-        Scope::Envs { cloud } => targets::env_targets(repo, cloud)?,
+        Scope::Envs { cloud } => targets::env_targets(repo, cloud.as_deref())?,
         Scope::Chart => targets::variant_targets(repo),
         Scope::All => {
             let mut all = Vec::new();
+            if !crate::engine::layout::Layout::of(repo)?.has_cloud() {
+                all.extend(targets::env_targets(repo, None)?);
+            }
             for cloud in targets::clouds(repo)? {
-                all.extend(targets::env_targets(repo, &cloud)?);
+                all.extend(targets::env_targets(repo, Some(&cloud))?);
             }
             all.extend(targets::variant_targets(repo));
             all

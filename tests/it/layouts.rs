@@ -199,3 +199,182 @@ fn validate_chart_without_variants_lints_the_chart_on_its_defaults() {
         "{lint}"
     );
 }
+
+/// A chart at the root with `environments/<env>/values.yaml` and no cloud layer.
+fn per_environment_directories() -> Sandbox {
+    let sandbox = chart_at_the_root(".");
+    std::fs::remove_dir_all(sandbox.path("envs")).unwrap();
+    sandbox.write("environments/common.yaml", "replicas: 2\n");
+    sandbox.write("environments/prod/values.yaml", "image: nginx:1.27\n");
+    sandbox.write("environments/staging/values.yaml", "image: nginx:1.28\n");
+    sandbox.write("environments/staging/notes.yaml", "not: a target\n");
+    sandbox.write(
+        "templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-settings\n  namespace: {{ .Release.Namespace }}\ndata:\n  image: {{ .Values.image | quote }}\n",
+    );
+    sandbox.write(
+        "stackctl.toml",
+        "[envs]\ndir = \"environments\"\ntargets = [\"*/values.yaml\"]\nlayers = [\"common.yaml?\", \"{file}\"]\n\n[render]\nnamespace = \"{dir}\"\n",
+    );
+    sandbox
+}
+
+fn targets_of(doc: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["target"].as_str().unwrap().to_string(),
+                t["release"].as_str().unwrap().to_string(),
+                t["layers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|l| l.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn per_environment_directories_without_a_cloud_layer_validate_without_a_cloud() {
+    let sandbox = per_environment_directories();
+    let run = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "envs", "--offline"],
+    );
+    run.success();
+    let found = targets_of(&run.json());
+    let layers = |env: &str| {
+        vec![
+            "environments/common.yaml".to_string(),
+            format!("environments/{env}/values.yaml"),
+        ]
+    };
+    assert_eq!(
+        found,
+        [
+            (
+                "environments/prod/values.yaml".to_string(),
+                "app".to_string(),
+                layers("prod")
+            ),
+            (
+                "environments/staging/values.yaml".to_string(),
+                "app".to_string(),
+                layers("staging")
+            ),
+        ]
+    );
+    // Naming a cloud where no layer has one is a usage error that says so.
+    let cloud =
+        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
+    cloud.expect(2);
+    assert!(cloud.stderr.contains("names no {cloud}"), "{}", cloud.all());
+    // The namespace template applies per target.
+    let rendered = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["render", "environments/staging/values.yaml", "--offline"],
+    );
+    rendered.success();
+    assert!(
+        rendered.stdout.contains("namespace: staging"),
+        "{}",
+        rendered.all()
+    );
+}
+
+#[test]
+fn per_environment_directories_report_a_seeded_mistake_at_its_line() {
+    let sandbox = per_environment_directories();
+    sandbox.write(
+        "environments/prod/values.yaml",
+        "image: nginx:1.27\nimage: nginx:1.29\n",
+    );
+    let run = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "envs", "--offline"],
+    );
+    run.expect(1);
+    let doc = run.json();
+    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
+        d["rule"] == "values/duplicate-key"
+            && d["file"] == "environments/prod/values.yaml"
+            && d["line"] == 2
+    });
+    assert!(hit, "{}", run.all());
+}
+
+/// Flat `values-<env>.yaml` files inside the chart directory, which is also the envs
+/// directory.
+fn flat_values_in_the_chart() -> Sandbox {
+    let sandbox = Sandbox::empty();
+    sandbox.write(
+        "deploy/web/Chart.yaml",
+        "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+    );
+    sandbox.write("deploy/web/values.yaml", "image: nginx\nreplicas: 1\n");
+    sandbox.write(
+        "deploy/web/templates/deployment.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-web\ndata:\n  image: {{ .Values.image | quote }}\n  replicas: {{ .Values.replicas | quote }}\n",
+    );
+    sandbox.write("deploy/web/values-dev.yaml", "replicas: 1\n");
+    sandbox.write("deploy/web/values-prod.yaml", "replicas: 4\n");
+    sandbox.write(".gitignore", ".env\n*.secret.yaml\n/.stackctl/\n");
+    sandbox.write(
+        "stackctl.toml",
+        "[chart]\npath = \"deploy/web\"\n\n[envs]\ndir = \"deploy/web\"\ntargets = [\"values-*.yaml\"]\nlayers = [\"{file}\"]\n\n[render]\nrelease = \"web-{name}\"\n",
+    );
+    sandbox
+}
+
+#[test]
+fn flat_values_files_inside_the_chart_are_the_targets_and_nothing_else_is() {
+    let sandbox = flat_values_in_the_chart();
+    let run = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "envs", "--offline"],
+    );
+    run.success();
+    let found = targets_of(&run.json());
+    assert_eq!(
+        found,
+        [
+            (
+                "deploy/web/values-dev.yaml".to_string(),
+                "web-values-dev".to_string(),
+                vec!["deploy/web/values-dev.yaml".to_string()]
+            ),
+            (
+                "deploy/web/values-prod.yaml".to_string(),
+                "web-values-prod".to_string(),
+                vec!["deploy/web/values-prod.yaml".to_string()]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn flat_values_files_report_a_seeded_mistake_at_its_line() {
+    let sandbox = flat_values_in_the_chart();
+    sandbox.write(
+        "deploy/web/values-prod.yaml",
+        "replicas: 4\nDB_PASSWORD: Zq8-sentinel-Pw-4471\n",
+    );
+    let run = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "envs", "--offline"],
+    );
+    run.expect(1);
+    let doc = run.json();
+    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
+        d["rule"] == "secrets/literal"
+            && d["file"] == "deploy/web/values-prod.yaml"
+            && d["line"] == 2
+    });
+    assert!(hit, "{}", run.all());
+    assert!(!run.all().contains("Zq8-sentinel-Pw-4471"), "{}", run.all());
+}
