@@ -212,6 +212,13 @@ fn cases() -> Vec<Case> {
             "values/keyed-map-override",
         ),
         case(
+            "a schedule override under a name like no default's",
+            CONSOLE,
+            "    pull-co:\n      schedule: \"45 */12 * * *\"\n",
+            "    pull-co-recommendations: #@\n      schedule: \"45 */12 * * *\"\n      suspend: false\n",
+            "values/keyed-map-override",
+        ),
+        case(
             "image tag drift",
             CONSOLE,
             "    tag: \"4.6.12\"\n",
