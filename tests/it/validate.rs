@@ -330,7 +330,14 @@ fn cases() -> Vec<Case> {
             "a preview CronJob left running",
             "envs/preview/preview.yaml",
             "    pull-ce:\n      suspend: true\n",
-            "    pull-ce: #@\n      suspend: false\n",
+            "    pull-ce:\n      suspend: false #@\n",
+            "preview/cronjobs-suspended",
+        ),
+        case(
+            "a preview CronJob override that forgets suspend",
+            "envs/preview/preview.yaml",
+            "    pull-ce:\n      suspend: true\n",
+            "    pull-ce: #@\n      schedule: \"0 4 * * *\"\n",
             "preview/cronjobs-suspended",
         ),
         case(
