@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fsutil::display_join;
 use crate::repo::Repo;
 use crate::target::{Target, TargetKind};
 
@@ -210,7 +211,7 @@ fn env_target(repo: &Repo, cloud_file: &Path, file: &Path) -> Result<Target> {
     }
     let name = repo.display_path(file);
     layers.push(name.clone());
-    let envs = repo.display_file(&repo.envs_dir(), "");
+    let envs = display_join(&repo.display_path(&repo.envs_dir()), "");
     let group = name
         .strip_prefix(&envs)
         .and_then(|rest| rest.split_once('/'))
