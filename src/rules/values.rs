@@ -468,7 +468,9 @@ mod tests {
         );
         let hint = found[0].hint.as_deref().unwrap();
         assert!(
-            hint.starts_with("did you mean \"pull-co\"? keys the chart defines, most similar first: pull-co, "),
+            hint.starts_with(
+                "did you mean \"pull-co\"? keys the chart defines, most similar first: pull-co, "
+            ),
             "{hint}"
         );
         // Resources or suspend alone, under a name like no default: still an override.

@@ -316,6 +316,27 @@ fn cases() -> Vec<Case> {
             "    app-secrets: false\n    extra-secret: secretRef #@\n",
             "render/dangling-reference",
         ),
+        case(
+            "a ServiceAccount the chart no longer creates",
+            CONSOLE,
+            "    create: true\n    name: jetscale-console-api-service-account\n",
+            "    create: false\n    name: jetscale-console-api-service-account #@\n",
+            "render/dangling-reference",
+        ),
+        case(
+            "a pull secret nothing provides",
+            CONSOLE,
+            "  imagePullSecrets:\n    - name: ghcr-registry-secret\n  env:\n",
+            "  imagePullSecrets:\n    - name: ghcr-pull-secret #@\n  env:\n",
+            "render/dangling-reference",
+        ),
+        case(
+            "a Secret volume nothing provides",
+            CONSOLE,
+            "  # 512Mi was not enough",
+            "  volumes:\n    - name: tls #@\n      secret:\n        secretName: jetscale-console-tls\n  # 512Mi was not enough",
+            "render/dangling-reference",
+        ),
         Case {
             at: Some(("charts/jetscale/templates/zz-extra.yaml", None)),
             ..case(

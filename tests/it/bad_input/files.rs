@@ -162,7 +162,7 @@ fn symlinked_env_file_inside_the_repository_is_validated_like_any_other() {
         &sandbox.path("envs/prod/linked.yaml"),
     );
     let config = sandbox.read("stackctl.toml")
-        + "\n[targets.\"envs/prod/linked.yaml\"]\nrelease = \"jetscale-demo\"\nnamespace = \"jetscale-demo\"\nexternal-refs = [\"{release}-aws-client-secret\"]\n";
+        + "\n[targets.\"envs/prod/linked.yaml\"]\nrelease = \"jetscale-demo\"\nnamespace = \"jetscale-demo\"\nexternal-refs = [\"{release}-aws-client-secret\", \"ghcr-registry-secret\"]\n";
     sandbox.write("stackctl.toml", &config);
     let (run, doc) = validate_json(&sandbox);
     run.success();
