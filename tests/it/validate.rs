@@ -348,6 +348,13 @@ fn cases() -> Vec<Case> {
             )
         },
         case(
+            "two aliases of one chart with one full name",
+            CONSOLE,
+            "  # 512Mi was not enough",
+            "  fullnameOverride: jetscale-console-backend-api #@\n  # 512Mi was not enough",
+            "render/duplicate-object",
+        ),
+        case(
             "a preview CronJob left running",
             "envs/preview/preview.yaml",
             "    pull-ce:\n      suspend: true\n",

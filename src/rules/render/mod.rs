@@ -126,6 +126,8 @@ impl TargetRule for DuplicateObject {
             out.extend(duplicate_objects(
                 &rendered.objects,
                 &cx.target.namespace,
+                &cx.target.release,
+                Some(cx.merged),
                 cx.sources,
             ));
         }
@@ -216,6 +218,8 @@ impl TargetRule for DanglingReference {
 pub fn duplicate_objects(
     objects: &[RenderedObject],
     namespace: &str,
+    release: &str,
+    merged: Option<&Merged>,
     sources: &Sources<'_>,
 ) -> Vec<Diagnostic> {
     let mut seen: BTreeMap<(String, String, String, String), &RenderedObject> = BTreeMap::new();
@@ -241,12 +245,64 @@ pub fn duplicate_objects(
             .with_hint(
                 "two templates or two map entries produce the same object: rename or remove one",
             );
-            out.push(sources.locate_field(d, object, &["metadata", "name"]));
+            out.push(locate_duplicate(d, first, object, release, merged, sources));
         } else {
             seen.insert(key, object);
         }
     }
     out
+}
+
+/// Where a duplicate is fixed: the `name:` line of the template of this repository that
+/// renders the second copy, else the first's. Two copies from dependency charts (whose
+/// templates are in their archives) come from values: the `fullnameOverride` or
+/// `nameOverride` that renamed one, a CronJob's `cronJobs` entry, else the dependency's block
+/// in the layers.
+fn locate_duplicate(
+    d: Diagnostic,
+    first: &RenderedObject,
+    second: &RenderedObject,
+    release: &str,
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Diagnostic {
+    for object in [second, first] {
+        if sources.template_file(object).is_some() {
+            let at = sources.locate_field(d.clone(), object, &["metadata", "name"]);
+            // A name written by an include: the object's `kind:` line, still a line.
+            return match at.line {
+                Some(_) => at,
+                None => sources.locate_field(d, object, &["kind"]),
+            };
+        }
+    }
+    let Some(merged) = merged else {
+        return d;
+    };
+    for object in [second, first] {
+        let Some(dependency) = sources.dependency_key(object) else {
+            continue;
+        };
+        let block = format!("/{}", escape_key(dependency));
+        let mut pointers = vec![
+            format!("{block}/fullnameOverride"),
+            format!("{block}/nameOverride"),
+        ];
+        if object.kind() == "CronJob"
+            && let Some(entry) = cronjob_entry(object, release, &[dependency])
+        {
+            pointers.push(entry);
+        }
+        for pointer in &pointers {
+            if let Some(o) = merged.origin(pointer) {
+                return d.at(o.file, o.line, o.column).with_path(pointer.clone());
+            }
+        }
+        if let Some(o) = merged.locate(&block) {
+            return d.at(o.file, o.line, o.column).with_path(block);
+        }
+    }
+    d
 }
 
 /// The pod template of a workload, if the object has one.
@@ -933,11 +989,52 @@ spec: {template: {spec: {containers: [{name: j}]}}}
         let objs = objects(
             "---\n# Source: jetscale/templates/a.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: r-db-secret}\n---\n# Source: jetscale/templates/b.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: r-db-secret}\n---\n# Source: jetscale/templates/c.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: r-db-secret}\n",
         );
-        let found = duplicate_objects(&objs, "ns", &SOURCES);
+        let found = duplicate_objects(&objs, "ns", "r", None, &SOURCES);
         assert_eq!(found.len(), 1);
         assert_eq!(
             found[0].file.as_deref(),
             Some("charts/jetscale/templates/b.yaml")
+        );
+    }
+
+    /// A copy rendered by a dependency's template (in its archive, not in this repository)
+    /// points at the umbrella template of the other copy, else at the values that named it.
+    #[test]
+    fn duplicates_from_dependencies_point_at_a_file_of_this_repository() {
+        let objs = objects(
+            "---\n# Source: jetscale/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: r-backend-api}\n---\n# Source: jetscale/charts/backend-api/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: r-backend-api}\n",
+        );
+        let found = duplicate_objects(&objs, "ns", "r", None, &SOURCES);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].file.as_deref(),
+            Some("charts/jetscale/templates/svc.yaml")
+        );
+
+        let defaults =
+            crate::values::parse_layer("charts/jetscale/values.yaml", "backend-ws: {}\n").unwrap();
+        let env = crate::values::parse_layer(
+            "envs/prod/console.yaml",
+            "backend-ws:\n  replicaCount: 2\n  fullnameOverride: r-backend-api\n",
+        )
+        .unwrap();
+        let merged = crate::values::merge_chain(&defaults, &[env]);
+        let objs = objects(
+            "---\n# Source: jetscale/charts/backend-api/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\n---\n# Source: jetscale/charts/backend-ws/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\n",
+        );
+        let found = duplicate_objects(&objs, "ns", "r", Some(&merged), &SOURCES);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (
+                found[0].file.as_deref(),
+                found[0].line,
+                found[0].path.as_deref()
+            ),
+            (
+                Some("envs/prod/console.yaml"),
+                Some(3),
+                Some("/backend-ws/fullnameOverride")
+            )
         );
     }
 
