@@ -404,6 +404,13 @@ fn cases() -> Vec<Case> {
             "ingress/parity",
         ),
         case(
+            "a staging env copied with another env's host",
+            "envs/staging/link4.yaml",
+            "    external-dns.alpha.kubernetes.io/hostname: link4.staging.jetscale.ai\n  hosts:\n    link4.staging.jetscale.ai: []\n",
+            "    external-dns.alpha.kubernetes.io/hostname: bridgit.staging.jetscale.ai\n  hosts:\n    bridgit.staging.jetscale.ai: [] #@\n",
+            "ingress/host-unique",
+        ),
+        case(
             "frontend calling the API over plain HTTP",
             CONSOLE,
             "    VITE_API_BASE_URL: https://console.jetscale.ai\n",
