@@ -347,10 +347,16 @@ version per chart across aliases (deps/alias-versions), a lock that exists (lock
 lists the same entries (lock/in-sync) and carries the digest helm computes (lock/digest). \
 With CI=true, an active `deps link` is a finding too (deps/link-mode).\n\n\
 A check never writes a file. Each finding names the file and line to fix; docs/rules.md \
-explains every rule, the incident it prevents and the fix.",
+explains every rule, the incident it prevents and the fix.\n\n\
+The registry flags are accepted as by the other deps commands, so one set of flags serves a \
+whole script; they are checked (a malformed one exits 2) and contact nothing: the check is \
+offline.",
         after_help = "Examples:\n  stackctl deps check\n  stackctl deps check --format json\n  CI=true stackctl deps check"
     )]
-    Check,
+    Check {
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
 
     /// Make charts/ hold exactly the locked dependency archives.
     #[command(

@@ -10,7 +10,11 @@ pub async fn run(session: &Session, command: DepsCommand) -> Result<ExitCode> {
     let cx = session.context()?;
     let out = &session.printer;
     match command {
-        DepsCommand::Check => out.findings(&deps::check(&cx)?, &cx.repo.root, "deps check"),
+        DepsCommand::Check { registry } => out.findings(
+            &deps::check(&cx, &deps_source(true, &registry))?,
+            &cx.repo.root,
+            "deps check",
+        ),
         DepsCommand::Build { offline, registry } => {
             out.document(&deps::build(&cx, &deps_source(offline, &registry)).await?)?;
             Ok(ExitCode::Ok)

@@ -70,9 +70,16 @@ pub fn supply_chain(cx: &Context) -> Result<Vec<Diagnostic>> {
     Ok(findings)
 }
 
-/// `deps check`: the supply-chain findings as a report.
-pub fn check(cx: &Context) -> Result<Report> {
+/// `deps check`: the supply-chain findings as a report. The registry settings are resolved
+/// only to refuse malformed flags as the other deps commands do; the check itself is offline.
+pub fn check(cx: &Context, source: &DepsSource) -> Result<Report> {
     let started = Instant::now();
+    crate::oci::RegistrySettings::resolve(
+        &cx.repo.config.registries,
+        &cx.env,
+        &source.mirrors,
+        &source.insecure,
+    )?;
     announce_links(cx)?;
     Ok(Report {
         targets: Vec::new(),

@@ -1,6 +1,7 @@
-//! `ingress/*`: HTTPS on AWS (`ingress/tls`) and preview/prod parity (`ingress/parity`).
+//! `ingress/*`: HTTPS on AWS (`ingress/tls`), preview/prod parity (`ingress/parity`), and one
+//! target per public host (`ingress/host-unique`).
 //!
-//! Both apply to the envs of the clouds whose Ingresses become AWS load balancers
+//! The first two apply to the envs of the clouds whose Ingresses become AWS load balancers
 //! (`envs.aws-clouds`). Parity has a part within each target (DNS name and API URL agree with
 //! the Ingress host) and a part across targets: the previews (`envs.preview-dirs`) and
 //! production (`envs.production-dirs`) share one certificate.
@@ -29,6 +30,12 @@ pub const RULES: &[super::Rule] = &[
         Severity::Error,
         Scope::CrossTarget,
         "preview and prod share a certificate; DNS and API URLs match the Ingress host",
+    ),
+    rule(
+        "ingress/host-unique",
+        Severity::Error,
+        Scope::CrossTarget,
+        "no two targets of one cloud claim the same host (Ingress host or ExternalDNS name)",
     ),
 ];
 
@@ -317,10 +324,263 @@ pub fn certificate_parity(group: &[(&str, Certificate)]) -> Vec<Diagnostic> {
     out
 }
 
+/// `ingress/host-unique`: two targets of one cloud claiming one host put two load balancers
+/// behind one DNS name, and ExternalDNS flips the record between them. The fact of a target is
+/// its cloud and the hosts it claims, each where it was set.
+pub struct HostUnique;
+
+/// The ExternalDNS annotation naming the DNS records of an Ingress (comma-separated).
+const EXTERNAL_DNS_HOSTNAME: &str = "external-dns.alpha.kubernetes.io/hostname";
+
+/// One target's claims on public hosts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostClaims {
+    pub cloud: String,
+    pub claims: Vec<HostClaim>,
+}
+
+/// A host a target claims, how (`Ingress host`, `ExternalDNS hostname`) and where it was set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostClaim {
+    pub host: String,
+    pub via: String,
+    pub at: Option<At>,
+}
+
+impl CrossTargetRule for HostUnique {
+    fn id(&self) -> &'static str {
+        "ingress/host-unique"
+    }
+
+    fn collect(&self, cx: &TargetCx<'_>) -> Option<Value> {
+        let rendered = cx.rendered?;
+        let cloud = cx.cloud()?.to_string();
+        let claims = host_claims(&rendered.objects, Some(cx.merged), cx.on_aws(), cx.sources);
+        if claims.is_empty() {
+            return None;
+        }
+        serde_json::to_value(HostClaims { cloud, claims }).ok()
+    }
+
+    fn compare(&self, facts: &[TargetFact<'_>], _config: &Config) -> Vec<Diagnostic> {
+        let targets: Vec<(&str, HostClaims)> = facts
+            .iter()
+            .filter_map(|f| Some((f.target.name.as_str(), super::decode_fact(self, f)?)))
+            .collect();
+        shared_hosts(&targets)
+    }
+}
+
+/// The hosts the Ingresses of one target claim: their rules' hosts (located at the
+/// `ingress.hosts` key that set each) and their ExternalDNS hostnames, each host once. On AWS
+/// an ExternalDNS name that is not the Ingress's one host is `ingress/parity`'s finding in
+/// this target already, and is not counted again here.
+pub fn host_claims(
+    objects: &[RenderedObject],
+    merged: Option<&Merged>,
+    on_aws: bool,
+    sources: &Sources<'_>,
+) -> Vec<HostClaim> {
+    let mut claims: Vec<HostClaim> = Vec::new();
+    let template_at = |ingress: &RenderedObject, keys: &[&str]| {
+        let d = sources.locate_field(finding("ingress/host-unique", ""), ingress, keys);
+        Some((d.file?, d.line.unwrap_or(1), d.column.unwrap_or(1)))
+    };
+    for ingress in objects.iter().filter(|o| o.kind() == "Ingress") {
+        let hosts: Vec<&str> = ingress
+            .value
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.get("host").and_then(Value::as_str))
+            .collect();
+        let mut found: Vec<HostClaim> = hosts
+            .iter()
+            .map(|host| {
+                let pointer = format!("/ingress/hosts/{}", escape_key(host));
+                let at = merged
+                    .and_then(|m| m.provenance.origin(&pointer))
+                    .map(|o| (o.file, o.line, o.column))
+                    .or_else(|| template_at(ingress, &["host"]));
+                HostClaim {
+                    host: host.to_string(),
+                    via: "Ingress host".to_string(),
+                    at,
+                }
+            })
+            .collect();
+        if let Some(dns) = ingress
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(EXTERNAL_DNS_HOSTNAME))
+            .and_then(Value::as_str)
+            && !(on_aws && hosts != [dns])
+        {
+            let pointer = format!("/ingress/annotations/{}", escape_key(EXTERNAL_DNS_HOSTNAME));
+            let at = merged
+                .and_then(|m| m.provenance.origin(&pointer))
+                .map(|o| (o.file, o.line, o.column))
+                .or_else(|| template_at(ingress, &["annotations"]));
+            found.extend(
+                dns.split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(|host| HostClaim {
+                        host: host.to_string(),
+                        via: "ExternalDNS hostname".to_string(),
+                        at: at.clone(),
+                    }),
+            );
+        }
+        for claim in found {
+            if !claims.iter().any(|c| c.host == claim.host) {
+                claims.push(claim);
+            }
+        }
+    }
+    claims
+}
+
+/// The cross-target half of `ingress/host-unique`: each host claimed by a target of a cloud
+/// another target of that cloud claimed first (in the order given) is reported where the
+/// later target sets it, naming where the first does.
+pub fn shared_hosts(targets: &[(&str, HostClaims)]) -> Vec<Diagnostic> {
+    let mut first: BTreeMap<(&str, &str), (&str, &HostClaim)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (target, facts) in targets {
+        for claim in &facts.claims {
+            let key = (facts.cloud.as_str(), claim.host.as_str());
+            let Some((other, theirs)) = first.get(&key) else {
+                first.insert(key, (target, claim));
+                continue;
+            };
+            let where_theirs = match &theirs.at {
+                Some((file, line, _)) => format!(" at {file}:{line}"),
+                None => String::new(),
+            };
+            let mut d = finding(
+                "ingress/host-unique",
+                format!(
+                    "{target} claims host {} ({}), which {other} also claims ({}{where_theirs}): two load balancers would fight over one DNS record",
+                    claim.host, claim.via, theirs.via
+                ),
+            )
+            .with_hint("give each environment its own host; a copied env file keeps the host of the one it was copied from")
+            .with_target(target.to_string());
+            if let Some((file, line, column)) = &claim.at {
+                d = d.at(file.clone(), *line, *column);
+            }
+            out.push(d);
+        }
+    }
+    out
+}
+
 /// A value read from the rendered manifests as a message shows it: as written, or `unset`.
 fn shown(value: Option<&str>) -> String {
     match value {
         Some(v) => format!("`{v}`"),
         None => "unset".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::render::fixtures::{SOURCES, objects};
+    use crate::values::{merge_chain, parse_layer};
+
+    fn claims_of(file: &str, host: &str, dns: &str, on_aws: bool) -> Vec<HostClaim> {
+        let defaults = parse_layer("charts/jetscale/values.yaml", "ingress: {}\n").unwrap();
+        let env = parse_layer(
+            file,
+            &format!(
+                "ingress:\n  annotations:\n    external-dns.alpha.kubernetes.io/hostname: {dns}\n  hosts:\n    {host}: []\n"
+            ),
+        )
+        .unwrap();
+        let merged = merge_chain(&defaults, &[env]);
+        let objs = objects(&format!(
+            "---\n# Source: jetscale/templates/ingress.yaml\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: r\n  annotations: {{external-dns.alpha.kubernetes.io/hostname: \"{dns}\"}}\nspec:\n  rules: [{{host: {host}}}]\n"
+        ));
+        host_claims(&objs, Some(&merged), on_aws, &SOURCES)
+    }
+
+    /// The incident: an env file copied from another keeps its host; both targets' load
+    /// balancers would claim one DNS record. Reported at the copy's line, naming the first.
+    #[test]
+    fn two_targets_of_one_cloud_claiming_one_host_are_reported_naming_both_lines() {
+        let bridgit = claims_of(
+            "envs/staging/bridgit.yaml",
+            "bridgit.staging.jetscale.ai",
+            "bridgit.staging.jetscale.ai",
+            true,
+        );
+        // One claim per host: the annotation repeats the Ingress host.
+        assert_eq!(bridgit.len(), 1, "{bridgit:?}");
+        let link4 = claims_of(
+            "envs/staging/link4.yaml",
+            "bridgit.staging.jetscale.ai",
+            "bridgit.staging.jetscale.ai",
+            true,
+        );
+        let facts = |claims: Vec<HostClaim>, cloud: &str| HostClaims {
+            cloud: cloud.to_string(),
+            claims,
+        };
+        let found = shared_hosts(&[
+            ("envs/staging/bridgit.yaml", facts(bridgit.clone(), "aws")),
+            ("envs/staging/link4.yaml", facts(link4.clone(), "aws")),
+        ]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].file.as_deref(), found[0].line),
+            (Some("envs/staging/link4.yaml"), Some(5))
+        );
+        assert_eq!(found[0].target.as_deref(), Some("envs/staging/link4.yaml"));
+        assert!(
+            found[0]
+                .message
+                .contains("which envs/staging/bridgit.yaml also claims (Ingress host at envs/staging/bridgit.yaml:5)"),
+            "{}",
+            found[0].message
+        );
+        // Another cloud's load balancers and DNS zone are not shared.
+        let found = shared_hosts(&[
+            ("envs/staging/bridgit.yaml", facts(bridgit, "aws")),
+            ("envs/staging/link4.yaml", facts(link4, "gcp")),
+        ]);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    /// An ExternalDNS name claims its host too; on AWS one that is not the Ingress's own host
+    /// is ingress/parity's finding and is not counted twice.
+    #[test]
+    fn external_dns_names_are_claims_unless_parity_reports_them() {
+        let claims = claims_of(
+            "envs/prod/console.yaml",
+            "console.jetscale.ai",
+            "demo.jetscale.ai",
+            false,
+        );
+        let hosts: Vec<(&str, &str, usize)> = claims
+            .iter()
+            .map(|c| (c.host.as_str(), c.via.as_str(), c.at.as_ref().unwrap().1))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("console.jetscale.ai", "Ingress host", 5),
+                ("demo.jetscale.ai", "ExternalDNS hostname", 3)
+            ]
+        );
+        let claims = claims_of(
+            "envs/prod/console.yaml",
+            "console.jetscale.ai",
+            "demo.jetscale.ai",
+            true,
+        );
+        assert_eq!(claims.len(), 1, "{claims:?}");
     }
 }

@@ -276,7 +276,11 @@ pub fn target_rules() -> &'static [&'static dyn TargetRule] {
 
 /// Every cross-target rule, run by the engine over all targets of a run.
 pub fn cross_target_rules() -> &'static [&'static dyn CrossTargetRule] {
-    &[&envs::ConsistentEnv, &ingress::CertificateParity]
+    &[
+        &envs::ConsistentEnv,
+        &ingress::CertificateParity,
+        &ingress::HostUnique,
+    ]
 }
 
 /// Facts of the cross-target rules for one target, by rule ID.

@@ -38,8 +38,10 @@ impl TargetRule for CronjobsSuspended {
 }
 
 /// `preview/cronjobs-suspended`: in a preview environment every CronJob is suspended, so a
-/// throwaway environment never runs the production jobs. Located at the entry of the
-/// `cronJobs` map in the target's own file when it has one, else at that map.
+/// throwaway environment never runs the production jobs. Located at the `suspend:` value that
+/// is false, in whichever layer set it (that is the line to change); when no layer sets
+/// `suspend`, at the entry of the `cronJobs` map in the target's own file when it has one,
+/// else at that map (where the line is to be added).
 pub fn preview_cronjobs(
     objects: &[RenderedObject],
     release: &str,
@@ -58,6 +60,22 @@ pub fn preview_cronjobs(
         )
         .with_hint("set suspend: true for it under cronJobs in the preview values");
         let entry = cronjob_entry(cronjob, release, dependency_keys);
+        let suspend = entry.as_ref().and_then(|pointer| {
+            let pointer = format!("{pointer}/suspend");
+            let merged = merged?;
+            // A `suspend: true` the chart did not honour is not the line to change.
+            if merged.get(&pointer) == Some(&Value::Bool(true)) {
+                return None;
+            }
+            Some((merged.origin(&pointer)?, pointer))
+        });
+        if let Some((origin, pointer)) = suspend {
+            out.push(
+                d.at(origin.file.to_string(), origin.line, origin.column)
+                    .with_path(pointer),
+            );
+            continue;
+        }
         let origin = entry.as_ref().and_then(|pointer| {
             let provenance = &merged?.provenance;
             let last = provenance.layers().last()?;
@@ -83,4 +101,62 @@ pub fn preview_cronjobs(
         out.push(d);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::render::fixtures::{SOURCES, objects};
+    use crate::values::{merge_chain, parse_layer};
+
+    const JOBS: &str = "---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: pr-1-backend-api-pull-ce}\nspec: {schedule: '0 4 * * *', suspend: false}\n---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: pr-1-backend-api-pull-co}\nspec: {schedule: '0 3 * * *', suspend: false}\n---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: pr-1-backend-api-pull-coh}\nspec: {schedule: '0 2 * * *', suspend: true}\n";
+
+    /// The line that un-suspends a job is the `suspend: false` value, wherever it is set; a
+    /// job no layer suspends points at its key in the preview file.
+    #[test]
+    fn an_unsuspended_job_points_at_its_suspend_false_value_else_at_its_key() {
+        let defaults = parse_layer(
+            "charts/jetscale/values.yaml",
+            "backend-api:\n  cronJobs:\n    pull-ce: {schedule: '0 4 * * *'}\n    pull-co: {schedule: '0 3 * * *'}\n    pull-coh: {schedule: '0 2 * * *', suspend: true}\n",
+        )
+        .unwrap();
+        let preview = parse_layer(
+            "envs/preview/preview.yaml",
+            "backend-api:\n  cronJobs:\n    pull-ce:\n      schedule: '0 4 * * *'\n      suspend: false\n    pull-co:\n      schedule: '0 5 * * *'\n",
+        )
+        .unwrap();
+        let merged = merge_chain(&defaults, &[preview]);
+        let found = preview_cronjobs(
+            &objects(JOBS),
+            "pr-1",
+            &["backend-api"],
+            Some(&merged),
+            &SOURCES,
+        );
+        let at: Vec<_> = found
+            .iter()
+            .map(|d| {
+                (
+                    d.file.as_deref().unwrap(),
+                    d.line.unwrap(),
+                    d.path.as_deref().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (
+                    "envs/preview/preview.yaml",
+                    5,
+                    "/backend-api/cronJobs/pull-ce/suspend"
+                ),
+                (
+                    "envs/preview/preview.yaml",
+                    6,
+                    "/backend-api/cronJobs/pull-co/suspend"
+                ),
+            ]
+        );
+    }
 }

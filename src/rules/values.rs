@@ -265,13 +265,44 @@ impl TargetRule for KeyedMapOverride {
     }
 }
 
-/// Maps whose keys name objects the chart creates: an unknown key adds an object.
-const KEYED_MAPS: &[&str] = &["cronJobs"];
+/// Maps whose keys name objects the chart creates: an unknown key adds an object. Each comes
+/// with the keys of which an entry needs one to stand as an object of its own: a CronJob runs
+/// a `command` in an `image`; without either, the entry only tweaks a job (`suspend`,
+/// `schedule`, `resources`) and can only have been meant as an override.
+const KEYED_MAPS: &[(&str, &[&str])] = &[("cronJobs", &["command", "image"])];
+
+/// The defaults' keys ranked as did-you-mean candidates for `key`, most likely first: a
+/// default that is a whole-word prefix of the key (`pull-co` for `pull-co-recommendations`,
+/// the usual shape of a name extended by hand) before the others, then by similarity, then by
+/// name. Each comes with its similarity score.
+fn ranked<'k>(known: &'k BTreeSet<String>, key: &str) -> Vec<(f64, &'k String)> {
+    let word_prefix = |a: &str, b: &str| {
+        b.strip_prefix(a)
+            .is_some_and(|rest| rest.starts_with(['-', '_', '.']))
+    };
+    let mut ranked: Vec<(bool, f64, &String)> = known
+        .iter()
+        .map(|k| {
+            (
+                word_prefix(k, key) || word_prefix(key, k),
+                strsim::normalized_levenshtein(k, key),
+                k,
+            )
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.total_cmp(&a.1))
+            .then_with(|| a.2.cmp(b.2))
+    });
+    ranked.into_iter().map(|(_, score, k)| (score, k)).collect()
+}
 
 /// `values/keyed-map-override`: an override in a keyed map (`backend-api.cronJobs`) whose key
 /// the defaults do not have. Helm merges it in as a new entry: a duplicate CronJob, or one
-/// with no schedule. A complete new entry (with a `schedule`) whose name resembles no default
-/// is taken as a deliberate addition.
+/// with no schedule. An entry that cannot stand as an object of its own (a CronJob with no
+/// `command` and no `image`) is a mis-keyed override whatever its name; a complete new entry
+/// whose name resembles no default is taken as a deliberate addition.
 pub fn keyed_map_overrides(
     umbrella_defaults: &Value,
     layers: &[ParsedLayer],
@@ -279,7 +310,7 @@ pub fn keyed_map_overrides(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for dep in dependencies {
-        for map in KEYED_MAPS {
+        for (map, standalone_keys) in KEYED_MAPS {
             let umbrella_pointer = format!("/{}/{map}", escape_key(dep.key));
             let mut known: BTreeSet<String> = BTreeSet::new();
             for defaults in [
@@ -298,21 +329,26 @@ pub fn keyed_map_overrides(
                     if known.contains(key) || entry.is_null() || entry == &Value::Bool(false) {
                         continue;
                     }
-                    let closest = known
+                    let candidates = ranked(&known, key);
+                    let closest = candidates
                         .iter()
-                        .map(|k| (strsim::normalized_levenshtein(k, key), k))
-                        .filter(|(score, _)| *score >= 0.4)
-                        .max_by(|a, b| a.0.total_cmp(&b.0))
-                        .map(|(_, k)| k.clone());
-                    let complete = entry.get("schedule").is_some();
-                    if complete && closest.is_none() {
+                        .find(|(score, _)| *score >= 0.4)
+                        .map(|(_, k)| (*k).clone());
+                    let has_schedule = entry.get("schedule").is_some();
+                    let standalone = standalone_keys.iter().any(|k| entry.get(k).is_some());
+                    if standalone && closest.is_none() {
                         continue;
                     }
                     let pointer = format!("{umbrella_pointer}/{}", escape_key(key));
-                    let what = if complete {
-                        "adds a new entry next to the chart's defaults"
-                    } else {
-                        "adds an entry with no schedule instead of overriding one"
+                    let what = match (has_schedule, standalone) {
+                        (false, _) => {
+                            "adds an entry with no schedule instead of overriding one".to_string()
+                        }
+                        (true, true) => "adds a new entry next to the chart's defaults".to_string(),
+                        (true, false) => format!(
+                            "adds an entry with no {} instead of overriding one: it cannot run on its own",
+                            standalone_keys.join(" and no ")
+                        ),
                     };
                     let mut d = finding(
                         "values/keyed-map-override",
@@ -321,13 +357,19 @@ pub fn keyed_map_overrides(
                             dep.key
                         ),
                     );
-                    d = match &closest {
-                        Some(k) => d.with_hint(format!("did you mean {k:?}? keys the chart defines: {}", join(&known))),
-                        None if known.is_empty() => d.with_hint(format!(
+                    d = match (&closest, candidates.first()) {
+                        (Some(k), _) => d.with_hint(format!("did you mean {k:?}? keys the chart defines: {}", join(&known))),
+                        (None, _) if known.is_empty() => d.with_hint(format!(
                             "{}.{map} has no defaults: define the whole entry (schedule, command) or remove it",
                             dep.key
                         )),
-                        None => d.with_hint(format!("keys the chart defines: {}", join(&known))),
+                        // No name is close, but the entry can only be an override: offer
+                        // every default, the likeliest first.
+                        (None, Some((_, first))) if !standalone => d.with_hint(format!(
+                            "did you mean {first:?}? keys the chart defines, most similar first: {}",
+                            candidates.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>().join(", ")
+                        )),
+                        (None, _) => d.with_hint(format!("keys the chart defines: {}", join(&known))),
                     };
                     d = d.with_path(pointer.clone());
                     if let Some(span) = layer.span(&pointer) {
@@ -390,6 +432,90 @@ mod tests {
                 .unwrap()
                 .contains("did you mean \"discover-aws\"")
         );
+    }
+
+    fn backend_api(defaults: &str, env: &str) -> Vec<Diagnostic> {
+        let defaults = parse_layer("charts/jetscale/values.yaml", defaults).unwrap();
+        let env = parse_layer("envs/prod/console.yaml", env).unwrap();
+        let sub = backend_defaults();
+        let deps = [DependencyView::bare(
+            "backend-api",
+            "backend",
+            "4.6.12",
+            "ghcr.io/jetscale-ai/backend",
+            &sub,
+        )];
+        keyed_map_overrides(defaults.value(), &[env], &deps)
+    }
+
+    const JOBS: &str = "backend-api:\n  cronJobs:\n    pull-coh: {schedule: '30 2 * * *', command: [a]}\n    pull-co: {schedule: '0 3 * * *', command: [b]}\n    pull-ce: {schedule: '0 4 * * *', command: [c]}\n    discover-aws: {schedule: '0 5 * * *', command: [d]}\n";
+
+    /// The incident: a schedule change keyed by a name too far from any default for the
+    /// similarity score. With no command and no image it cannot run as a job, so it is an
+    /// override whatever its name, and the did-you-mean ranks the defaults.
+    #[test]
+    fn an_entry_that_cannot_run_on_its_own_is_an_override_whatever_its_name() {
+        let found = backend_api(
+            JOBS,
+            "backend-api:\n  cronJobs:\n    pull-co-recommendations:\n      schedule: '45 */12 * * *'\n      suspend: false\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, Some(3));
+        assert!(
+            found[0].message.contains("no command and no image"),
+            "{}",
+            found[0].message
+        );
+        let hint = found[0].hint.as_deref().unwrap();
+        assert!(
+            hint.starts_with(
+                "did you mean \"pull-co\"? keys the chart defines, most similar first: pull-co, "
+            ),
+            "{hint}"
+        );
+        // Resources or suspend alone, under a name like no default: still an override.
+        let found = backend_api(
+            JOBS,
+            "backend-api:\n  cronJobs:\n    nightly:\n      resources: {limits: {memory: 1Gi}}\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    /// A complete new job (a command to run) named like no default is a deliberate addition;
+    /// the same job named like a default is still suspicious.
+    #[test]
+    fn a_job_that_can_run_on_its_own_is_an_addition_unless_its_name_is_close() {
+        let found = backend_api(
+            JOBS,
+            "backend-api:\n  cronJobs:\n    rotate-keys:\n      schedule: '0 1 * * *'\n      command: [rotate]\n    report-usage:\n      schedule: '0 1 * * *'\n      image: ghcr.io/jetscale-ai/reports:1.0.0\n",
+        );
+        assert!(found.is_empty(), "{found:?}");
+        let found = backend_api(
+            JOBS,
+            "backend-api:\n  cronJobs:\n    pull-cox:\n      schedule: '0 1 * * *'\n      command: [x]\n",
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("adds a new entry"));
+    }
+
+    #[test]
+    fn candidates_rank_a_whole_word_prefix_first_then_by_similarity() {
+        let known: BTreeSet<String> = ["pull-coh", "pull-co", "pull-ce", "discover-aws"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let names = |key| {
+            ranked(&known, key)
+                .into_iter()
+                .map(|(_, k)| k.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names("pull-co-recommendations"),
+            // pull-ce and pull-coh are as similar: by name.
+            ["pull-co", "pull-ce", "pull-coh", "discover-aws"]
+        );
+        assert_eq!(names("pull-cee")[0], "pull-ce");
     }
 
     #[test]

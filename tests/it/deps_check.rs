@@ -180,3 +180,23 @@ fn an_invalid_chart_yaml_is_a_configuration_error() {
     run.expect(2);
     assert!(run.stderr.contains("Chart.yaml"), "{}", run.stderr);
 }
+
+/// The registry flags every other deps command takes are accepted, so one set of flags serves
+/// a script's every deps call; a malformed one is refused like elsewhere, and nothing is asked
+/// of the (unreachable) mirror: the check stays offline.
+#[test]
+fn registry_flags_are_accepted_and_checked() {
+    let sandbox = Sandbox::fixture("deps/repo");
+    let run = sandbox.stackctl([
+        "deps",
+        "check",
+        "--registry-mirror",
+        "oci://ghcr.io/jetscale-ai/charts=oci://127.0.0.1:9/charts",
+        "--insecure-registry",
+        "127.0.0.1:9",
+    ]);
+    run.success();
+    let run = sandbox.stackctl(["deps", "check", "--registry-mirror", "no-equals-sign"]);
+    run.expect(2);
+    assert!(run.stderr.contains("no-equals-sign"), "{}", run.stderr);
+}

@@ -212,6 +212,13 @@ fn cases() -> Vec<Case> {
             "values/keyed-map-override",
         ),
         case(
+            "a schedule override under a name like no default's",
+            CONSOLE,
+            "    pull-co:\n      schedule: \"45 */12 * * *\"\n",
+            "    pull-co-recommendations: #@\n      schedule: \"45 */12 * * *\"\n      suspend: false\n",
+            "values/keyed-map-override",
+        ),
+        case(
             "image tag drift",
             CONSOLE,
             "    tag: \"4.6.12\"\n",
@@ -309,6 +316,27 @@ fn cases() -> Vec<Case> {
             "    app-secrets: false\n    extra-secret: secretRef #@\n",
             "render/dangling-reference",
         ),
+        case(
+            "a ServiceAccount the chart no longer creates",
+            CONSOLE,
+            "    create: true\n    name: jetscale-console-api-service-account\n",
+            "    create: false\n    name: jetscale-console-api-service-account #@\n",
+            "render/dangling-reference",
+        ),
+        case(
+            "a pull secret nothing provides",
+            CONSOLE,
+            "  imagePullSecrets:\n    - name: ghcr-registry-secret\n  env:\n",
+            "  imagePullSecrets:\n    - name: ghcr-pull-secret #@\n  env:\n",
+            "render/dangling-reference",
+        ),
+        case(
+            "a Secret volume nothing provides",
+            CONSOLE,
+            "  # 512Mi was not enough",
+            "  volumes:\n    - name: tls #@\n      secret:\n        secretName: jetscale-console-tls\n  # 512Mi was not enough",
+            "render/dangling-reference",
+        ),
         Case {
             at: Some(("charts/jetscale/templates/zz-extra.yaml", None)),
             ..case(
@@ -320,10 +348,24 @@ fn cases() -> Vec<Case> {
             )
         },
         case(
+            "two aliases of one chart with one full name",
+            CONSOLE,
+            "  # 512Mi was not enough",
+            "  fullnameOverride: jetscale-console-backend-api #@\n  # 512Mi was not enough",
+            "render/duplicate-object",
+        ),
+        case(
             "a preview CronJob left running",
             "envs/preview/preview.yaml",
             "    pull-ce:\n      suspend: true\n",
-            "    pull-ce: #@\n      suspend: false\n",
+            "    pull-ce:\n      suspend: false #@\n",
+            "preview/cronjobs-suspended",
+        ),
+        case(
+            "a preview CronJob override that forgets suspend",
+            "envs/preview/preview.yaml",
+            "    pull-ce:\n      suspend: true\n",
+            "    pull-ce: #@\n      schedule: \"0 4 * * *\"\n",
             "preview/cronjobs-suspended",
         ),
         case(
@@ -360,6 +402,13 @@ fn cases() -> Vec<Case> {
             "    external-dns.alpha.kubernetes.io/hostname: console.jetscale.ai\n",
             "    external-dns.alpha.kubernetes.io/hostname: demo.jetscale.ai #@\n",
             "ingress/parity",
+        ),
+        case(
+            "a staging env copied with another env's host",
+            "envs/staging/link4.yaml",
+            "    external-dns.alpha.kubernetes.io/hostname: link4.staging.jetscale.ai\n  hosts:\n    link4.staging.jetscale.ai: []\n",
+            "    external-dns.alpha.kubernetes.io/hostname: bridgit.staging.jetscale.ai\n  hosts:\n    bridgit.staging.jetscale.ai: [] #@\n",
+            "ingress/host-unique",
         ),
         case(
             "frontend calling the API over plain HTTP",

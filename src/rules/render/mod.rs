@@ -38,7 +38,7 @@ pub const RULES: &[super::Rule] = &[
         "render/dangling-reference",
         Severity::Error,
         Scope::Target,
-        "every Service, port, Secret and ConfigMap a rendered object references exists",
+        "every Service, port, Secret, ConfigMap, ServiceAccount and claim a rendered object references exists",
     ),
     rule(
         "render/name-too-long",
@@ -126,6 +126,8 @@ impl TargetRule for DuplicateObject {
             out.extend(duplicate_objects(
                 &rendered.objects,
                 &cx.target.namespace,
+                &cx.target.release,
+                Some(cx.merged),
                 cx.sources,
             ));
         }
@@ -216,6 +218,8 @@ impl TargetRule for DanglingReference {
 pub fn duplicate_objects(
     objects: &[RenderedObject],
     namespace: &str,
+    release: &str,
+    merged: Option<&Merged>,
     sources: &Sources<'_>,
 ) -> Vec<Diagnostic> {
     let mut seen: BTreeMap<(String, String, String, String), &RenderedObject> = BTreeMap::new();
@@ -241,12 +245,64 @@ pub fn duplicate_objects(
             .with_hint(
                 "two templates or two map entries produce the same object: rename or remove one",
             );
-            out.push(sources.locate_field(d, object, &["metadata", "name"]));
+            out.push(locate_duplicate(d, first, object, release, merged, sources));
         } else {
             seen.insert(key, object);
         }
     }
     out
+}
+
+/// Where a duplicate is fixed: the `name:` line of the template of this repository that
+/// renders the second copy, else the first's. Two copies from dependency charts (whose
+/// templates are in their archives) come from values: the `fullnameOverride` or
+/// `nameOverride` that renamed one, a CronJob's `cronJobs` entry, else the dependency's block
+/// in the layers.
+fn locate_duplicate(
+    d: Diagnostic,
+    first: &RenderedObject,
+    second: &RenderedObject,
+    release: &str,
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Diagnostic {
+    for object in [second, first] {
+        if sources.template_file(object).is_some() {
+            let at = sources.locate_field(d.clone(), object, &["metadata", "name"]);
+            // A name written by an include: the object's `kind:` line, still a line.
+            return match at.line {
+                Some(_) => at,
+                None => sources.locate_field(d, object, &["kind"]),
+            };
+        }
+    }
+    let Some(merged) = merged else {
+        return d;
+    };
+    for object in [second, first] {
+        let Some(dependency) = sources.dependency_key(object) else {
+            continue;
+        };
+        let block = format!("/{}", escape_key(dependency));
+        let mut pointers = vec![
+            format!("{block}/fullnameOverride"),
+            format!("{block}/nameOverride"),
+        ];
+        if object.kind() == "CronJob"
+            && let Some(entry) = cronjob_entry(object, release, &[dependency])
+        {
+            pointers.push(entry);
+        }
+        for pointer in &pointers {
+            if let Some(o) = merged.origin(pointer) {
+                return d.at(o.file, o.line, o.column).with_path(pointer.clone());
+            }
+        }
+        if let Some(o) = merged.locate(&block) {
+            return d.at(o.file, o.line, o.column).with_path(block);
+        }
+    }
+    d
 }
 
 /// The pod template of a workload, if the object has one.
@@ -279,7 +335,8 @@ fn containers(spec: &Value) -> impl Iterator<Item = &Value> {
 
 /// `render/dangling-reference`: references to objects that are neither rendered nor declared
 /// as provided outside the chart: Ingress backends (Service and port), `envFrom` Secrets and
-/// ConfigMaps, and Service target ports no selected container declares.
+/// ConfigMaps, a pod's ServiceAccount, pull secrets and volumes, and Service target ports no
+/// selected container declares.
 pub fn dangling_references(
     objects: &[RenderedObject],
     release: &str,
@@ -435,6 +492,55 @@ pub fn dangling_references(
         }
     }
 
+    // What a pod runs as and mounts: its ServiceAccount, pull secrets and volumes.
+    let mut service_accounts = named("ServiceAccount");
+    // Kubernetes creates `default` in every namespace; a pod that names none runs as it.
+    service_accounts.insert("default");
+    let claims = named("PersistentVolumeClaim");
+    let known = PodRefsKnown {
+        service_accounts: &service_accounts,
+        secrets: &secrets,
+        config_maps: &config_maps,
+        claims: &claims,
+        external: &external,
+    };
+    type Place = (String, Option<String>, Option<usize>);
+    let mut pod_findings: Vec<(Place, Diagnostic, usize)> = Vec::new();
+    for workload in objects {
+        let Some(spec) = pod_spec(workload) else {
+            continue;
+        };
+        for missing in missing_pod_refs(spec, &known) {
+            let d = finding(
+                "render/dangling-reference",
+                format!(
+                    "{} {}, which is neither rendered nor provided outside the chart",
+                    describe(workload),
+                    missing.what
+                ),
+            )
+            .with_hint(format!(
+                "{}, or list \"{}\" in external-refs of stackctl.toml when the infrastructure provides it",
+                missing.fix,
+                missing.name.replacen(release, "{release}", 1)
+            ));
+            let d = locate_pod_ref(d, workload, &missing, merged, sources);
+            // One finding per reference and place: the same ServiceAccount of six CronJobs
+            // of one chart is one line to change, not six.
+            let place = (missing.what, d.file.clone(), d.line);
+            match pod_findings.iter_mut().find(|(seen, _, _)| *seen == place) {
+                Some((_, _, more)) => *more += 1,
+                None => pod_findings.push((place, d, 0)),
+            }
+        }
+    }
+    for (_, mut d, more) in pod_findings {
+        if more > 0 {
+            d.message = format!("{} (and {more} more objects)", d.message);
+        }
+        out.push(d);
+    }
+
     // Services whose named targetPort no selected container declares.
     let workloads: Vec<(&RenderedObject, &serde_json::Map<String, Value>, &Value)> = objects
         .iter()
@@ -487,6 +593,162 @@ pub fn dangling_references(
         }
     }
     out
+}
+
+/// The names a pod may reference: rendered objects of each kind, and what `external-refs`
+/// declares provided outside the chart.
+struct PodRefsKnown<'a> {
+    service_accounts: &'a BTreeSet<&'a str>,
+    secrets: &'a BTreeSet<&'a str>,
+    config_maps: &'a BTreeSet<&'a str>,
+    claims: &'a BTreeSet<&'a str>,
+    external: &'a BTreeSet<&'a str>,
+}
+
+/// A reference of a pod to an object that will not exist.
+#[derive(Debug)]
+struct MissingRef {
+    /// How the pod references it, for the message (`runs as ServiceAccount x`).
+    what: String,
+    name: String,
+    /// The fix within the chart, for the hint.
+    fix: &'static str,
+    /// The values key of the pod's chart that sets the reference (`serviceAccount/name`,
+    /// `imagePullSecrets`, `volumes`), and the name of the list entry when it is in a list.
+    values_key: &'static str,
+    entry: Option<String>,
+    /// The pod spec field that holds it, to find the template line.
+    field: &'static str,
+}
+
+/// `serviceAccountName`, `imagePullSecrets` and Secret, ConfigMap and PersistentVolumeClaim
+/// volumes (also projected) of a pod spec that name nothing rendered or provided. A volume
+/// marked `optional: true` may be missing.
+fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
+    let mut out = Vec::new();
+    let provided =
+        |set: &BTreeSet<&str>, name: &str| set.contains(name) || known.external.contains(name);
+    let account = spec
+        .get("serviceAccountName")
+        .or_else(|| spec.get("serviceAccount"))
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+        .unwrap_or("default");
+    if !provided(known.service_accounts, account) {
+        out.push(MissingRef {
+            what: format!("runs as ServiceAccount {account}"),
+            name: account.to_string(),
+            fix: "let the chart create it (serviceAccount.create: true) or name one it renders",
+            values_key: "serviceAccount/name",
+            entry: None,
+            field: "serviceAccountName",
+        });
+    }
+    for secret in spec
+        .get("imagePullSecrets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(name) = secret.get("name").and_then(Value::as_str) else {
+            continue;
+        };
+        if !provided(known.secrets, name) {
+            out.push(MissingRef {
+                what: format!("pulls its images with Secret {name}"),
+                name: name.to_string(),
+                fix: "remove it from imagePullSecrets",
+                values_key: "imagePullSecrets",
+                entry: Some(name.to_string()),
+                field: "imagePullSecrets",
+            });
+        }
+    }
+    for volume in spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let volume_name = volume.get("name").and_then(Value::as_str).unwrap_or("?");
+        let mut sources: Vec<(&str, &Value)> = Vec::new();
+        for kind in ["secret", "configMap", "persistentVolumeClaim"] {
+            if let Some(source) = volume.get(kind) {
+                sources.push((kind, source));
+            }
+        }
+        for projected in volume
+            .pointer("/projected/sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for kind in ["secret", "configMap"] {
+                if let Some(source) = projected.get(kind) {
+                    sources.push((kind, source));
+                }
+            }
+        }
+        for (kind, source) in sources {
+            let (label, set, name_key) = match kind {
+                "secret" if source.get("secretName").is_some() => {
+                    ("Secret", known.secrets, "secretName")
+                }
+                "secret" => ("Secret", known.secrets, "name"),
+                "configMap" => ("ConfigMap", known.config_maps, "name"),
+                _ => ("PersistentVolumeClaim", known.claims, "claimName"),
+            };
+            let Some(name) = source.get(name_key).and_then(Value::as_str) else {
+                continue;
+            };
+            if source.get("optional") == Some(&Value::Bool(true)) || provided(set, name) {
+                continue;
+            }
+            out.push(MissingRef {
+                what: format!("mounts {label} {name} (volume {volume_name})"),
+                name: name.to_string(),
+                fix: "enable the chart feature that renders it, or remove the volume",
+                values_key: "volumes",
+                entry: Some(volume_name.to_string()),
+                field: "volumes",
+            });
+        }
+    }
+    out
+}
+
+/// At the values line of the pod's chart that sets the reference (`<chart>.serviceAccount.name`,
+/// the `imagePullSecrets` or `volumes` entry of that name), else at the template line.
+fn locate_pod_ref(
+    d: Diagnostic,
+    workload: &RenderedObject,
+    missing: &MissingRef,
+    merged: Option<&Merged>,
+    sources: &Sources<'_>,
+) -> Diagnostic {
+    let app = sources.dependency_key(workload).unwrap_or("");
+    if let Some(merged) = merged.filter(|_| !app.is_empty()) {
+        let mut pointer = format!("/{}/{}", escape_key(app), missing.values_key);
+        if let Some(entry) = &missing.entry {
+            let index = merged
+                .get(&pointer)
+                .and_then(Value::as_array)
+                .and_then(|list| {
+                    list.iter().position(|item| {
+                        item.get("name").and_then(Value::as_str) == Some(entry.as_str())
+                    })
+                });
+            if let Some(index) = index {
+                pointer = format!("{pointer}/{index}/name");
+            }
+        }
+        // The nearest key a layer writes when none writes this one (the chart's default
+        // holds the name): the dependency's block, where the override goes.
+        if let Some(o) = merged.locate(&pointer) {
+            return d.at(o.file, o.line, o.column).with_path(pointer);
+        }
+    }
+    sources.locate_field(d, workload, &[missing.field])
 }
 
 /// A CPU or memory quantity in base units (cores or bytes), as Kubernetes parses it.
@@ -587,16 +849,192 @@ mod tests {
     use super::fixtures::{SOURCES, objects};
     use super::*;
 
+    /// What a pod runs as, pulls with and mounts must exist: rendered, or declared provided
+    /// outside the chart. The `default` ServiceAccount always exists, optional volumes may be
+    /// missing, and one reference shared by several objects at one place is one finding.
+    #[test]
+    fn a_pods_service_account_pull_secrets_and_volumes_must_exist() {
+        let manifest = r#"---
+# Source: jetscale/templates/pvc.yaml
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: r-data}
+---
+# Source: jetscale/charts/backend-api/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: r-backend-api}
+spec:
+  template:
+    spec:
+      serviceAccountName: r-service-account
+      imagePullSecrets: [{name: ghcr-registry-secret}, {name: r-pull}]
+      containers: [{name: api}]
+      volumes:
+        - {name: tls, secret: {secretName: r-tls}}
+        - {name: extra, secret: {secretName: r-extra, optional: true}}
+        - {name: data, persistentVolumeClaim: {claimName: r-data}}
+        - {name: cache, persistentVolumeClaim: {claimName: r-cache}}
+        - {name: files, projected: {sources: [{configMap: {name: r-files}}]}}
+---
+# Source: jetscale/charts/backend-api/templates/cronjobs.yaml
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: r-backend-api-a}
+spec: {jobTemplate: {spec: {template: {spec: {serviceAccountName: r-service-account, containers: [{name: a}]}}}}}
+---
+# Source: jetscale/charts/backend-api/templates/cronjobs.yaml
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: r-backend-api-b}
+spec: {jobTemplate: {spec: {template: {spec: {serviceAccountName: r-service-account, containers: [{name: b}]}}}}}
+---
+# Source: jetscale/templates/job.yaml
+apiVersion: batch/v1
+kind: Job
+metadata: {name: r-job}
+spec: {template: {spec: {containers: [{name: j}]}}}
+"#;
+        let objs = objects(manifest);
+        let found = dangling_references(
+            &objs,
+            "r",
+            &["ghcr-registry-secret".to_string()],
+            None,
+            &SOURCES,
+        );
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "Deployment r-backend-api runs as ServiceAccount r-service-account, which is neither rendered nor provided outside the chart (and 2 more objects)",
+                "Deployment r-backend-api pulls its images with Secret r-pull, which is neither rendered nor provided outside the chart",
+                "Deployment r-backend-api mounts Secret r-tls (volume tls), which is neither rendered nor provided outside the chart",
+                "Deployment r-backend-api mounts PersistentVolumeClaim r-cache (volume cache), which is neither rendered nor provided outside the chart",
+                "Deployment r-backend-api mounts ConfigMap r-files (volume files), which is neither rendered nor provided outside the chart",
+            ]
+        );
+        assert!(
+            found[0]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("list \"{release}-service-account\" in external-refs")
+        );
+        // Declared provided outside the chart: no finding.
+        let provided: Vec<String> = [
+            "ghcr-registry-secret",
+            "{release}-service-account",
+            "r-pull",
+        ]
+        .iter()
+        .map(|r| r.replace("{release}", "r"))
+        .chain(["r-tls", "r-cache", "r-files"].map(String::from))
+        .collect();
+        assert!(dangling_references(&objs, "r", &provided, None, &SOURCES).is_empty());
+    }
+
+    /// In an env, the finding sits at the values line that names the missing object: the
+    /// chart's `serviceAccount.name`, the `imagePullSecrets` or `volumes` entry of that name.
+    #[test]
+    fn a_missing_pod_reference_points_at_the_values_line_that_names_it() {
+        let defaults =
+            crate::values::parse_layer("charts/jetscale/values.yaml", "backend-api: {}\n").unwrap();
+        let env = crate::values::parse_layer(
+            "envs/prod/console.yaml",
+            "backend-api:\n  serviceAccount:\n    name: r-service-account\n  imagePullSecrets:\n    - name: ghcr-registry-secret\n    - name: r-pull\n  volumes:\n    - name: data\n      emptyDir: {}\n    - name: tls\n      secret: {secretName: r-tls}\n",
+        )
+        .unwrap();
+        let merged = crate::values::merge_chain(&defaults, &[env]);
+        let objs = objects(
+            "---\n# Source: jetscale/charts/backend-api/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\nspec: {template: {spec: {serviceAccountName: r-service-account, imagePullSecrets: [{name: ghcr-registry-secret}, {name: r-pull}], containers: [{name: api}], volumes: [{name: data, emptyDir: {}}, {name: tls, secret: {secretName: r-tls}}]}}}\n",
+        );
+        let found = dangling_references(
+            &objs,
+            "r",
+            &["ghcr-registry-secret".to_string()],
+            Some(&merged),
+            &SOURCES,
+        );
+        let at: Vec<_> = found
+            .iter()
+            .map(|d| {
+                (
+                    d.file.as_deref().unwrap(),
+                    d.line.unwrap(),
+                    d.path.as_deref().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            at,
+            [
+                (
+                    "envs/prod/console.yaml",
+                    3,
+                    "/backend-api/serviceAccount/name"
+                ),
+                (
+                    "envs/prod/console.yaml",
+                    6,
+                    "/backend-api/imagePullSecrets/1/name"
+                ),
+                ("envs/prod/console.yaml", 10, "/backend-api/volumes/1/name"),
+            ]
+        );
+    }
+
     #[test]
     fn duplicates_are_found_once_per_extra_copy() {
         let objs = objects(
             "---\n# Source: jetscale/templates/a.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: r-db-secret}\n---\n# Source: jetscale/templates/b.yaml\napiVersion: v1\nkind: Secret\nmetadata: {name: r-db-secret}\n---\n# Source: jetscale/templates/c.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: r-db-secret}\n",
         );
-        let found = duplicate_objects(&objs, "ns", &SOURCES);
+        let found = duplicate_objects(&objs, "ns", "r", None, &SOURCES);
         assert_eq!(found.len(), 1);
         assert_eq!(
             found[0].file.as_deref(),
             Some("charts/jetscale/templates/b.yaml")
+        );
+    }
+
+    /// A copy rendered by a dependency's template (in its archive, not in this repository)
+    /// points at the umbrella template of the other copy, else at the values that named it.
+    #[test]
+    fn duplicates_from_dependencies_point_at_a_file_of_this_repository() {
+        let objs = objects(
+            "---\n# Source: jetscale/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: r-backend-api}\n---\n# Source: jetscale/charts/backend-api/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata: {name: r-backend-api}\n",
+        );
+        let found = duplicate_objects(&objs, "ns", "r", None, &SOURCES);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].file.as_deref(),
+            Some("charts/jetscale/templates/svc.yaml")
+        );
+
+        let defaults =
+            crate::values::parse_layer("charts/jetscale/values.yaml", "backend-ws: {}\n").unwrap();
+        let env = crate::values::parse_layer(
+            "envs/prod/console.yaml",
+            "backend-ws:\n  replicaCount: 2\n  fullnameOverride: r-backend-api\n",
+        )
+        .unwrap();
+        let merged = crate::values::merge_chain(&defaults, &[env]);
+        let objs = objects(
+            "---\n# Source: jetscale/charts/backend-api/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\n---\n# Source: jetscale/charts/backend-ws/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\n",
+        );
+        let found = duplicate_objects(&objs, "ns", "r", Some(&merged), &SOURCES);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (
+                found[0].file.as_deref(),
+                found[0].line,
+                found[0].path.as_deref()
+            ),
+            (
+                Some("envs/prod/console.yaml"),
+                Some(3),
+                Some("/backend-ws/fullnameOverride")
+            )
         );
     }
 

@@ -156,13 +156,19 @@ fn default_yaml_directory_is_an_error_not_a_dropped_layer() {
 #[test]
 fn symlinked_env_file_inside_the_repository_is_validated_like_any_other() {
     let sandbox = Sandbox::with_repo();
-    sandbox.write("shared/demo.yaml", &sandbox.read("envs/prod/demo.yaml"));
+    // Its own host: a second env on demo's host is an ingress/host-unique finding.
+    sandbox.write(
+        "shared/demo.yaml",
+        &sandbox
+            .read("envs/prod/demo.yaml")
+            .replace("demo.jetscale.ai", "linked.jetscale.ai"),
+    );
     symlink(
         "../../shared/demo.yaml",
         &sandbox.path("envs/prod/linked.yaml"),
     );
     let config = sandbox.read("stackctl.toml")
-        + "\n[targets.\"envs/prod/linked.yaml\"]\nrelease = \"jetscale-demo\"\nnamespace = \"jetscale-demo\"\nexternal-refs = [\"{release}-aws-client-secret\"]\n";
+        + "\n[targets.\"envs/prod/linked.yaml\"]\nrelease = \"jetscale-demo\"\nnamespace = \"jetscale-demo\"\nexternal-refs = [\"{release}-aws-client-secret\", \"ghcr-registry-secret\"]\n";
     sandbox.write("stackctl.toml", &config);
     let (run, doc) = validate_json(&sandbox);
     run.success();
