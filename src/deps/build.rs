@@ -347,6 +347,12 @@ impl Resolver<'_> {
         if let Some(link) = link {
             return self.package_directory(locked, &link.dir, SourceKind::Link);
         }
+        // A `file://` dependency is a chart of this repository, relative to the umbrella
+        // chart (`file://../app`): packaged from there on every build, like helm does.
+        if let Some(path) = locked.repository.strip_prefix("file://") {
+            let dir = self.repo.chart_dir().join(path);
+            return self.package_directory(locked, &dir, SourceKind::Local);
+        }
         if let Some(entry) = recorded.filter(|e| {
             e.source.is_published()
                 && e.name == locked.name

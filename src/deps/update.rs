@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::deps::build::{self, BuildOutcome, DepsOptions};
-use crate::deps::chartfile::{ChartFile, HelmDependency, LOCK_FILE, LockFile};
+use crate::deps::chartfile::{ChartFile, DependencyEntry, HelmDependency, LOCK_FILE, LockFile};
 use crate::deps::lock::{self, LockedDependency};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil;
@@ -52,6 +52,12 @@ pub async fn verify_versions_exist(
         if !seen.insert((d.repository.clone(), d.name.clone(), d.version.clone())) {
             continue;
         }
+        // A `file://` chart is a directory of this repository: it must be the pinned version.
+        if let Some(path) = d.repository.strip_prefix("file://") {
+            let dir = repo.chart_dir().join(path);
+            pinned_matches_local(repo, chart, dep, &dir, "the file:// chart")?;
+            continue;
+        }
         if options.offline {
             if let CacheLookup::Hit { .. } =
                 options.cache.get(&d.repository, &d.name, &d.version)?
@@ -68,22 +74,7 @@ pub async fn verify_versions_exist(
                     d.name
                 )));
             };
-            let local = ChartFile::load(&repo.path(source))?;
-            if local.name() != d.name || local.version() != d.version {
-                let (line, _) = dep.version_line();
-                return Err(Error::config(format!(
-                    "Chart.yaml pins {} {} but the local source {} is {} {}",
-                    d.name,
-                    d.version,
-                    repo.display_path(&local.path),
-                    local.name(),
-                    local.version()
-                ))
-                .at(&chart.path, Some(line))
-                .with_hint(
-                    "pin the local chart's version, or run without --offline to use the registry",
-                ));
-            }
+            pinned_matches_local(repo, chart, dep, &repo.path(source), "the local source")?;
             continue;
         }
         let location = options.registries.locate(&d.repository)?;
@@ -105,6 +96,33 @@ pub async fn verify_versions_exist(
                     e
                 }
             })?;
+    }
+    Ok(())
+}
+
+/// The chart in `dir` is the one `dep` pins: same name, same version. `what` names it in
+/// the message.
+fn pinned_matches_local(
+    repo: &Repo,
+    chart: &ChartFile,
+    dep: &DependencyEntry,
+    dir: &std::path::Path,
+    what: &str,
+) -> Result<()> {
+    let d = &dep.fields;
+    let local = ChartFile::load(dir)?;
+    if local.name() != d.name || local.version() != d.version {
+        let (line, _) = dep.version_line();
+        return Err(Error::config(format!(
+            "Chart.yaml pins {} {} but {what} {} is {} {}",
+            d.name,
+            d.version,
+            repo.display_path(&local.path),
+            local.name(),
+            local.version()
+        ))
+        .at(&chart.path, Some(line))
+        .with_hint("pin the local chart's version, or run without --offline to use the registry"));
     }
     Ok(())
 }

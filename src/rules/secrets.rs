@@ -807,6 +807,32 @@ const MUST_IGNORE: &[(&str, bool, &str)] = &[
 /// `secrets/gitignore`: the repository's `.gitignore` ignores `.env`, `*.secret.yaml` and
 /// `.stackctl/`, as git itself would match them. One finding per missing line, at the end of
 /// `.gitignore` (line 1 when there is none).
+/// The `.gitignore` matchers of the directories above `root`, nearest first, up to the root
+/// of the git checkout that holds it; none when `root` is the checkout's root or in none.
+fn enclosing_gitignores(root: &Path) -> Vec<ignore::gitignore::Gitignore> {
+    if root.join(".git").exists() {
+        return Vec::new();
+    }
+    let Some(checkout) = root
+        .ancestors()
+        .skip(1)
+        .find(|dir| dir.join(".git").exists())
+    else {
+        return Vec::new();
+    };
+    root.ancestors()
+        .skip(1)
+        .take_while(|dir| dir.starts_with(checkout))
+        .filter_map(|dir| {
+            let file = dir.join(".gitignore");
+            crate::fsutil::read_text(&file).ok()?;
+            let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
+            builder.add(&file);
+            builder.build().ok()
+        })
+        .collect()
+}
+
 pub fn check_gitignore(root: &Path) -> Vec<Diagnostic> {
     let path = root.join(".gitignore");
     // Checked read: a `.gitignore` that is a FIFO must not block the run.
@@ -821,15 +847,21 @@ pub fn check_gitignore(root: &Path) -> Vec<Diagnostic> {
     let matcher = builder
         .build()
         .unwrap_or_else(|_| ignore::gitignore::Gitignore::empty());
+    // A repository nested in a git checkout (a chart directory with its own stackctl.toml)
+    // is also covered by the .gitignore files above it, up to the checkout's root.
+    let above = enclosing_gitignores(root);
     let line = text
         .as_deref()
         .map(|t| t.lines().count().max(1))
         .unwrap_or(1);
     let mut missing: Vec<&str> = Vec::new();
     for (probe, is_dir, add) in MUST_IGNORE {
-        let ignored = matcher
-            .matched_path_or_any_parents(root.join(probe), *is_dir)
-            .is_ignore();
+        let probe = root.join(probe);
+        let ignored = std::iter::once(&matcher)
+            .chain(above.iter())
+            .map(|m| m.matched_path_or_any_parents(&probe, *is_dir))
+            .find(|matched| !matched.is_none())
+            .is_some_and(|matched| matched.is_ignore());
         if !ignored && !missing.contains(add) {
             missing.push(add);
         }

@@ -378,3 +378,153 @@ fn flat_values_files_report_a_seeded_mistake_at_its_line() {
     assert!(hit, "{}", run.all());
     assert!(!run.all().contains("Zq8-sentinel-Pw-4471"), "{}", run.all());
 }
+
+/// Per-region wrapper charts that pull the app chart of the same checkout through
+/// `file://../../app`, each region its own stackctl repository (`regions/<region>/stackctl.toml`)
+/// in one git checkout whose `.gitignore` covers them all.
+fn region_wrappers() -> Sandbox {
+    let sandbox = Sandbox::empty();
+    std::fs::create_dir_all(sandbox.path(".git")).unwrap();
+    sandbox.write(".gitignore", ".env\n*.secret.yaml\n.stackctl/\n");
+    sandbox.write(
+        "app/Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+    );
+    sandbox.write("app/values.yaml", "region: none\nreplicas: 1\n");
+    sandbox.write(
+        "app/templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-app\ndata:\n  region: {{ .Values.region | quote }}\n  replicas: {{ .Values.replicas | quote }}\n",
+    );
+    for region in ["eu", "us"] {
+        sandbox.write(
+            &format!("regions/{region}/Chart.yaml"),
+            &format!("apiVersion: v2\nname: region-{region}\nversion: 0.1.0\ndependencies:\n  - name: app\n    version: 1.0.0\n    repository: file://../../app\n"),
+        );
+        sandbox.write(
+            &format!("regions/{region}/values.yaml"),
+            &format!("app:\n  region: {region}\n"),
+        );
+        sandbox.write(
+            &format!("regions/{region}/envs/prod.yaml"),
+            "app:\n  replicas: 3\n",
+        );
+        sandbox.write(
+            &format!("regions/{region}/envs/staging.yaml"),
+            "app:\n  replicas: 1\n",
+        );
+        // file:// is this layout's choice: deps/oci-only is this repository's policy, off here.
+        sandbox.write(
+            &format!("regions/{region}/stackctl.toml"),
+            "[envs]\ntargets = [\"*.yaml\"]\nlayers = [\"{file}\"]\n\n[rules]\n\"deps/oci-only\" = \"off\"\n",
+        );
+    }
+    sandbox
+}
+
+#[test]
+fn region_wrappers_with_a_file_dependency_lock_build_and_validate_each_region() {
+    let sandbox = region_wrappers();
+    for region in ["eu", "us"] {
+        let dir = format!("regions/{region}");
+        let helm = support::helm4();
+        sandbox
+            .stackctl_with_helm(&helm, ["-C", &dir, "deps", "update", "--offline"])
+            .success();
+        let lock = sandbox.read(&format!("{dir}/Chart.lock"));
+        assert!(lock.contains("repository: file://../../app"), "{lock}");
+        let run = sandbox.stackctl_with_helm(
+            &helm,
+            [
+                "-C",
+                &dir,
+                "--format",
+                "json",
+                "validate",
+                "envs",
+                "--offline",
+            ],
+        );
+        run.success();
+        let found: Vec<(String, String)> = targets_of(&run.json())
+            .into_iter()
+            .map(|(target, release, _)| (target, release))
+            .collect();
+        let release = format!("region-{region}");
+        assert_eq!(
+            found,
+            [
+                ("envs/prod.yaml".to_string(), release.clone()),
+                ("envs/staging.yaml".to_string(), release)
+            ]
+        );
+        let rendered = sandbox.stackctl_with_helm(&helm, ["-C", &dir, "render", "envs/prod.yaml"]);
+        rendered.success();
+        assert!(
+            rendered.stdout.contains(&format!("region: \"{region}\"")),
+            "{}",
+            rendered.all()
+        );
+        assert!(
+            rendered.stdout.contains("replicas: \"3\""),
+            "{}",
+            rendered.all()
+        );
+    }
+}
+
+#[test]
+fn region_wrappers_report_a_seeded_mistake_at_its_line_and_keep_the_oci_policy_when_on() {
+    let sandbox = region_wrappers();
+    let helm = support::helm4();
+    sandbox
+        .stackctl_with_helm(&helm, ["-C", "regions/eu", "deps", "update", "--offline"])
+        .success();
+    sandbox.write(
+        "regions/eu/envs/prod.yaml",
+        "app:\n  replicas: 3\n  replicas: 4\n",
+    );
+    let run = sandbox.stackctl_with_helm(
+        &helm,
+        [
+            "-C",
+            "regions/eu",
+            "--format",
+            "json",
+            "validate",
+            "envs",
+            "--offline",
+        ],
+    );
+    run.expect(1);
+    let doc = run.json();
+    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
+        d["rule"] == "values/duplicate-key" && d["file"] == "envs/prod.yaml" && d["line"] == 3
+    });
+    assert!(hit, "{}", run.all());
+    // With the policy on (the default), the file:// dependency is a finding at its line.
+    sandbox.write("regions/eu/envs/prod.yaml", "app:\n  replicas: 3\n");
+    sandbox.write(
+        "regions/eu/stackctl.toml",
+        "[envs]\ntargets = [\"*.yaml\"]\nlayers = [\"{file}\"]\n",
+    );
+    let policy = sandbox.stackctl_with_helm(
+        &helm,
+        [
+            "-C",
+            "regions/eu",
+            "--format",
+            "json",
+            "validate",
+            "envs",
+            "--offline",
+        ],
+    );
+    policy.expect(1);
+    let doc = policy.json();
+    let hit = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["rule"] == "deps/oci-only" && d["file"] == "Chart.yaml" && d["line"] == 7);
+    assert!(hit, "{}", policy.all());
+}
