@@ -127,6 +127,7 @@ pub fn env_files(repo: &Repo, layout: &Layout) -> Result<Vec<PathBuf>> {
         .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere"));
     }
     let mut files = Vec::new();
+    let charts = ChartDirs::new(dir);
     let walk = walkdir::WalkDir::new(dir)
         .min_depth(1)
         .follow_links(true)
@@ -141,6 +142,16 @@ pub fn env_files(repo: &Repo, layout: &Layout) -> Result<Vec<PathBuf>> {
         if !layout.is_target(&relative) {
             continue;
         }
+        if let Some(chart) = charts.holding(path)
+            && !(path.parent() == Some(chart.as_path()) && is_values_file(path))
+        {
+            tracing::info!(
+                "{} is a file of the chart {}, not a values file: not a target",
+                repo.display_path(path),
+                repo.display_path(&chart)
+            );
+            continue;
+        }
         // A directory named like a target is an error, never skipped.
         if entry.file_type().is_dir() {
             return Err(not_regular(repo, path, "a directory"));
@@ -151,6 +162,54 @@ pub fn env_files(repo: &Repo, layout: &Layout) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(files)
+}
+
+/// The charts inside the envs directory other than the umbrella chart (a flat layout keeps
+/// its env files in the umbrella's directory on purpose): a configuration to warn about, as
+/// every YAML file of an envs directory is usually a target.
+pub fn charts_in_envs(repo: &Repo) -> Vec<PathBuf> {
+    let umbrella = repo.chart_dir();
+    ChartDirs::new(&repo.envs_dir())
+        .dirs
+        .into_iter()
+        .filter(|dir| *dir != umbrella)
+        .collect()
+}
+
+/// A chart's values file: `values.yaml`, `values-prod.yaml`, `values.prod.yml`.
+fn is_values_file(path: &Path) -> bool {
+    is_yaml(path)
+        && path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("values"))
+}
+
+/// The chart directories inside the envs directory (one holding a `Chart.yaml`), whose files
+/// other than their values files are never targets.
+struct ChartDirs {
+    dirs: Vec<PathBuf>,
+}
+
+impl ChartDirs {
+    fn new(envs: &Path) -> ChartDirs {
+        let dirs: Vec<PathBuf> = walkdir::WalkDir::new(envs)
+            .follow_links(true)
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_dir() && e.path().join("Chart.yaml").is_file())
+            .map(|e| e.path().to_path_buf())
+            .collect();
+        ChartDirs { dirs }
+    }
+
+    /// The innermost chart directory holding `path`.
+    fn holding(&self, path: &Path) -> Option<PathBuf> {
+        self.dirs
+            .iter()
+            .filter(|dir| path.starts_with(dir))
+            .max_by_key(|dir| dir.components().count())
+            .cloned()
+    }
 }
 
 /// `path` relative to `dir`, `/`-separated.

@@ -63,6 +63,15 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     // Only a dependency finding can explain a chart that cannot be built (below).
     let dependency_errors = general.iter().any(|d| d.severity == Severity::Error);
     let targets = cx.helm_first(select_targets(repo, &request.scope)).await?;
+    if !matches!(request.scope, Scope::Chart) {
+        for chart in targets::charts_in_envs(repo) {
+            cx.invocation.progress.notice(Notice::Warning(&format!(
+                "the envs directory {} contains the chart {}: only its values files can be targets; keep charts out of envs.dir (or run with -v to see what was skipped)",
+                repo.display_path(&repo.envs_dir()),
+                repo.display_path(&chart)
+            )));
+        }
+    }
     // Repository-wide and cheap, and `.gitignore` is no input of any target's cached verdict:
     // checked on every run.
     if request.scope != Scope::Chart {

@@ -528,3 +528,42 @@ fn region_wrappers_report_a_seeded_mistake_at_its_line_and_keep_the_oci_policy_w
         .any(|d| d["rule"] == "deps/oci-only" && d["file"] == "Chart.yaml" && d["line"] == 7);
     assert!(hit, "{}", policy.all());
 }
+
+#[test]
+fn a_chart_inside_the_envs_directory_is_not_taken_for_targets_and_is_warned_about() {
+    let sandbox = chart_at_the_root(".");
+    sandbox.write(
+        "envs/tools/Chart.yaml",
+        "apiVersion: v2\nname: tools\nversion: 0.1.0\n",
+    );
+    sandbox.write(
+        "envs/tools/Chart.lock",
+        "dependencies: []\ndigest: sha256:0\n",
+    );
+    sandbox.write(
+        "envs/tools/templates/job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}\n",
+    );
+    let run = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        [
+            "-v",
+            "--format",
+            "json",
+            "validate",
+            "envs",
+            "aws",
+            "--offline",
+        ],
+    );
+    run.success();
+    let targets: Vec<String> = targets_of(&run.json()).into_iter().map(|t| t.0).collect();
+    assert_eq!(targets, ["envs/staging/web.yaml"], "{}", run.all());
+    for part in [
+        "warning: the envs directory envs contains the chart envs/tools",
+        "envs/tools/Chart.yaml is a file of the chart envs/tools, not a values file: not a target",
+        "envs/tools/templates/job.yaml is a file of the chart envs/tools",
+    ] {
+        assert!(run.stderr.contains(part), "lacks {part:?}:\n{}", run.stderr);
+    }
+}
