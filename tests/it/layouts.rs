@@ -1,5 +1,9 @@
 //! Repositories laid out otherwise than this one, built from scratch in each test: stackctl
-//! finds their targets and locates a seeded mistake at its file and line.
+//! finds their targets and locates a seeded mistake at its file and line. Four layouts: the
+//! Stack layout (an umbrella over service charts under `charts/`, `envs/<cloud>.yaml` and env
+//! directories); a chart at the repository root with `environments/<env>/values.yaml` and no
+//! cloud layer; flat `values-<env>.yaml` files inside the chart; per-region wrapper charts
+//! pulling an app chart through `file://`. And the defaults each falls back on.
 
 use crate::support::{self, Run, Sandbox};
 
@@ -138,10 +142,10 @@ fn defaults_come_from_the_repository_at_hand() {
     );
 }
 
-#[test]
-fn the_umbrella_under_charts_is_found_among_service_charts_and_its_siblings_are_sources() {
-    // charts/shop depends on charts/api (a local source by default: beside it, declaring the
-    // locked version); no stackctl.toml names either.
+/// The Stack layout, small: an umbrella `charts/shop` over a service chart `charts/api`
+/// beside it, a cloud layer and env files in directories of `envs/`, no stackctl.toml;
+/// locked offline from the local source.
+fn stack_layout() -> Sandbox {
     let sandbox = Sandbox::empty();
     sandbox.write(
         "charts/api/Chart.yaml",
@@ -160,8 +164,15 @@ fn the_umbrella_under_charts_is_found_among_service_charts_and_its_siblings_are_
     sandbox.write("envs/aws.yaml", "api:\n  replicas: 2\n");
     sandbox.write("envs/prod/eu.yaml", "api:\n  replicas: 3\n");
     sandbox.write(".gitignore", ".env\n*.secret.yaml\n/.stackctl/\n");
-    let lock = sandbox.stackctl_with_helm(&support::helm4(), ["deps", "update", "--offline"]);
-    lock.success();
+    sandbox
+        .stackctl_with_helm(&support::helm4(), ["deps", "update", "--offline"])
+        .success();
+    sandbox
+}
+
+#[test]
+fn the_umbrella_under_charts_is_found_among_service_charts_and_its_siblings_are_sources() {
+    let sandbox = stack_layout();
     let run = validate(&sandbox);
     run.success();
     let doc = run.json();
@@ -566,4 +577,21 @@ fn a_chart_inside_the_envs_directory_is_not_taken_for_targets_and_is_warned_abou
     ] {
         assert!(run.stderr.contains(part), "lacks {part:?}:\n{}", run.stderr);
     }
+}
+
+#[test]
+fn the_stack_layout_reports_a_seeded_mistake_at_its_line() {
+    let sandbox = stack_layout();
+    // The service chart's block written twice: helm keeps the second.
+    sandbox.write(
+        "envs/prod/eu.yaml",
+        "api:\n  replicas: 3\napi:\n  replicas: 4\n",
+    );
+    let run = validate(&sandbox);
+    run.expect(1);
+    let doc = run.json();
+    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
+        d["rule"] == "values/duplicate-key" && d["file"] == "envs/prod/eu.yaml" && d["line"] == 3
+    });
+    assert!(hit, "{}", run.all());
 }
