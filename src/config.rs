@@ -191,8 +191,9 @@ pub struct TargetConfig {
     pub release: Option<String>,
     pub namespace: Option<String>,
     /// Secrets and ConfigMaps that the target's pods reference but that something outside
-    /// the chart provides (the infrastructure, a workflow). `{release}` is replaced.
-    pub external_refs: Vec<String>,
+    /// the chart provides (the infrastructure, a workflow). `{release}` is replaced. Unset,
+    /// a less specific table's list applies.
+    pub external_refs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -704,6 +705,28 @@ mod tests {
             let err = parse_duration(text).unwrap_err();
             assert!(err.contains("is not a duration"), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn chart_and_envs_paths_are_relative_to_the_root_without_dot_components() {
+        for (written, chart) in [
+            (".", ""),
+            ("./", ""),
+            ("", ""),
+            ("./deploy/app/", "deploy/app"),
+        ] {
+            let text = format!("[chart]\npath = \"{written}\"\n[envs]\ndir = \"./{written}\"\n");
+            let config = Config::parse(&text, Path::new(CONFIG_FILE)).unwrap();
+            assert_eq!(config.chart.path, PathBuf::from(chart), "{written:?}");
+            assert_eq!(config.envs.dir, PathBuf::from(chart), "{written:?}");
+            assert!(config.chart.path_set);
+        }
+        assert!(
+            !Config::parse("", Path::new(CONFIG_FILE))
+                .unwrap()
+                .chart
+                .path_set
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct Target {
     pub group: Option<String>,
     /// For an env target: its cloud, the name of its first layer (`aws` for `envs/aws.yaml`).
     pub cloud: Option<String>,
+    /// The `[targets]` tables of `stackctl.toml` that set its release, namespace or external
+    /// refs, least specific first (`envs/staging/*`, then `envs/staging/link4.yaml`).
+    pub tables: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -266,6 +266,7 @@ mod tests {
             release: "jetscale-console".to_string(),
             namespace: "jetscale".to_string(),
             external_refs: Vec::new(),
+            tables: Vec::new(),
             kind: TargetKind::Env,
             group: Some("prod".to_string()),
             cloud: Some("aws".to_string()),

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::layout::{Layout, yml_alternatives};
+use crate::config::TargetConfig;
 use crate::error::{Error, Result};
 use crate::fsutil::display_join;
 use crate::repo::Repo;
@@ -371,19 +372,17 @@ fn env_target(repo: &Repo, layout: &Layout, cloud: Option<&str>, file: &Path) ->
         }
     }
     let group = relative.split_once('/').map(|(dir, _)| dir.to_string());
-    let settings = repo.config.targets.get(&name);
+    let (settings, tables) = target_settings(repo, &name);
     let placeholders = TargetNames::new(&relative);
     let release = settings
-        .and_then(|t| t.release.clone())
+        .release
         .map(|template| placeholders.expand(&template))
         .unwrap_or_else(|| placeholders.expand(&default_release(repo)));
     let namespace = settings
-        .and_then(|t| t.namespace.clone())
+        .namespace
         .unwrap_or_else(|| repo.config.render.namespace.clone());
     let namespace = placeholders.expand(&namespace);
-    let external_refs = settings
-        .map(|t| expand_refs(&t.external_refs, &release))
-        .unwrap_or_default();
+    let external_refs = expand_refs(&settings.external_refs.unwrap_or_default(), &release);
     Ok(Target {
         name,
         layers,
@@ -393,7 +392,56 @@ fn env_target(repo: &Repo, layout: &Layout, cloud: Option<&str>, file: &Path) ->
         kind: TargetKind::Env,
         group,
         cloud: cloud.map(str::to_string),
+        tables,
     })
+}
+
+/// Whether a `[targets]` key is a glob (`envs/staging/*`) rather than one file.
+pub fn is_table_pattern(key: &str) -> bool {
+    key.contains(['*', '?', '[', '{'])
+}
+
+/// The `[targets]` tables that apply to the env file `name` (repository-relative), least
+/// specific first, folded into one: a file's own table beats any pattern, a pattern with more
+/// literal characters beats one with fewer (`envs/staging/*` over `envs/*/*`), and each table
+/// sets only the fields it names. Also the keys of the tables that applied.
+pub fn target_settings(repo: &Repo, name: &str) -> (TargetConfig, Vec<String>) {
+    let mut matching: Vec<(bool, usize, &String, &TargetConfig)> = repo
+        .config
+        .targets
+        .iter()
+        .filter_map(|(key, table)| {
+            if key == name {
+                return Some((true, key.len(), key, table));
+            }
+            let pattern = globset::GlobBuilder::new(key)
+                .literal_separator(true)
+                .build()
+                .ok()?
+                .compile_matcher();
+            let literal = key.chars().filter(|c| !"*?[]{}".contains(*c)).count();
+            (is_table_pattern(key) && pattern.is_match(name))
+                .then_some((false, literal, key, table))
+        })
+        .collect();
+    matching.sort_by_key(|(exact, literal, key, _)| (*exact, *literal, (*key).clone()));
+    let mut folded = TargetConfig::default();
+    for (_, _, _, table) in &matching {
+        if table.release.is_some() {
+            folded.release = table.release.clone();
+        }
+        if table.namespace.is_some() {
+            folded.namespace = table.namespace.clone();
+        }
+        if table.external_refs.is_some() {
+            folded.external_refs = table.external_refs.clone();
+        }
+    }
+    let keys = matching
+        .into_iter()
+        .map(|(_, _, key, _)| key.clone())
+        .collect();
+    (folded, keys)
 }
 
 /// What release and namespace templates may say of an env target: `{name}` (its file name
@@ -447,6 +495,7 @@ pub fn variant_targets(repo: &Repo) -> Vec<Target> {
             kind: TargetKind::Variant,
             group: None,
             cloud: None,
+            tables: Vec::new(),
         })
         .collect()
 }
@@ -585,6 +634,7 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) 
         kind: TargetKind::Variant,
         group: None,
         cloud: None,
+        tables: Vec::new(),
     })
 }
 

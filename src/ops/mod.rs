@@ -248,6 +248,22 @@ pub(crate) fn check_entries(repo: &Repo) -> Result<()> {
         return Ok(());
     }
     for target in config.targets.keys() {
+        if crate::engine::targets::is_table_pattern(target) {
+            let applies = envs.iter().any(|env| {
+                crate::engine::targets::target_settings(repo, env)
+                    .1
+                    .contains(target)
+            });
+            if applies {
+                continue;
+            }
+            return Err(Error::config(format!(
+                "invalid {}: [targets.{target:?}] matches no env file",
+                file.display()
+            ))
+            .at(file, line("targets", target))
+            .with_hint("a pattern is a glob over env files relative to the repository root, like \"envs/staging/*\": fix it or remove the table"));
+        }
         if repo.path(target).is_file() {
             continue;
         }

@@ -497,6 +497,8 @@ pub struct RenderDocument<'a> {
     pub layers: &'a [String],
     pub release: &'a str,
     pub namespace: &'a str,
+    /// The `[targets]` tables of stackctl.toml that applied, least specific first.
+    pub tables: &'a [String],
     /// Every rendered object with the template it came from.
     pub objects: Vec<RenderedObjectDocument<'a>>,
     /// What helm printed on stderr.
@@ -519,6 +521,7 @@ impl<'a> RenderDocument<'a> {
             layers: &rendering.chain,
             release: &rendering.target.release,
             namespace: &rendering.target.namespace,
+            tables: &rendering.target.tables,
             objects: rendered
                 .rendered
                 .objects
@@ -531,6 +534,15 @@ impl<'a> RenderDocument<'a> {
             warnings: &rendered.rendered.warnings,
         })
     }
+}
+
+/// `[targets] tables: "envs/staging/*" → "envs/staging/link4.yaml"`: which tables of
+/// stackctl.toml set a target's release, namespace or external refs; `None` when none did.
+pub fn tables_line(tables: &[String]) -> Option<String> {
+    (!tables.is_empty()).then(|| {
+        let quoted: Vec<String> = tables.iter().map(|t| format!("{t:?}")).collect();
+        format!("[targets] tables: {}", quoted.join(" → "))
+    })
 }
 
 /// The merged values of `values`, as JSON (the values themselves) or annotated YAML.
@@ -590,6 +602,9 @@ impl ValuesDocument<'_> {
         match &values.path {
             None => {
                 let _ = writeln!(out, "# {}", values.chain.join(" → "));
+                if let Some(tables) = tables_line(&values.target.tables) {
+                    let _ = writeln!(out, "# {tables}");
+                }
                 write_annotated(&values.merged, &values.merged.value, "", 0, &mut out);
             }
             Some((_, pointer)) => {

@@ -198,8 +198,11 @@ impl Printer {
                 self.stdout(&documents::json(&document))?;
             }
             Format::Human => {
+                let tables = documents::tables_line(&rendering.target.tables)
+                    .map(|line| format!("; {line}"))
+                    .unwrap_or_default();
                 self.note(&format!(
-                    "{}: {}",
+                    "{}: {}{tables}",
                     rendering.target.name,
                     rendering.chain.join(" → ")
                 ));

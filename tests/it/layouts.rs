@@ -595,3 +595,74 @@ fn the_stack_layout_reports_a_seeded_mistake_at_its_line() {
     });
     assert!(hit, "{}", run.all());
 }
+
+#[test]
+fn a_target_table_by_pattern_covers_a_new_env_file_and_the_most_specific_table_wins() {
+    let sandbox = chart_at_the_root(".");
+    sandbox.write("envs/staging/api.yaml", "image: nginx:1.28\n");
+    sandbox.write(
+        "stackctl.toml",
+        "[chart]\npath = \".\"\n\n[targets.\"envs/*/*\"]\nrelease = \"any-{name}\"\nnamespace = \"{dir}\"\n\n[targets.\"envs/staging/*\"]\nrelease = \"{name}-staging\"\n\n[targets.\"envs/staging/web.yaml\"]\nrelease = \"www\"\n",
+    );
+    let run = validate(&sandbox);
+    run.success();
+    let found: Vec<(String, String)> = targets_of(&run.json())
+        .into_iter()
+        .map(|(target, release, _)| (target, release))
+        .collect();
+    // api.yaml has no table of its own: the staging pattern names it, over envs/*/*.
+    assert_eq!(
+        found,
+        [
+            (
+                "envs/staging/api.yaml".to_string(),
+                "api-staging".to_string()
+            ),
+            ("envs/staging/web.yaml".to_string(), "www".to_string()),
+        ]
+    );
+    let values = sandbox.stackctl_with_helm(&support::helm4(), ["values", "envs/staging/web.yaml"]);
+    values.success();
+    assert!(
+        values.stdout.contains(
+            "# [targets] tables: \"envs/*/*\" → \"envs/staging/*\" → \"envs/staging/web.yaml\""
+        ),
+        "{}",
+        values.all()
+    );
+    let rendered = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        [
+            "--format",
+            "json",
+            "render",
+            "envs/staging/api.yaml",
+            "--offline",
+        ],
+    );
+    rendered.success();
+    let doc = rendered.json();
+    // The namespace comes from the least specific table: the others do not set it.
+    assert_eq!(doc["namespace"], "staging", "{}", rendered.all());
+    assert_eq!(
+        doc["tables"],
+        serde_json::json!(["envs/*/*", "envs/staging/*"]),
+        "{}",
+        rendered.all()
+    );
+    // A pattern that matches no env file is a stale table.
+    sandbox.write(
+        "stackctl.toml",
+        "[chart]\npath = \".\"\n\n[targets.\"envs/stagin/*\"]\nrelease = \"x\"\n",
+    );
+    let stale =
+        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
+    stale.expect(2);
+    assert!(
+        stale
+            .stderr
+            .contains("[targets.\"envs/stagin/*\"] matches no env file"),
+        "{}",
+        stale.all()
+    );
+}
