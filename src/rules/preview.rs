@@ -106,7 +106,7 @@ pub fn preview_cronjobs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::render::fixtures::{SOURCES, objects};
+    use crate::rules::render::fixtures::{SOURCES, locations, objects};
     use crate::values::{merge_chain, parse_layer};
 
     const JOBS: &str = "---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: pr-1-backend-api-pull-ce}\nspec: {schedule: '0 4 * * *', suspend: false}\n---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: pr-1-backend-api-pull-co}\nspec: {schedule: '0 3 * * *', suspend: false}\n---\n# Source: jetscale/charts/backend-api/templates/cronjobs.yaml\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: pr-1-backend-api-pull-coh}\nspec: {schedule: '0 2 * * *', suspend: true}\n";
@@ -133,16 +133,7 @@ mod tests {
             Some(&merged),
             &SOURCES,
         );
-        let at: Vec<_> = found
-            .iter()
-            .map(|d| {
-                (
-                    d.file.as_deref().unwrap(),
-                    d.line.unwrap(),
-                    d.path.as_deref().unwrap(),
-                )
-            })
-            .collect();
+        let at = locations(&found);
         assert_eq!(
             at,
             [

@@ -28,6 +28,26 @@ fn chart_at_the_root(chart_path: &str) -> Sandbox {
     sandbox
 }
 
+/// The JSON report of `run` holds a finding of `rule` at `file`:`line`.
+#[track_caller]
+fn assert_finding(run: &Run, rule: &str, file: &str, line: u64) {
+    let doc = run.json();
+    let hit = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["rule"] == rule && d["file"] == file && d["line"] == line);
+    assert!(hit, "no {rule} at {file}:{line}:\n{}", run.all());
+}
+
+/// `validate envs` as JSON, for a layout without a cloud layer.
+fn validate_without_cloud(sandbox: &Sandbox) -> Run {
+    sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "envs", "--offline"],
+    )
+}
+
 fn validate(sandbox: &Sandbox) -> Run {
     sandbox.stackctl_with_helm(
         &support::helm4(),
@@ -253,10 +273,7 @@ fn targets_of(doc: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
 #[test]
 fn per_environment_directories_without_a_cloud_layer_validate_without_a_cloud() {
     let sandbox = per_environment_directories();
-    let run = sandbox.stackctl_with_helm(
-        &support::helm4(),
-        ["--format", "json", "validate", "envs", "--offline"],
-    );
+    let run = validate_without_cloud(&sandbox);
     run.success();
     let found = targets_of(&run.json());
     let layers = |env: &str| {
@@ -305,18 +322,14 @@ fn per_environment_directories_report_a_seeded_mistake_at_its_line() {
         "environments/prod/values.yaml",
         "image: nginx:1.27\nimage: nginx:1.29\n",
     );
-    let run = sandbox.stackctl_with_helm(
-        &support::helm4(),
-        ["--format", "json", "validate", "envs", "--offline"],
-    );
+    let run = validate_without_cloud(&sandbox);
     run.expect(1);
-    let doc = run.json();
-    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
-        d["rule"] == "values/duplicate-key"
-            && d["file"] == "environments/prod/values.yaml"
-            && d["line"] == 2
-    });
-    assert!(hit, "{}", run.all());
+    assert_finding(
+        &run,
+        "values/duplicate-key",
+        "environments/prod/values.yaml",
+        2,
+    );
 }
 
 /// Flat `values-<env>.yaml` files inside the chart directory, which is also the envs
@@ -345,10 +358,7 @@ fn flat_values_in_the_chart() -> Sandbox {
 #[test]
 fn flat_values_files_inside_the_chart_are_the_targets_and_nothing_else_is() {
     let sandbox = flat_values_in_the_chart();
-    let run = sandbox.stackctl_with_helm(
-        &support::helm4(),
-        ["--format", "json", "validate", "envs", "--offline"],
-    );
+    let run = validate_without_cloud(&sandbox);
     run.success();
     let found = targets_of(&run.json());
     assert_eq!(
@@ -375,18 +385,9 @@ fn flat_values_files_report_a_seeded_mistake_at_its_line() {
         "deploy/web/values-prod.yaml",
         "replicas: 4\nDB_PASSWORD: Zq8-sentinel-Pw-4471\n",
     );
-    let run = sandbox.stackctl_with_helm(
-        &support::helm4(),
-        ["--format", "json", "validate", "envs", "--offline"],
-    );
+    let run = validate_without_cloud(&sandbox);
     run.expect(1);
-    let doc = run.json();
-    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
-        d["rule"] == "secrets/literal"
-            && d["file"] == "deploy/web/values-prod.yaml"
-            && d["line"] == 2
-    });
-    assert!(hit, "{}", run.all());
+    assert_finding(&run, "secrets/literal", "deploy/web/values-prod.yaml", 2);
     assert!(!run.all().contains("Zq8-sentinel-Pw-4471"), "{}", run.all());
 }
 
@@ -507,11 +508,7 @@ fn region_wrappers_report_a_seeded_mistake_at_its_line_and_keep_the_oci_policy_w
         ],
     );
     run.expect(1);
-    let doc = run.json();
-    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
-        d["rule"] == "values/duplicate-key" && d["file"] == "envs/prod.yaml" && d["line"] == 3
-    });
-    assert!(hit, "{}", run.all());
+    assert_finding(&run, "values/duplicate-key", "envs/prod.yaml", 3);
     // With the policy on (the default), the file:// dependency is a finding at its line.
     sandbox.write("regions/eu/envs/prod.yaml", "app:\n  replicas: 3\n");
     sandbox.write(
@@ -531,13 +528,7 @@ fn region_wrappers_report_a_seeded_mistake_at_its_line_and_keep_the_oci_policy_w
         ],
     );
     policy.expect(1);
-    let doc = policy.json();
-    let hit = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["rule"] == "deps/oci-only" && d["file"] == "Chart.yaml" && d["line"] == 7);
-    assert!(hit, "{}", policy.all());
+    assert_finding(&policy, "deps/oci-only", "Chart.yaml", 7);
 }
 
 #[test]
@@ -589,11 +580,7 @@ fn the_stack_layout_reports_a_seeded_mistake_at_its_line() {
     );
     let run = validate(&sandbox);
     run.expect(1);
-    let doc = run.json();
-    let hit = doc["diagnostics"].as_array().unwrap().iter().any(|d| {
-        d["rule"] == "values/duplicate-key" && d["file"] == "envs/prod/eu.yaml" && d["line"] == 3
-    });
-    assert!(hit, "{}", run.all());
+    assert_finding(&run, "values/duplicate-key", "envs/prod/eu.yaml", 3);
 }
 
 #[test]

@@ -842,11 +842,25 @@ pub(crate) mod fixtures {
     pub fn objects(manifest: &str) -> Vec<RenderedObject> {
         crate::helm::split_manifest(manifest).unwrap()
     }
+
+    /// Where each finding points: file, line and values path, all set.
+    pub fn locations(found: &[Diagnostic]) -> Vec<(&str, usize, &str)> {
+        found
+            .iter()
+            .map(|d| {
+                (
+                    d.file.as_deref().unwrap(),
+                    d.line.unwrap(),
+                    d.path.as_deref().unwrap(),
+                )
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{SOURCES, objects};
+    use super::fixtures::{SOURCES, locations, objects};
     use super::*;
 
     /// What a pod runs as, pulls with and mounts must exist: rendered, or declared provided
@@ -956,16 +970,7 @@ spec: {template: {spec: {containers: [{name: j}]}}}
             Some(&merged),
             &SOURCES,
         );
-        let at: Vec<_> = found
-            .iter()
-            .map(|d| {
-                (
-                    d.file.as_deref().unwrap(),
-                    d.line.unwrap(),
-                    d.path.as_deref().unwrap(),
-                )
-            })
-            .collect();
+        let at = locations(&found);
         assert_eq!(
             at,
             [
