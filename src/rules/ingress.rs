@@ -354,7 +354,12 @@ impl CrossTargetRule for HostUnique {
 
     fn collect(&self, cx: &TargetCx<'_>) -> Option<Value> {
         let rendered = cx.rendered?;
-        let cloud = cx.cloud()?.to_string();
+        // Env targets only (variants run locally or in CI, on no public host); a layout
+        // without a cloud layer is one cloud.
+        if cx.target.kind != crate::target::TargetKind::Env {
+            return None;
+        }
+        let cloud = cx.cloud().unwrap_or_default().to_string();
         let claims = host_claims(&rendered.objects, Some(cx.merged), cx.on_aws(), cx.sources);
         if claims.is_empty() {
             return None;

@@ -653,3 +653,37 @@ fn a_target_table_by_pattern_covers_a_new_env_file_and_the_most_specific_table_w
         stale.all()
     );
 }
+
+#[test]
+fn two_environments_of_a_layout_without_clouds_cannot_claim_one_host() {
+    let sandbox = per_environment_directories();
+    sandbox.write(
+        "templates/ingress.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  rules:\n    - host: {{ .Values.host }}\n      http:\n        paths:\n          - path: /\n            pathType: Prefix\n            backend:\n              service:\n                name: web\n                port:\n                  number: 80\n",
+    );
+    sandbox.write(
+        "templates/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n    - port: 80\n",
+    );
+    sandbox.write(
+        "values.yaml",
+        "replicas: 1\nimage: nginx\nhost: app.example.com\n",
+    );
+    sandbox.write("environments/prod/values.yaml", "image: nginx:1.27\n");
+    sandbox.write("environments/staging/values.yaml", "image: nginx:1.28\n");
+    let run = validate_without_cloud(&sandbox);
+    run.expect(1);
+    // The host comes from a template line, not from a values key the rule knows.
+    assert_finding(&run, "ingress/host-unique", "templates/ingress.yaml", 7);
+    assert!(
+        run.stdout
+            .contains("environments/staging/values.yaml claims host app.example.com")
+            && run
+                .stdout
+                .contains("which environments/prod/values.yaml also claims"),
+        "{}",
+        run.all()
+    );
+    // Only that finding: the Ingress's Service is rendered.
+    assert_eq!(run.json()["summary"]["errors"], 1, "{}", run.all());
+}

@@ -102,6 +102,21 @@ pub fn helm_error(error: RenderError, target: &str, sources: &Sources<'_>) -> Di
     }
 }
 
+/// What an Ingress path may point at instead: the Services the target renders.
+fn service_hint(services: &BTreeMap<&str, &RenderedObject>) -> String {
+    const SHOWN: usize = 5;
+    let names: Vec<&str> = services.keys().copied().collect();
+    match names.len() {
+        0 => "the target renders no Service: render one, or remove the path".to_string(),
+        n if n <= SHOWN => format!("point the path at a rendered Service: {}", names.join(", ")),
+        n => format!(
+            "point the path at a rendered Service: {}, and {} more",
+            names[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
+}
+
 /// `render/helm-warning`: each line helm printed on stderr while rendering.
 pub struct HelmWarning;
 
@@ -395,9 +410,13 @@ pub fn dangling_references(
                 let Some(svc) = services.get(name) else {
                     let d = finding(
                         "render/dangling-reference",
-                        format!("{} routes {} to Service {name}, which is not rendered", describe(ingress), path["path"]),
+                        format!(
+                            "{} routes {} to Service {name}, which is not rendered",
+                            describe(ingress),
+                            path["path"]
+                        ),
                     )
-                    .with_hint("point the path at a rendered Service (serviceNameSuffix backend-api, backend-ws or frontend)");
+                    .with_hint(service_hint(&services));
                     out.push(sources.locate(d, ingress));
                     continue;
                 };
