@@ -294,9 +294,11 @@ pub fn env_targets(repo: &Repo, cloud: Option<&str>) -> Result<Vec<Target>> {
             repo.display_file(&layout.dir, "<dir>/<name>.yaml")
         )));
     }
+    // Read once: the default comes from the chart's Chart.yaml.
+    let release = default_release(repo);
     files
         .into_iter()
-        .map(|file| env_target(repo, &layout, cloud.as_deref(), &file))
+        .map(|file| env_target(repo, &layout, cloud.as_deref(), &release, &file))
         .collect()
 }
 
@@ -336,8 +338,14 @@ fn check_cloud(repo: &Repo, layout: &Layout, cloud: Option<&str>) -> Result<Opti
 }
 
 /// The target `file` on `cloud`: its layers by the layout, its release and namespace by
-/// `[targets]` and `[render]`.
-fn env_target(repo: &Repo, layout: &Layout, cloud: Option<&str>, file: &Path) -> Result<Target> {
+/// `[targets]` and `[render]` (`default_release` when neither names one).
+fn env_target(
+    repo: &Repo,
+    layout: &Layout,
+    cloud: Option<&str>,
+    default_release: &str,
+    file: &Path,
+) -> Result<Target> {
     let relative = relative_to(&layout.dir, file);
     let name = repo.display_path(file);
     let mut layers = Vec::new();
@@ -377,7 +385,7 @@ fn env_target(repo: &Repo, layout: &Layout, cloud: Option<&str>, file: &Path) ->
     let release = settings
         .release
         .map(|template| placeholders.expand(&template))
-        .unwrap_or_else(|| placeholders.expand(&default_release(repo)));
+        .unwrap_or_else(|| placeholders.expand(default_release));
     let namespace = settings
         .namespace
         .unwrap_or_else(|| repo.config.render.namespace.clone());
@@ -401,6 +409,16 @@ pub fn is_table_pattern(key: &str) -> bool {
     key.contains(['*', '?', '[', '{'])
 }
 
+/// The matcher of a `[targets]` pattern key (`*` within a directory, `**` across any);
+/// `None` when it is not a glob.
+pub fn table_pattern(key: &str) -> Option<globset::GlobMatcher> {
+    globset::GlobBuilder::new(key)
+        .literal_separator(true)
+        .build()
+        .ok()
+        .map(|glob| glob.compile_matcher())
+}
+
 /// The `[targets]` tables that apply to the env file `name` (repository-relative), least
 /// specific first, folded into one: a file's own table beats any pattern, a pattern with more
 /// literal characters beats one with fewer (`envs/staging/*` over `envs/*/*`), and each table
@@ -414,13 +432,8 @@ pub fn target_settings(repo: &Repo, name: &str) -> (TargetConfig, Vec<String>) {
             if key == name {
                 return Some((true, key.len(), key, table));
             }
-            let pattern = globset::GlobBuilder::new(key)
-                .literal_separator(true)
-                .build()
-                .ok()?
-                .compile_matcher();
             let literal = key.chars().filter(|c| !"*?[]{}".contains(*c)).count();
-            (is_table_pattern(key) && pattern.is_match(name))
+            (is_table_pattern(key) && table_pattern(key)?.is_match(name))
                 .then_some((false, literal, key, table))
         })
         .collect();
@@ -603,7 +616,13 @@ pub fn resolve_target(repo: &Repo, cwd: &Path, spec: &str, cloud: Option<&str>) 
                 (_, named) => named.map(str::to_string),
             };
             let cloud = check_cloud(repo, &layout, cloud.as_deref())?;
-            return env_target(repo, &layout, cloud.as_deref(), &path);
+            return env_target(
+                repo,
+                &layout,
+                cloud.as_deref(),
+                &default_release(repo),
+                &path,
+            );
         }
         if layout.is_layer(&relative) {
             return Err(

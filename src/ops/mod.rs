@@ -249,11 +249,8 @@ pub(crate) fn check_entries(repo: &Repo) -> Result<()> {
     }
     for target in config.targets.keys() {
         if crate::engine::targets::is_table_pattern(target) {
-            let applies = envs.iter().any(|env| {
-                crate::engine::targets::target_settings(repo, env)
-                    .1
-                    .contains(target)
-            });
+            let applies = crate::engine::targets::table_pattern(target)
+                .is_some_and(|pattern| envs.iter().any(|env| pattern.is_match(env)));
             if applies {
                 continue;
             }

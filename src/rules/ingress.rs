@@ -176,6 +176,37 @@ pub fn ingress_tls(
     out
 }
 
+/// The ExternalDNS annotation naming the DNS records of an Ingress (comma-separated).
+const EXTERNAL_DNS_HOSTNAME: &str = "external-dns.alpha.kubernetes.io/hostname";
+
+/// The hosts of an Ingress's rules.
+fn rule_hosts(ingress: &RenderedObject) -> Vec<&str> {
+    ingress
+        .value
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("host").and_then(Value::as_str))
+        .collect()
+}
+
+/// The ExternalDNS annotation of an Ingress, as written (comma-separated names).
+fn external_dns_names(ingress: &RenderedObject) -> Option<&str> {
+    ingress
+        .value
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(EXTERNAL_DNS_HOSTNAME))
+        .and_then(Value::as_str)
+}
+
+/// Where a layer of the merged values sets `pointer`: file, line, column.
+fn values_origin(merged: Option<&Merged>, pointer: &str) -> Option<At> {
+    merged
+        .and_then(|m| m.provenance.origin(pointer))
+        .map(|o| (o.file, o.line, o.column))
+}
+
 /// At the values line of `ingress.annotations.<alb key>` when a layer sets it, else the template.
 fn locate_annotation(
     d: Diagnostic,
@@ -188,8 +219,8 @@ fn locate_annotation(
         "/ingress/annotations/{}",
         escape_key(&format!("{ALB}{key}"))
     );
-    match merged.and_then(|m| m.provenance.origin(&pointer)) {
-        Some(o) => d.at(o.file, o.line, o.column).with_path(pointer),
+    match values_origin(merged, &pointer) {
+        Some((file, line, column)) => d.at(file, line, column).with_path(pointer),
         None => sources.locate(d, object),
     }
 }
@@ -215,14 +246,7 @@ pub fn ingress_facts(
         findings: Vec::new(),
     };
     for ingress in objects.iter().filter(|o| o.kind() == "Ingress") {
-        let hosts: Vec<&str> = ingress
-            .value
-            .pointer("/spec/rules")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.get("host").and_then(Value::as_str))
-            .collect();
+        let hosts = rule_hosts(ingress);
         let annotations = ingress
             .value
             .pointer("/metadata/annotations")
@@ -235,17 +259,13 @@ pub fn ingress_facts(
                 "/ingress/annotations/{}",
                 escape_key(&format!("{ALB}certificate-arn"))
             );
-            let at = merged
-                .and_then(|m| m.provenance.origin(&pointer))
-                .map(|o| (o.file, o.line, o.column));
+            let at = values_origin(merged, &pointer);
             facts.certificate = Some(Certificate {
                 arn: arn.to_string(),
                 at,
             });
         }
-        if let Some(dns) = annotations
-            .and_then(|a| a.get("external-dns.alpha.kubernetes.io/hostname"))
-            .and_then(Value::as_str)
+        if let Some(dns) = external_dns_names(ingress)
             && hosts != [dns]
         {
             let d = finding(
@@ -256,16 +276,11 @@ pub fn ingress_facts(
                 ),
             )
             .with_hint("publish exactly the host the Ingress serves");
-            let pointer = format!(
-                "/ingress/annotations/{}",
-                escape_key("external-dns.alpha.kubernetes.io/hostname")
-            );
-            facts
-                .findings
-                .push(match merged.and_then(|m| m.provenance.origin(&pointer)) {
-                    Some(o) => d.at(o.file, o.line, o.column).with_path(pointer),
-                    None => sources.locate(d, ingress),
-                });
+            let pointer = format!("/ingress/annotations/{}", escape_key(EXTERNAL_DNS_HOSTNAME));
+            facts.findings.push(match values_origin(merged, &pointer) {
+                Some((file, line, column)) => d.at(file, line, column).with_path(pointer),
+                None => sources.locate(d, ingress),
+            });
         }
         if check_api_url && let [host] = hosts.as_slice() {
             let pointer = "/frontend/env/VITE_API_BASE_URL";
@@ -329,9 +344,6 @@ pub fn certificate_parity(group: &[(&str, Certificate)]) -> Vec<Diagnostic> {
 /// its cloud and the hosts it claims, each where it was set.
 pub struct HostUnique;
 
-/// The ExternalDNS annotation naming the DNS records of an Ingress (comma-separated).
-const EXTERNAL_DNS_HOSTNAME: &str = "external-dns.alpha.kubernetes.io/hostname";
-
 /// One target's claims on public hosts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostClaims {
@@ -392,22 +404,13 @@ pub fn host_claims(
         Some((d.file?, d.line.unwrap_or(1), d.column.unwrap_or(1)))
     };
     for ingress in objects.iter().filter(|o| o.kind() == "Ingress") {
-        let hosts: Vec<&str> = ingress
-            .value
-            .pointer("/spec/rules")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r.get("host").and_then(Value::as_str))
-            .collect();
+        let hosts = rule_hosts(ingress);
         let mut found: Vec<HostClaim> = hosts
             .iter()
             .map(|host| {
                 let pointer = format!("/ingress/hosts/{}", escape_key(host));
-                let at = merged
-                    .and_then(|m| m.provenance.origin(&pointer))
-                    .map(|o| (o.file, o.line, o.column))
-                    .or_else(|| template_at(ingress, &["host"]));
+                let at =
+                    values_origin(merged, &pointer).or_else(|| template_at(ingress, &["host"]));
                 HostClaim {
                     host: host.to_string(),
                     via: "Ingress host".to_string(),
@@ -415,18 +418,12 @@ pub fn host_claims(
                 }
             })
             .collect();
-        if let Some(dns) = ingress
-            .value
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(EXTERNAL_DNS_HOSTNAME))
-            .and_then(Value::as_str)
+        if let Some(dns) = external_dns_names(ingress)
             && !(on_aws && hosts != [dns])
         {
             let pointer = format!("/ingress/annotations/{}", escape_key(EXTERNAL_DNS_HOSTNAME));
-            let at = merged
-                .and_then(|m| m.provenance.origin(&pointer))
-                .map(|o| (o.file, o.line, o.column))
-                .or_else(|| template_at(ingress, &["annotations"]));
+            let at =
+                values_origin(merged, &pointer).or_else(|| template_at(ingress, &["annotations"]));
             found.extend(
                 dns.split(',')
                     .map(str::trim)
