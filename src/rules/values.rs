@@ -400,25 +400,10 @@ mod tests {
 
     #[test]
     fn mis_keyed_cronjob_override_is_found_with_a_suggestion() {
-        let defaults = parse_layer(
-            "charts/jetscale/values.yaml",
+        let found = backend_api(
             "backend-api:\n  cronJobs:\n    pull-coh: {schedule: '30 2 * * *'}\n    discover-aws: {schedule: '0 3 * * *'}\n",
-        )
-        .unwrap();
-        let env = parse_layer(
-            "envs/prod/console.yaml",
             "backend-api:\n  cronJobs:\n    discover-aws-resources:\n      schedule: '0 */4 * * *'\n    pull-coh:\n      suspend: true\n    brand-new:\n      schedule: '1 1 * * *'\n      command: [x]\n",
-        )
-        .unwrap();
-        let sub = backend_defaults();
-        let deps = [DependencyView::bare(
-            "backend-api",
-            "backend",
-            "4.6.12",
-            "ghcr.io/jetscale-ai/backend",
-            &sub,
-        )];
-        let found = keyed_map_overrides(defaults.value(), &[env], &deps);
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].rule, "values/keyed-map-override");
         assert_eq!(

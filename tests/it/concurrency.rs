@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Sandbox};
+use crate::support::{self, Sandbox, Started};
 
 /// The bound of each run: reaching it means a deadlock.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -64,14 +64,14 @@ fn holds_open(pid: u32, path: &Path) -> bool {
         .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
 }
 
-#[test]
-fn sigint_while_waiting_for_the_repository_lock_exits_130_promptly_and_writes_nothing() {
-    let sandbox = Sandbox::with_repo();
+/// `deps build --offline` started while this test holds the repository lock, once it has
+/// opened the lock file and had time to try it and say it waits. The lock is held until the
+/// returned file is unlocked or dropped.
+fn build_waiting_for_a_held_lock(sandbox: &Sandbox) -> (std::fs::File, Started) {
     let lock_path = sandbox.path(".stackctl");
     std::fs::create_dir_all(&lock_path).unwrap();
     let held = std::fs::File::open(&lock_path).unwrap();
     held.lock().unwrap();
-
     let started = sandbox.spawn_stackctl(["deps", "build", "--offline"]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !holds_open(started.id(), &lock_path) {
@@ -80,6 +80,13 @@ fn sigint_while_waiting_for_the_repository_lock_exits_130_promptly_and_writes_no
     }
     // Past the open, the first attempt and its notice follow at once.
     std::thread::sleep(Duration::from_millis(300));
+    (held, started)
+}
+
+#[test]
+fn sigint_while_waiting_for_the_repository_lock_exits_130_promptly_and_writes_nothing() {
+    let sandbox = Sandbox::with_repo();
+    let (held, started) = build_waiting_for_a_held_lock(&sandbox);
     let run = started.interrupt_promptly();
     assert!(run.stderr.contains(WAITING), "{}", run.all());
     assert!(
@@ -94,17 +101,7 @@ fn sigint_while_waiting_for_the_repository_lock_exits_130_promptly_and_writes_no
 #[test]
 fn a_run_waiting_for_the_lock_goes_on_once_it_is_released_and_builds() {
     let sandbox = Sandbox::with_repo();
-    let lock_path = sandbox.path(".stackctl");
-    std::fs::create_dir_all(&lock_path).unwrap();
-    let held = std::fs::File::open(&lock_path).unwrap();
-    held.lock().unwrap();
-    let started = sandbox.spawn_stackctl(["deps", "build", "--offline"]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !holds_open(started.id(), &lock_path) {
-        assert!(Instant::now() < deadline, "stackctl never opened the lock");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+    let (held, started) = build_waiting_for_a_held_lock(&sandbox);
     assert!(
         sandbox.chart_archives().is_empty(),
         "built while the lock was held"

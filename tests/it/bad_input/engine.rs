@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{assert_no_crash, edit, helm_wrapper};
+use super::{assert_no_crash, edit, helm_wrapper, stderr_says};
 use crate::support::{self, Sandbox};
 
 /// The line of `stackctl.toml`'s `[render]` table that `with` is inserted after.
@@ -76,11 +76,7 @@ fn helm_hanging_on_one_target_is_stopped_at_the_render_timeout_and_the_others_ar
         assert!(message.contains(part), "{part:?} missing from {message}");
     }
     // Said on stderr as soon as it happened, not only in the report.
-    assert!(
-        run.stderr.contains("did not finish within 3 s"),
-        "{}",
-        run.stderr
-    );
+    stderr_says(&run, &["did not finish within 3 s"]);
     // The explicit bound: the configured timeout plus the other targets, far from the 60 s
     // default (or the 120 s this used to cost).
     assert!(elapsed < Duration::from_secs(45), "{elapsed:?}");
@@ -281,23 +277,9 @@ fn unknown_rule_id_under_rules_is_a_configuration_error_with_a_did_you_mean() {
         sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
     run.expect(2);
     assert_no_crash(&run);
-    assert!(
-        run.stderr.contains(&format!("stackctl.toml:{line}")),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("\"values/keyed-map-overide\", which is not a rule"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("did you mean \"values/keyed-map-override\"?"),
-        "{}",
-        run.stderr
-    );
+    stderr_says(&run, &[&format!("stackctl.toml:{line}")]);
+    stderr_says(&run, &["\"values/keyed-map-overide\", which is not a rule"]);
+    stderr_says(&run, &["did you mean \"values/keyed-map-override\"?"]);
 }
 
 #[test]
@@ -335,22 +317,11 @@ fn targets_entry_for_a_missing_env_file_is_a_configuration_error_with_a_did_you_
         sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
     run.expect(2);
     assert_no_crash(&run);
-    assert!(
-        run.stderr.contains(&format!("stackctl.toml:{line}")),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("envs/prod/consle.yaml, which does not exist"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .contains("did you mean [targets.\"envs/prod/console.yaml\"]?"),
-        "{}",
-        run.stderr
+    stderr_says(&run, &[&format!("stackctl.toml:{line}")]);
+    stderr_says(&run, &["envs/prod/consle.yaml, which does not exist"]);
+    stderr_says(
+        &run,
+        &["did you mean [targets.\"envs/prod/console.yaml\"]?"],
     );
 }
 
@@ -420,12 +391,7 @@ fn push_to_an_unreachable_registry_suggests_no_offline_flag_publish_does_not_hav
     ]);
     run.expect(3);
     assert_no_crash(&run);
-    assert!(
-        run.stderr
-            .contains(&format!("registry {host} is unreachable")),
-        "{}",
-        run.stderr
-    );
+    stderr_says(&run, &[&format!("registry {host} is unreachable")]);
     assert!(run.stderr.contains("pushing backend"), "{}", run.stderr);
     assert!(!run.stderr.contains("--offline"), "{}", run.stderr);
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::stderr_says;
 use crate::support::{self, Run, Sandbox};
 
 /// Far beyond what any of these runs takes (well under a few seconds): reaching it means a hang.
@@ -61,17 +62,6 @@ fn diagnostics_in<'a>(doc: &'a Value, file: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|d| d["file"] == file)
         .collect()
-}
-
-#[track_caller]
-fn stderr_says(run: &Run, parts: &[&str]) {
-    for part in parts {
-        assert!(
-            run.stderr.contains(part),
-            "stderr lacks {part:?}:\n{}",
-            run.all()
-        );
-    }
 }
 
 #[test]

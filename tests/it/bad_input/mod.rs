@@ -33,6 +33,19 @@ pub fn assert_no_crash(run: &Run) {
     );
 }
 
+/// Every one of `parts` is on stderr.
+#[track_caller]
+pub fn stderr_says<S: AsRef<str>>(run: &Run, parts: &[S]) {
+    for part in parts {
+        let part = part.as_ref();
+        assert!(
+            run.stderr.contains(part),
+            "stderr lacks {part:?}:\n{}",
+            run.all()
+        );
+    }
+}
+
 /// Replace `from` (which must be there) with `to` in a file of the sandbox.
 pub fn edit(sandbox: &Sandbox, file: &str, from: &str, to: &str) {
     let text = sandbox.read(file);
