@@ -214,6 +214,15 @@ impl Layout {
         self.layer_files.is_match(relative)
     }
 
+    /// How many directory levels deep the cloud layer lies (1 for `{cloud}.yaml`): how far
+    /// to look for the clouds.
+    pub fn cloud_depth(&self) -> usize {
+        self.layers
+            .iter()
+            .find(|l| l.uses_cloud())
+            .map_or(1, |l| l.template.split('/').count())
+    }
+
     /// The clouds: the values of `{cloud}` for which the cloud layer exists (`aws` for
     /// `aws.yaml` under `{cloud}.yaml`), sorted.
     pub fn clouds(&self, files: &[String]) -> Vec<String> {

@@ -120,13 +120,7 @@ fn walk_error(repo: &Repo, dir: &Path, error: walkdir::Error) -> Error {
 /// repository; walkdir reports loops.
 pub fn env_files(repo: &Repo, layout: &Layout) -> Result<Vec<PathBuf>> {
     let dir = &layout.dir;
-    if !dir.is_dir() {
-        return Err(Error::config(format!(
-            "cannot read the envs directory {}: it is not a directory",
-            repo.display_path(dir)
-        ))
-        .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere"));
-    }
+    require_envs_dir(repo, dir)?;
     let mut files = Vec::new();
     let charts = ChartDirs::new(dir);
     let walk = walkdir::WalkDir::new(dir)
@@ -213,6 +207,18 @@ impl ChartDirs {
     }
 }
 
+/// The envs directory must be one: an error naming it and the setting otherwise.
+fn require_envs_dir(repo: &Repo, dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "cannot read the envs directory {}: it is not a directory",
+        repo.display_path(dir)
+    ))
+    .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere"))
+}
+
 /// `path` relative to `dir`, `/`-separated.
 fn relative_to(dir: &Path, path: &Path) -> String {
     path.strip_prefix(dir)
@@ -231,22 +237,16 @@ pub fn clouds(repo: &Repo) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let dir = &layout.dir;
+    require_envs_dir(repo, dir)?;
     let entries = walkdir::WalkDir::new(dir)
         .min_depth(1)
-        .max_depth(4)
+        .max_depth(layout.cloud_depth())
         .follow_links(true)
         .into_iter()
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_file())
         .map(|e| relative_to(dir, e.path()))
         .collect::<Vec<_>>();
-    if !dir.is_dir() {
-        return Err(Error::config(format!(
-            "cannot read the envs directory {}",
-            repo.display_path(dir)
-        ))
-        .with_hint("set envs.dir in stackctl.toml if the environments live elsewhere"));
-    }
     Ok(layout.clouds(&entries))
 }
 
