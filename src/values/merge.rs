@@ -124,7 +124,8 @@ pub struct LayerValue<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct History<'a> {
     pub pointer: String,
-    /// In precedence order, lowest first (the chart's defaults come first).
+    /// In precedence order, lowest first: a subchart's own `values.yaml`, then the chart's
+    /// defaults, then each layer of the chain.
     pub layers: Vec<LayerValue<'a>>,
     /// Index into `layers` of the layer that set the merged value last; `None` when the
     /// merged values do not have the pointer (never set, or deleted by a `null`).
@@ -207,6 +208,10 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct Provenance {
     chain: Vec<ParsedLayer>,
+    /// Layers `0..merged_layers` are the chain that was merged, in precedence order; those
+    /// after were appended by [`Merged::embed_subchart`]: a subchart's own `values.yaml`,
+    /// below every layer of the chain for the subtree it fills.
+    merged_layers: usize,
     views: Vec<View>,
     entries: HashMap<String, Entry>,
 }
@@ -357,9 +362,10 @@ impl Merged {
             .and_then(|_| prov.nearest(pointer))
             .and_then(|(at, entry)| (at == pointer || entry.whole).then_some(entry.view))
             .and_then(|view| by_view[view as usize]);
-        // Keep the chain's order even when a layer shows up through several views.
+        // Precedence order, lowest first, even when a layer shows up through several views: a
+        // subchart's own defaults (appended to the chain when embedded) before the chain.
         let mut order: Vec<usize> = (0..layers.len()).collect();
-        order.sort_by_key(|&i| layers[i].layer);
+        order.sort_by_key(|&i| (layers[i].layer < prov.merged_layers, layers[i].layer));
         let winner = winner.and_then(|w| order.iter().position(|&i| i == w));
         let mut sorted = Vec::with_capacity(layers.len());
         let mut slots: Vec<Option<LayerValue<'_>>> = layers.into_iter().map(Some).collect();
@@ -760,6 +766,7 @@ pub fn merge_chain_with(
     Merged {
         value,
         provenance: Provenance {
+            merged_layers: chain.len(),
             chain,
             views,
             entries,
@@ -911,6 +918,7 @@ pub fn scope_subchart(
     Ok(Merged {
         value,
         provenance: Provenance {
+            merged_layers: chain.len(),
             chain,
             views,
             entries,
@@ -1422,15 +1430,16 @@ global:
             merged.empty_map_overrides[0].pointer,
             "/backend-api/cronJobs"
         );
+        // Precedence order, lowest first: the subchart's own defaults under everything.
         let h = merged.history("/backend-api/image/tag");
         let files: Vec<_> = h.layers.iter().map(|l| l.file).collect();
         assert_eq!(
             files,
             vec![
+                "backend/values.yaml",
                 "charts/jetscale/values.yaml",
                 "envs/aws.yaml",
                 "envs/prod/console.yaml",
-                "backend/values.yaml"
             ]
         );
         assert_eq!(h.layers[h.winner.unwrap()].file, "envs/prod/console.yaml");

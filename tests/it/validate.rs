@@ -840,6 +840,38 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
                 && text.contains("<- wins"),
             "{text}"
         );
+
+        // A subchart's value: its own values.yaml is the lowest layer, listed first.
+        let run = sandbox.stackctl_with_helm(
+            &helm,
+            [
+                "--format",
+                "json",
+                "values",
+                "envs/prod/console.yaml",
+                "--path",
+                "backend-api.replicaCount",
+            ],
+        );
+        run.expect(0);
+        let doc: Value = run.json();
+        let files: Vec<&str> = doc["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["file"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            files,
+            vec![
+                "charts/jetscale/charts/backend-4.6.12.tgz/values.yaml",
+                "charts/jetscale/values.yaml",
+                "envs/aws.yaml",
+                "envs/prod/default.yaml",
+                "envs/prod/console.yaml"
+            ]
+        );
+        assert_eq!(doc["layers"][4]["winner"], true);
     }
 }
 
