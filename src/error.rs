@@ -27,6 +27,23 @@ pub enum ExitCode {
     Interrupted = 130,
 }
 
+impl ExitCode {
+    /// The exit code whose number is `code`; a number that is none of them is an error of
+    /// the environment, the class of everything unexpected.
+    pub fn from_code(code: u8) -> ExitCode {
+        [
+            ExitCode::Ok,
+            ExitCode::Findings,
+            ExitCode::Usage,
+            ExitCode::Environment,
+            ExitCode::Interrupted,
+        ]
+        .into_iter()
+        .find(|c| *c as u8 == code)
+        .unwrap_or(ExitCode::Environment)
+    }
+}
+
 /// What went wrong, in terms a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -150,14 +167,23 @@ impl fmt::Display for Error {
                 }
             }
         }
-        f.write_str(&self.message)?;
+        f.write_str(&self.text())
+    }
+}
+
+impl Error {
+    /// What failed, with its cause, without the location: for a report that shows the
+    /// location on its own.
+    pub fn text(&self) -> String {
+        let mut text = self.message.clone();
         if let Some(source) = &self.source {
-            let text = source.to_string();
-            if !self.message.contains(&text) {
-                write!(f, ": {text}")?;
+            let cause = source.to_string();
+            if !self.message.contains(&cause) {
+                text.push_str(": ");
+                text.push_str(&cause);
             }
         }
-        Ok(())
+        text
     }
 }
 

@@ -113,6 +113,39 @@ pub struct Report {
     pub targets: Vec<TargetResult>,
     pub diagnostics: Vec<Diagnostic>,
     pub duration_ms: u64,
+    /// The error that stopped the run before every check was made, when one did: the report
+    /// then holds what was found before it, and says both.
+    pub stopped: Option<Stopped>,
+}
+
+/// An error that ended a run whose findings are still worth showing (a chart that cannot be
+/// built, next to the dependency findings that may explain why).
+///
+/// [`Stopped::located`] is how every renderer shows it on one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stopped {
+    /// What failed.
+    pub message: String,
+    /// The file the error is about, relative to the repository root, and its line, when known.
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    /// How to fix it, when known.
+    pub hint: Option<String>,
+    /// The run's exit code: the error's (`docs/cli.md`), never the findings' 1.
+    pub exit_code: u8,
+}
+
+impl Stopped {
+    /// `file:line: message`, or as much of the location as is known.
+    pub fn located(&self) -> String {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: {}", self.message),
+            (Some(file), None) if !self.message.contains(file.as_str()) => {
+                format!("{file}: {}", self.message)
+            }
+            _ => self.message.clone(),
+        }
+    }
 }
 
 impl Report {
@@ -128,9 +161,9 @@ impl Report {
             .filter(|d| d.severity == severity)
             .count()
     }
-    /// True when no finding has error severity.
+    /// True when no finding has error severity and nothing stopped the run.
     pub fn ok(&self) -> bool {
-        self.errors() == 0
+        self.errors() == 0 && self.stopped.is_none()
     }
     pub fn passed(&self) -> usize {
         self.targets

@@ -95,5 +95,6 @@ pub fn assemble_with(
         targets,
         diagnostics,
         duration_ms: started.elapsed().as_millis() as u64,
+        stopped: None,
     }
 }

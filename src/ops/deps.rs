@@ -85,6 +85,7 @@ pub fn check(cx: &Context, source: &DepsSource) -> Result<Report> {
         targets: Vec::new(),
         diagnostics: supply_chain(cx)?,
         duration_ms: started.elapsed().as_millis() as u64,
+        stopped: None,
     })
 }
 
@@ -268,6 +269,7 @@ pub async fn update(cx: &Context, source: &DepsSource) -> Result<UpdateResult> {
             targets: Vec::new(),
             diagnostics: blockers,
             duration_ms: started.elapsed().as_millis() as u64,
+            stopped: None,
         }));
     }
     announce_links(cx)?;

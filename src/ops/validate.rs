@@ -9,7 +9,7 @@ use super::{Context, DepsSource, Notice, deps};
 use crate::engine::cache::ResultCache;
 use crate::engine::{self, targets};
 use crate::error::Result;
-use crate::findings::{Diagnostic, Report, Severity};
+use crate::findings::{Diagnostic, Report, Stopped};
 use crate::oci::cache::ChartCache;
 use crate::repo::Repo;
 use crate::rules;
@@ -60,8 +60,6 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     cx.require_helm().await?;
     // The lock is checked as committed, before anything could touch it.
     let mut general = cx.helm_first(deps::supply_chain(cx)).await?;
-    // Only a dependency finding can explain a chart that cannot be built (below).
-    let dependency_errors = general.iter().any(|d| d.severity == Severity::Error);
     let targets = cx.helm_first(select_targets(repo, &request.scope)).await?;
     if !matches!(request.scope, Scope::Chart) {
         for chart in targets::charts_in_envs(repo) {
@@ -79,11 +77,18 @@ pub async fn validate(cx: &Context, request: &ValidateRequest) -> Result<Report>
     }
     let workspace = match deps::prepare_workspace(cx, &request.source, "validated").await {
         Ok(workspace) => Arc::new(workspace),
-        // A dependency finding (a file:// leak, a lock out of sync) can make the chart
-        // unbuildable; those findings are the report, not an error of the run. Any other
-        // finding (a .gitignore without `.env`) explains nothing: the error is the run's.
-        Err(e) if !e.is_cancelled() && dependency_errors => {
-            return Ok(engine::assemble(repo, &[], general, started));
+        // The findings so far (a lock out of sync, a file:// leak: often why the chart cannot
+        // be built) and the error are reported together, the exit code the error's.
+        Err(e) if !e.is_cancelled() && !general.is_empty() => {
+            let mut report = engine::assemble(repo, &[], general, started);
+            report.stopped = Some(Stopped {
+                message: e.text(),
+                file: e.location.as_ref().map(|(file, _)| repo.display_path(file)),
+                line: e.location.as_ref().and_then(|(_, line)| *line),
+                hint: e.hint.clone(),
+                exit_code: e.kind.exit_code() as u8,
+            });
+            return Ok(report);
         }
         Err(e) => return Err(e),
     };

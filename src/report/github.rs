@@ -19,6 +19,26 @@ pub(super) fn annotations(report: &Report, out: &mut dyn Write) -> io::Result<()
     for diagnostic in report.sorted_diagnostics() {
         writeln!(out, "{}", command(diagnostic))?;
     }
+    if let Some(stopped) = &report.stopped {
+        let mut properties = Vec::new();
+        if let Some(file) = &stopped.file {
+            properties.push(format!("file={}", escape_property(file)));
+            if let Some(line) = stopped.line {
+                properties.push(format!("line={line}"));
+            }
+        }
+        properties.push("title=stackctl".to_string());
+        let text = match &stopped.hint {
+            Some(hint) => format!("{} (hint: {hint})", stopped.message),
+            None => stopped.message.clone(),
+        };
+        writeln!(
+            out,
+            "::error {}::{}",
+            properties.join(","),
+            escape_data(&text)
+        )?;
+    }
     Ok(())
 }
 
@@ -64,6 +84,22 @@ mod tests {
         let mut out = Vec::new();
         render(report, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn an_error_that_stopped_the_run_is_annotated_after_the_findings() {
+        let text = github(&sample::stopped());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "::error file=charts/jetscale/Chart.lock,title=deps/lock::Chart.lock is out of \
+                 sync with Chart.yaml",
+                "::error file=charts/jetscale/Chart.yaml,line=14,title=stackctl::cannot build \
+                 the dependencies (hint: run `stackctl deps update`)",
+                "checked no targets; 1 error, 0 warnings; stopped by an error (0.01 s)",
+            ]
+        );
     }
 
     #[test]

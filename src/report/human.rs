@@ -43,7 +43,7 @@ pub(super) fn render(
         }
     }
     // Quiet means silence when there is nothing to say; a failure always gets its summary.
-    let clean = report.diagnostics.is_empty() && report.failed() == 0;
+    let clean = report.ok() && report.diagnostics.is_empty() && report.failed() == 0;
     if !(options.quiet && clean) {
         let style = if report.ok() && report.failed() == 0 {
             styles.summary_ok
@@ -71,6 +71,18 @@ pub(super) fn diagnostics(
     for diagnostic in report.sorted_diagnostics() {
         let text = renderer.render(&[group(diagnostic, report, &mut sources)]);
         writeln!(out, "{text}\n")?;
+    }
+    if let Some(stopped) = &report.stopped {
+        let title = Level::ERROR.primary_title(normalize_untrusted_str(&stopped.located()));
+        let mut group = Group::with_title(title);
+        if let Some(hint) = &stopped.hint {
+            group = group.element(
+                Level::HELP
+                    .with_name("hint")
+                    .message(normalize_untrusted_str(hint)),
+            );
+        }
+        writeln!(out, "{}\n", renderer.render(&[group]))?;
     }
     Ok(())
 }
@@ -266,6 +278,27 @@ mod tests {
             "warning_without_file",
             human(&report, "/nonexistent".as_ref(), false)
         );
+    }
+
+    #[test]
+    fn an_error_that_stopped_the_run_follows_the_findings_it_may_come_from() {
+        let text = human(&sample::stopped(), "/nonexistent".as_ref(), false);
+        let finding = text.find("error[deps/lock]").expect("the finding");
+        let stopped = text
+            .find("error: charts/jetscale/Chart.yaml:14: cannot build the dependencies")
+            .expect("the error");
+        assert!(finding < stopped, "{text}");
+        assert!(
+            text.contains("= hint: run `stackctl deps update`"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("1 error, 0 warnings; stopped by an error (0.01 s)\n"),
+            "{text}"
+        );
+        // Quiet keeps it: it is never a clean run.
+        let quiet = human(&sample::stopped(), "/nonexistent".as_ref(), true);
+        assert!(quiet.contains("cannot build the dependencies"), "{quiet}");
     }
 
     #[test]

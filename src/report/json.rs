@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Diagnostic, Report, TargetResult};
+use super::{Diagnostic, Report, Stopped, TargetResult};
 
 /// The version of every JSON document's shape (the findings report and the documents of the
 /// other commands); see `docs/output.md` for what changes it.
@@ -20,6 +20,7 @@ struct Document<'a> {
     summary: Summary,
     targets: &'a [TargetResult],
     diagnostics: Vec<&'a Diagnostic>,
+    stopped: Option<&'a Stopped>,
 }
 
 #[derive(Serialize)]
@@ -46,6 +47,7 @@ pub(super) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         },
         targets: &report.targets,
         diagnostics: report.sorted_diagnostics(),
+        stopped: report.stopped.as_ref(),
     };
     serde_json::to_writer_pretty(&mut *out, &document)?;
     writeln!(out)
@@ -76,11 +78,36 @@ mod tests {
     }
 
     #[test]
+    fn an_error_that_stopped_the_run_is_in_the_document_and_it_is_not_ok() {
+        let doc = json(&sample::stopped());
+        assert_eq!(doc["ok"], false);
+        assert_eq!(
+            doc["stopped"],
+            json!({
+                "message": "cannot build the dependencies",
+                "file": "charts/jetscale/Chart.yaml",
+                "line": 14,
+                "hint": "run `stackctl deps update`",
+                "exit_code": 2
+            })
+        );
+        assert_eq!(doc["diagnostics"][0]["rule"], "deps/lock");
+        assert_eq!(json(&sample::failing())["stopped"], Value::Null);
+    }
+
+    #[test]
     fn top_level_and_summary_have_the_documented_shape() {
         let doc = json(&sample::failing());
         assert_eq!(
             keys(&doc),
-            ["version", "ok", "summary", "targets", "diagnostics"]
+            [
+                "version",
+                "ok",
+                "summary",
+                "targets",
+                "diagnostics",
+                "stopped"
+            ]
         );
         assert_eq!(doc["version"], json!(1));
         assert_eq!(doc["ok"], json!(false));

@@ -2,8 +2,10 @@
 //! file as a passing or failing test with its findings.
 //!
 //! Findings tied to no known target go into one more test case, named after the command (or
-//! `repository`), present only when there are such findings. Findings of a failed case are
-//! the failure's text; those of a passing case (warnings) go to its `<system-out>`.
+//! `repository`), present only when there are such findings or an error stopped the run: that
+//! error is the case's `<error>` (JUnit's "could not run", unlike a `<failure>`). Findings of a
+//! failed case are the failure's text; those of a passing case (warnings) go to its
+//! `<system-out>`.
 
 use std::collections::BTreeSet;
 use std::io::{self, Write};
@@ -11,7 +13,7 @@ use std::io::{self, Write};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::{Diagnostic, RenderOptions, Report, Severity, Status, count};
+use super::{Diagnostic, RenderOptions, Report, Severity, Status, Stopped, count};
 
 /// A test case before it is written: its name, time and findings.
 struct Case<'a> {
@@ -19,6 +21,8 @@ struct Case<'a> {
     duration_ms: u64,
     failed: bool,
     findings: Vec<&'a Diagnostic>,
+    /// The error that stopped the run, on the case of findings of no target.
+    stopped: Option<&'a Stopped>,
 }
 
 pub(super) fn render(
@@ -29,6 +33,11 @@ pub(super) fn render(
     let cases = cases(report, options);
     let tests = cases.len().to_string();
     let failures = cases.iter().filter(|c| c.failed).count().to_string();
+    let errors = cases
+        .iter()
+        .filter(|c| c.stopped.is_some())
+        .count()
+        .to_string();
     let time = seconds(report.duration_ms);
     let suite = options.command.as_deref().unwrap_or("stackctl");
 
@@ -40,7 +49,7 @@ pub(super) fn render(
             ("name", "stackctl"),
             ("tests", tests.as_str()),
             ("failures", failures.as_str()),
-            ("errors", "0"),
+            ("errors", errors.as_str()),
             ("time", time.as_str()),
         ])
         .write_inner_content(|writer| {
@@ -50,7 +59,7 @@ pub(super) fn render(
                     ("name", xml_safe(suite).as_str()),
                     ("tests", tests.as_str()),
                     ("failures", failures.as_str()),
-                    ("errors", "0"),
+                    ("errors", errors.as_str()),
                     ("skipped", "0"),
                     ("time", time.as_str()),
                 ])
@@ -82,6 +91,7 @@ fn cases<'a>(report: &'a Report, options: &'a RenderOptions) -> Vec<Case<'a>> {
                 duration_ms: target.duration_ms,
                 failed: target.status == Status::Failed || has_error(&findings),
                 findings,
+                stopped: None,
             }
         })
         .collect();
@@ -89,12 +99,13 @@ fn cases<'a>(report: &'a Report, options: &'a RenderOptions) -> Vec<Case<'a>> {
         .into_iter()
         .filter(|d| d.target.as_deref().and_then(|t| report.target(t)).is_none())
         .collect();
-    if !orphans.is_empty() {
+    if !orphans.is_empty() || report.stopped.is_some() {
         cases.push(Case {
             name: options.command.as_deref().unwrap_or("repository"),
             duration_ms: 0,
             failed: has_error(&orphans),
             findings: orphans,
+            stopped: report.stopped.as_ref(),
         });
     }
     cases
@@ -111,12 +122,28 @@ fn write_case<W: Write>(writer: &mut Writer<W>, case: &Case) -> io::Result<()> {
         ("name", xml_safe(case.name).as_str()),
         ("time", time.as_str()),
     ]);
-    if case.findings.is_empty() && !case.failed {
+    if case.findings.is_empty() && !case.failed && case.stopped.is_none() {
         element.write_empty()?;
         return Ok(());
     }
     let text = xml_safe(&findings_text(&case.findings));
     element.write_inner_content(|writer| {
+        if let Some(stopped) = case.stopped {
+            let mut detail = stopped.located();
+            if let Some(hint) = &stopped.hint {
+                detail.push_str(&format!("\n  = hint: {hint}"));
+            }
+            writer
+                .create_element("error")
+                .with_attributes([
+                    ("message", xml_safe(&stopped.located()).as_str()),
+                    ("type", "stopped"),
+                ])
+                .write_text_content(text_node(&xml_safe(&detail)))?;
+        }
+        if case.findings.is_empty() && !case.failed {
+            return Ok(());
+        }
         if case.failed {
             let errors: Vec<&Diagnostic> = case
                 .findings
@@ -283,6 +310,31 @@ mod tests {
         let xml = String::from_utf8(out).unwrap();
         let root = parse(&xml);
         (xml, root)
+    }
+
+    #[test]
+    fn an_error_that_stopped_the_run_is_the_command_cases_error() {
+        let (_, root) = junit(&sample::stopped(), Some("validate envs aws"));
+        assert_eq!(root.attr("errors"), "1");
+        let suite = root.children("testsuite")[0];
+        assert_eq!(suite.attr("errors"), "1");
+        let cases = suite.children("testcase");
+        assert_eq!(cases.len(), 1);
+        assert_eq!(cases[0].attr("name"), "validate envs aws");
+        let error = cases[0].children("error");
+        assert_eq!(error.len(), 1);
+        assert_eq!(
+            error[0].attr("message"),
+            "charts/jetscale/Chart.yaml:14: cannot build the dependencies"
+        );
+        assert!(error[0].text.contains("hint: run `stackctl deps update`"));
+        // The finding that explains it is still the case's failure.
+        let failure = cases[0].children("failure");
+        assert!(
+            failure[0].text.contains("error[deps/lock]"),
+            "{}",
+            failure[0].text
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use std::io;
 use std::path::PathBuf;
 
-pub use crate::findings::{Diagnostic, Report, Severity, Status, TargetResult};
+pub use crate::findings::{Diagnostic, Report, Severity, Status, Stopped, TargetResult};
 
 mod documents;
 mod github;
@@ -138,7 +138,12 @@ impl Printer {
     /// run (`validate envs aws`).
     pub fn findings(&self, report: &Report, root: &Path, command: &str) -> Result<ExitCode> {
         let options = self.options(root, command);
-        self.emit(report.ok(), |out| render(report, &options, out))
+        let code = self.emit(report.ok(), |out| render(report, &options, out))?;
+        // An error that stopped the run outranks the findings: the run is incomplete.
+        Ok(match &report.stopped {
+            Some(stopped) => ExitCode::from_code(stopped.exit_code),
+            None => code,
+        })
     }
 
     /// A test run's report in the chosen format (`docs/output.md`); exit 1 when a check
@@ -290,7 +295,8 @@ pub fn print_error(err: &Error) {
 }
 
 /// The closing line of human and GitHub output, e.g.
-/// `checked 8 targets: 7 passed, 1 failed; 2 errors, 1 warning (0.84 s)`.
+/// `checked 8 targets: 7 passed, 1 failed; 2 errors, 1 warning (0.84 s)`, with
+/// `; stopped by an error` after the counts when an error ended the run early.
 /// Its wording is stable: scripts and people grep for it.
 pub fn summary_line(report: &Report) -> String {
     let findings = format!(
@@ -298,6 +304,10 @@ pub fn summary_line(report: &Report) -> String {
         count(report.errors(), "error", "errors"),
         count(report.warnings(), "warning", "warnings")
     );
+    let findings = match report.stopped {
+        Some(_) => format!("{findings}; stopped by an error"),
+        None => findings,
+    };
     let seconds = seconds(report.duration_ms);
     if report.targets.is_empty() {
         return format!("checked no targets; {findings} ({seconds} s)");

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{Diagnostic, Report, Status, TargetResult};
+use super::{Diagnostic, Report, Status, Stopped, TargetResult};
 
 pub const CONSOLE: &str = "envs/prod/console.yaml";
 
@@ -64,6 +64,26 @@ pub fn failing() -> Report {
                 .with_hint("replicas takes a whole number, e.g. 3"),
         ],
         duration_ms: 840,
+        stopped: None,
+    }
+}
+
+/// A run that stopped on an error after a dependency finding: the chart could not be built.
+pub fn stopped() -> Report {
+    Report {
+        diagnostics: vec![
+            Diagnostic::error("deps/lock", "Chart.lock is out of sync with Chart.yaml")
+                .in_file("charts/jetscale/Chart.lock"),
+        ],
+        duration_ms: 12,
+        stopped: Some(Stopped {
+            message: "cannot build the dependencies".to_string(),
+            file: Some("charts/jetscale/Chart.yaml".to_string()),
+            line: Some(14),
+            hint: Some("run `stackctl deps update`".to_string()),
+            exit_code: 2,
+        }),
+        ..Report::default()
     }
 }
 
@@ -82,6 +102,7 @@ pub fn clean() -> Report {
         ],
         diagnostics: vec![],
         duration_ms: 57,
+        stopped: None,
     }
 }
 

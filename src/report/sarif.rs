@@ -11,9 +11,9 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, Message, MultiformatMessageString, PhysicalLocation, PropertyBag,
-    Region, ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultLevel, Run,
-    Sarif, Tool, ToolComponent,
+    ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 use sha2::{Digest, Sha256};
 
@@ -77,12 +77,30 @@ fn log(report: &Report, options: &RenderOptions) -> Sarif {
         .semantic_version(env!("CARGO_PKG_VERSION"))
         .rules(descriptors)
         .build();
-    let run = Run::builder()
+    let mut run = Run::builder()
         .tool(Tool::from(driver))
         .results(results)
         // Diagnostics count columns in characters, as SARIF's default (UTF-16) would not.
         .column_kind(json!("unicodeCodePoints"))
         .build();
+    // An error that ended the run is SARIF's failed invocation, with the error as its
+    // notification: the results above are then not the whole picture.
+    if let Some(stopped) = &report.stopped {
+        let text = match &stopped.hint {
+            Some(hint) => format!("{} (hint: {hint})", stopped.located()),
+            None => stopped.located(),
+        };
+        let notification = Notification::builder()
+            .message(Message::from(&text))
+            .level(json!("error"))
+            .build();
+        run.invocations = Some(vec![
+            Invocation::builder()
+                .execution_successful(false)
+                .tool_execution_notifications(vec![notification])
+                .build(),
+        ]);
+    }
     Sarif::builder()
         .schema(SCHEMA_URI)
         .version("2.1.0")
@@ -250,6 +268,27 @@ mod tests {
         log["runs"][0]["results"][1]["locations"][0]["physicalLocation"]["region"]["startLine"] =
             json!(0);
         assert_eq!(schema_errors(&validator, &log).len(), 2, "{log:#}");
+    }
+
+    #[test]
+    fn an_error_that_stopped_the_run_is_a_failed_invocation() {
+        let log = sarif(&sample::stopped());
+        assert_eq!(schema_errors(&validator(), &log), Vec::<String>::new());
+        let invocations = &log["runs"][0]["invocations"];
+        assert_eq!(invocations[0]["executionSuccessful"], false);
+        let notification = &invocations[0]["toolExecutionNotifications"][0];
+        assert_eq!(notification["level"], "error");
+        assert_eq!(
+            notification["message"]["text"],
+            "charts/jetscale/Chart.yaml:14: cannot build the dependencies (hint: run `stackctl deps update`)"
+        );
+        assert_eq!(log["runs"][0]["results"][0]["ruleId"], "deps/lock");
+        // A run that was not stopped says nothing about its invocation.
+        assert!(
+            sarif(&sample::failing())["runs"][0]
+                .get("invocations")
+                .is_none()
+        );
     }
 
     #[test]

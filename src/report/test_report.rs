@@ -77,6 +77,7 @@ fn findings(report: &TestReport) -> Report {
         targets: Vec::new(),
         diagnostics: report.diagnostics.clone(),
         duration_ms: report.duration_ms,
+        stopped: None,
     }
 }
 

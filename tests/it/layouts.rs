@@ -527,8 +527,16 @@ fn region_wrappers_report_a_seeded_mistake_at_its_line_and_keep_the_oci_policy_w
             "--offline",
         ],
     );
-    policy.expect(1);
+    // The policy refuses to build the chart: the finding and that error are one report, the
+    // exit code the error's.
+    policy.expect(2);
     assert_finding(&policy, "deps/oci-only", "Chart.yaml", 7);
+    let doc = policy.json();
+    assert_eq!(
+        (&doc["stopped"]["file"], &doc["stopped"]["line"]),
+        (&serde_json::json!("Chart.yaml"), &serde_json::json!(7)),
+        "{doc}"
+    );
 }
 
 #[test]

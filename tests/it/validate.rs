@@ -424,13 +424,18 @@ fn cases() -> Vec<Case> {
             "    requests:\n      cpu: 2500m #@\n",
             "render/resources",
         ),
-        case(
-            "file:// dependency",
-            "charts/jetscale/Chart.yaml",
-            "    repository: oci://ghcr.io/jetscale-ai/charts\n",
-            "    repository: file://../backend #@\n",
-            "deps/oci-only",
-        ),
+        // The chart cannot be built in link mode: the report says so beside the finding
+        // that explains it, with the error's exit code.
+        Case {
+            exit: 2,
+            ..case(
+                "file:// dependency",
+                "charts/jetscale/Chart.yaml",
+                "    repository: oci://ghcr.io/jetscale-ai/charts\n",
+                "    repository: file://../backend #@\n",
+                "deps/oci-only",
+            )
+        },
         case(
             "an object name with an underscore",
             "charts/jetscale/templates/ext-secret-common.yaml",
@@ -1186,21 +1191,41 @@ fn render_reports_why_helm_could_not_render_at_the_configured_level() {
 }
 
 #[test]
-fn a_workspace_error_is_not_hidden_by_gitignore_findings() {
+fn a_workspace_error_is_reported_with_the_findings_in_every_format() {
     // No .gitignore (three `secrets/gitignore` errors) and, offline, no chart for the backend
-    // (its local source is gone): the run's error is said, with its exit class, not "checked
-    // no targets".
+    // (its local source is gone). The run's error is never hidden behind the findings: every
+    // format holds both, and the exit code is the error's (2: the configuration names no
+    // source for the chart), not the findings' 1.
     let sandbox = Sandbox::with_repo();
     std::fs::remove_file(sandbox.path(".gitignore")).unwrap();
     std::fs::remove_file(sandbox.path("charts/backend/Chart.yaml")).unwrap();
-    let run =
-        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
-    assert!(
-        run.stderr
-            .contains("--offline: backend 4.6.12 is neither in the cache nor a local chart source"),
-        "{}",
-        run.all()
+    let said = "backend 4.6.12 is neither in the cache nor a local chart source";
+    for format in ["human", "json", "sarif", "junit", "github"] {
+        let run = sandbox.stackctl_with_helm(
+            &support::helm4(),
+            ["--format", format, "validate", "envs", "aws", "--offline"],
+        );
+        assert_eq!(run.code, 2, "{format}: {}", run.all());
+        assert!(run.stdout.contains(said), "{format}: {}", run.stdout);
+        assert!(
+            run.stdout.contains("secrets/gitignore"),
+            "{format}: {}",
+            run.stdout
+        );
+    }
+    let run = sandbox.stackctl_with_helm(
+        &support::helm4(),
+        ["--format", "json", "validate", "envs", "aws", "--offline"],
     );
-    assert_ne!(run.code, 1, "{}", run.all());
-    assert!(!run.all().contains("checked no targets"), "{}", run.all());
+    let doc = run.json();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["stopped"]["exit_code"], 2);
+    assert!(
+        doc["stopped"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("[dependencies.sources]"),
+        "{doc}"
+    );
+    assert_eq!(doc["summary"]["errors"], 3);
 }
