@@ -39,6 +39,50 @@ pub struct Diagnostic {
     pub line: Option<usize>,
     pub column: Option<usize>,
     pub path: Option<String>,
+    /// Findings this one causes: they go away when it is fixed (the target rendered again
+    /// with [`Diagnostic::fix`] applied showed them gone). Shown under it, never as causes of
+    /// their own.
+    #[serde(default)]
+    pub consequences: Vec<Diagnostic>,
+    /// The change to the values that undoes this finding's cause, when there is one to try.
+    #[serde(skip)]
+    pub fix: Option<Fix>,
+}
+
+/// A change to a target's values that undoes a finding's cause: each pointer of the merged
+/// values set to a value, `null` removing it, as one more layer over the target's would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fix {
+    pub set: Vec<(String, serde_json::Value)>,
+}
+
+impl Fix {
+    /// The fix as a values layer (JSON, which is YAML): each pointer's keys as nested maps.
+    pub fn as_layer(&self) -> String {
+        let mut root = serde_json::Map::new();
+        for (pointer, value) in &self.set {
+            let keys: Vec<String> = pointer
+                .split('/')
+                .skip(1)
+                .map(|token| token.replace("~1", "/").replace("~0", "~"))
+                .collect();
+            let Some((last, parents)) = keys.split_last() else {
+                continue;
+            };
+            let mut map = &mut root;
+            for key in parents {
+                let child = map
+                    .entry(key.clone())
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                if !child.is_object() {
+                    *child = serde_json::Value::Object(Default::default());
+                }
+                map = child.as_object_mut().expect("made an object");
+            }
+            map.insert(last.clone(), value.clone());
+        }
+        serde_json::Value::Object(root).to_string()
+    }
 }
 
 impl Diagnostic {
@@ -53,6 +97,8 @@ impl Diagnostic {
             line: None,
             column: None,
             path: None,
+            consequences: Vec::new(),
+            fix: None,
         }
     }
     pub fn error(rule: impl Into<String>, message: impl Into<String>) -> Self {
@@ -81,6 +127,10 @@ impl Diagnostic {
     }
     pub fn with_path(mut self, pointer: impl Into<String>) -> Self {
         self.path = Some(pointer.into());
+        self
+    }
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
         self
     }
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::cache::ResultCache;
 use super::workspace::{LayerLoad, TargetLayers, Workspace};
-use crate::findings::Diagnostic;
+use crate::findings::{Diagnostic, Fix};
 use crate::helm::{RenderError, Rendered};
 use crate::rules::{self, Facts, TargetCx};
 use crate::target::Target;
@@ -33,8 +33,18 @@ pub struct TargetOutcome {
     pub duration_ms: u64,
 }
 
-/// Check one target: layers, merge, render, then every target rule.
+/// Check one target: layers, merge, render, then every target rule; findings another one
+/// causes are folded under it ([`fold_consequences`]).
 pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
+    let started = Instant::now();
+    let mut outcome = check_once(ws, target).await;
+    fold_consequences(ws, &mut outcome).await;
+    outcome.duration_ms = started.elapsed().as_millis() as u64;
+    outcome
+}
+
+/// Layers, merge, render and every target rule, once.
+async fn check_once(ws: &Workspace, target: Target) -> TargetOutcome {
     let started = Instant::now();
     let loaded = ws.load_layers(&target);
     let render = match loaded.parsed {
@@ -42,6 +52,94 @@ pub async fn check_target(ws: &Workspace, target: Target) -> TargetOutcome {
         None => None,
     };
     check_loaded(ws, target, loaded, render, started)
+}
+
+/// How many findings of one target are tried as causes of the others: each try renders the
+/// target once more.
+pub const MAX_CAUSES_TRIED: usize = 3;
+
+/// One mistake, one finding: a finding that comes with a [`Fix`] (a mistyped key, a value of
+/// the wrong type) is tried as the cause of the target's other findings. The target is checked
+/// again with the fix applied as one more layer; the findings that are gone then were caused
+/// by it and move under it as its consequences. A try whose render fails proves nothing and
+/// is dropped, as are tries past [`MAX_CAUSES_TRIED`].
+async fn fold_consequences(ws: &Workspace, outcome: &mut TargetOutcome) {
+    let causes: Vec<usize> = (0..outcome.diagnostics.len())
+        .filter(|&i| outcome.diagnostics[i].fix.is_some())
+        .take(MAX_CAUSES_TRIED)
+        .collect();
+    if causes.is_empty() || outcome.diagnostics.len() == causes.len() {
+        return;
+    }
+    let key = |d: &Diagnostic| (d.rule.clone(), d.message.clone());
+    let before: HashSet<_> = outcome.diagnostics.iter().map(key).collect();
+    let mut cause_of: Vec<Option<usize>> = vec![None; outcome.diagnostics.len()];
+    for &cause in &causes {
+        let fix = outcome.diagnostics[cause]
+            .fix
+            .clone()
+            .expect("a cause has a fix");
+        let Some(tried) = check_with_fix(ws, &outcome.target, &fix).await else {
+            continue;
+        };
+        let after: HashSet<_> = tried.diagnostics.iter().map(key).collect();
+        let render_failed = tried
+            .diagnostics
+            .iter()
+            .any(|d| d.rule == "render/helm-error" && !before.contains(&key(d)));
+        if render_failed || tried.render_timeout.is_some() {
+            continue;
+        }
+        for (i, d) in outcome.diagnostics.iter().enumerate() {
+            if cause_of[i].is_none()
+                && !causes.contains(&i)
+                && d.fix.is_none()
+                && !after.contains(&key(d))
+            {
+                cause_of[i] = Some(cause);
+            }
+        }
+    }
+    let mut kept = Vec::new();
+    let mut consequences: Vec<Vec<Diagnostic>> = vec![Vec::new(); outcome.diagnostics.len()];
+    for (i, d) in std::mem::take(&mut outcome.diagnostics)
+        .into_iter()
+        .enumerate()
+    {
+        match cause_of[i] {
+            Some(cause) => consequences[cause].push(d),
+            None => kept.push((i, d)),
+        }
+    }
+    outcome.diagnostics = kept
+        .into_iter()
+        .map(|(i, mut d)| {
+            let mut folded = std::mem::take(&mut consequences[i]);
+            // In report order, each once (the report dedups the same way: a container and its
+            // init container can read one Secret).
+            folded.sort_by(|a, b| {
+                (&a.file, a.line, a.column, &a.message)
+                    .cmp(&(&b.file, b.line, b.column, &b.message))
+            });
+            folded.dedup();
+            d.consequences = folded;
+            d
+        })
+        .collect();
+}
+
+/// The target checked again with `fix` as its last layer, written to a private temporary
+/// file (its values may hold secrets) that is gone when the check is. `None` when the file
+/// cannot be written: the try is then skipped.
+async fn check_with_fix(ws: &Workspace, target: &Target, fix: &Fix) -> Option<TargetOutcome> {
+    let dir = tempfile::tempdir().ok()?;
+    let file = dir.path().join("fix.yaml");
+    crate::fsutil::write_atomic(&file, fix.as_layer().as_bytes()).ok()?;
+    let mut tried = target.clone();
+    tried.layers.push(file.to_str()?.to_string());
+    let outcome = check_once(ws, tried).await;
+    ws.forget_layer(file.to_str()?);
+    Some(outcome)
 }
 
 /// Every target rule over a target whose layers are `loaded` and whose render (when its

@@ -191,6 +191,11 @@ impl Workspace {
         load
     }
 
+    /// Drop `file` from the layers read: a temporary layer, read once.
+    pub(crate) fn forget_layer(&self, file: &str) {
+        self.layers.lock().expect("layer cache").remove(file);
+    }
+
     /// Read each of `files` (once per run, as [`Workspace::layer`]); one that nests deeper
     /// than stackctl reads stops the run: it is an input error (exit 2) at its line, not a
     /// finding of the targets that apply it.

@@ -87,6 +87,17 @@ mod tests {
     }
 
     #[test]
+    fn consequences_are_counted_in_their_causes_annotation() {
+        let text = github(&sample::folded());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "one annotation and the summary: {text}");
+        assert!(
+            lines[0].ends_with("%0Aand 2 consequences: render/dangling-reference ×2"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn an_error_that_stopped_the_run_is_annotated_after_the_findings() {
         let text = github(&sample::stopped());
         let lines: Vec<&str> = text.lines().collect();

@@ -138,6 +138,23 @@ fn group<'a>(d: &'a Diagnostic, report: &'a Report, sources: &mut SourceCache) -
                 .message(normalize_untrusted_str(hint)),
         );
     }
+    if let Some(line) = super::consequences_said(d, ", gone once this is fixed") {
+        // The fix of this finding also removes these: shown here, never as causes of their own.
+        group = group.element(Level::NOTE.with_name("note").message(line));
+        for c in d.consequences.iter().take(SHOWN_CONSEQUENCES) {
+            group = group.element(
+                Level::NOTE
+                    .with_name("consequence")
+                    .message(normalize_untrusted_str(&super::consequence_text(c))),
+            );
+        }
+        if d.consequences.len() > SHOWN_CONSEQUENCES {
+            group = group.element(Level::NOTE.with_name("consequence").message(format!(
+                "… {} more (--format json lists every one)",
+                d.consequences.len() - SHOWN_CONSEQUENCES
+            )));
+        }
+    }
     let layers = d
         .target
         .as_deref()
@@ -156,6 +173,9 @@ fn group<'a>(d: &'a Diagnostic, report: &'a Report, sources: &mut SourceCache) -
     }
     group
 }
+
+/// How many consequences of a finding human output lists under it.
+const SHOWN_CONSEQUENCES: usize = 5;
 
 /// Rules whose findings point at a secret: their snippet never shows the line past the
 /// finding's column, whatever the secret's length (redaction only knows longer values).
@@ -278,6 +298,23 @@ mod tests {
             "warning_without_file",
             human(&report, "/nonexistent".as_ref(), false)
         );
+    }
+
+    #[test]
+    fn consequences_are_listed_under_their_cause() {
+        let text = human(&sample::folded(), "/nonexistent".as_ref(), false);
+        assert_eq!(text.matches("error[").count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "= note: and 2 consequences, gone once this is fixed: render/dangling-reference ×2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("= consequence: render/dangling-reference: Deployment worker reads Secret jetscale-console-db (envFrom), which is neither rendered nor provided outside the chart (envs/prod/console.yaml:7)"),
+            "{text}"
+        );
+        assert!(text.contains("1 error, 0 warnings"), "{text}");
     }
 
     #[test]

@@ -78,6 +78,19 @@ mod tests {
     }
 
     #[test]
+    fn consequences_are_whole_findings_under_their_cause_and_not_counted() {
+        let doc = json(&sample::folded());
+        assert_eq!(doc["summary"]["errors"], 1);
+        let diagnostics = doc["diagnostics"].as_array().unwrap();
+        assert_eq!(diagnostics.len(), 1);
+        let consequences = diagnostics[0]["consequences"].as_array().unwrap();
+        assert_eq!(consequences.len(), 2);
+        assert_eq!(consequences[0]["rule"], "render/dangling-reference");
+        assert_eq!(consequences[0]["line"], 7);
+        assert_eq!(consequences[0]["consequences"], json!([]));
+    }
+
+    #[test]
     fn an_error_that_stopped_the_run_is_in_the_document_and_it_is_not_ok() {
         let doc = json(&sample::stopped());
         assert_eq!(doc["ok"], false);
@@ -184,10 +197,19 @@ mod tests {
             assert_eq!(
                 keys(d),
                 [
-                    "rule", "severity", "message", "hint", "target", "file", "line", "column",
-                    "path"
+                    "rule",
+                    "severity",
+                    "message",
+                    "hint",
+                    "target",
+                    "file",
+                    "line",
+                    "column",
+                    "path",
+                    "consequences"
                 ]
             );
+            assert_eq!(d["consequences"], json!([]));
             assert!(d["rule"].is_string() && d["message"].is_string());
             assert!(matches!(d["severity"].as_str(), Some("error" | "warning")));
             for key in ["hint", "target", "file", "path"] {
@@ -205,7 +227,7 @@ mod tests {
                 "message": "\"three\" is not of type \"integer\"",
                 "hint": "replicas takes a whole number, e.g. 3",
                 "target": "envs/prod/console.yaml", "file": "envs/prod/console.yaml",
-                "line": 3, "column": 13, "path": "/console/replicas",
+                "line": 3, "column": 13, "path": "/console/replicas", "consequences": [],
             })
         );
         assert_eq!(
@@ -215,6 +237,7 @@ mod tests {
                 "message": "envs/staging has no counterpart of envs/prod/worker.yaml",
                 "hint": "add envs/staging/worker.yaml, or list it under parity.exceptions",
                 "target": null, "file": null, "line": null, "column": null, "path": null,
+                "consequences": [],
             })
         );
     }

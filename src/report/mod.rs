@@ -333,7 +333,46 @@ pub(crate) fn flat_message(d: &Diagnostic) -> String {
     if let Some(hint) = &d.hint {
         message.push_str(&format!("\nhint: {hint}"));
     }
+    if let Some(consequences) = consequences_line(d) {
+        message.push_str(&format!("\n{consequences}"));
+    }
     message
+}
+
+/// `and 8 consequences: render/dangling-reference ×8`: what a finding's fix also removes,
+/// counted by rule; `None` when it causes nothing else.
+pub(crate) fn consequences_line(d: &Diagnostic) -> Option<String> {
+    consequences_said(d, "")
+}
+
+/// [`consequences_line`] with `said` after the count.
+pub(crate) fn consequences_said(d: &Diagnostic, said: &str) -> Option<String> {
+    if d.consequences.is_empty() {
+        return None;
+    }
+    let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
+    for c in &d.consequences {
+        *by_rule.entry(c.rule.as_str()).or_default() += 1;
+    }
+    let rules: Vec<String> = by_rule
+        .into_iter()
+        .map(|(rule, n)| format!("{rule} ×{n}"))
+        .collect();
+    Some(format!(
+        "and {}{said}: {}",
+        count(d.consequences.len(), "consequence", "consequences"),
+        rules.join(", ")
+    ))
+}
+
+/// One consequence on one line: `render/dangling-reference: … (envs/prod/console.yaml:51)`.
+pub(crate) fn consequence_text(c: &Diagnostic) -> String {
+    let at = match (&c.file, c.line) {
+        (Some(file), Some(line)) => format!(" ({file}:{line})"),
+        (Some(file), None) => format!(" ({file})"),
+        _ => String::new(),
+    };
+    format!("{}: {}{at}", c.rule, c.message)
 }
 
 /// `1 error`, `2 errors`, `0 errors`.

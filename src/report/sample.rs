@@ -68,6 +68,38 @@ pub fn failing() -> Report {
     }
 }
 
+/// One target whose mistyped key causes two other findings, folded under it.
+pub fn folded() -> Report {
+    let consequence = |name: &str| {
+        Diagnostic::error(
+            "render/dangling-reference",
+            format!("Deployment {name} reads Secret jetscale-console-db (envFrom), which is neither rendered nor provided outside the chart"),
+        )
+        .at(CONSOLE, 7, 5)
+        .with_target(CONSOLE)
+    };
+    let mut cause = Diagnostic::error(
+        "values/unknown-key",
+        "externalSecrets: unknown key \"externalSecrets\": the chart does not define it",
+    )
+    .at(CONSOLE, 1, 1)
+    .with_target(CONSOLE)
+    .with_hint("did you mean \"externalSecret\"?");
+    cause.consequences = vec![consequence("api"), consequence("worker")];
+    Report {
+        targets: vec![target(
+            CONSOLE,
+            "jetscale-console",
+            Status::Failed,
+            false,
+            120,
+        )],
+        diagnostics: vec![cause],
+        duration_ms: 120,
+        stopped: None,
+    }
+}
+
 /// A run that stopped on an error after a dependency finding: the chart could not be built.
 pub fn stopped() -> Report {
     Report {

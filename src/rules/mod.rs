@@ -314,15 +314,42 @@ pub fn compare_facts(targets: &[(&Target, &Facts)], config: &Config) -> Vec<Diag
 
 /// Apply severity overrides and suppressions, and report suppressions that are unused or
 /// malformed (`suppress/*`). Rules configured `off` disappear.
+///
+/// A finding's consequences are finalized with it, as findings of their own: a consequence
+/// suppressed or turned off is dropped; one whose cause is suppressed, turned off or of a
+/// lower severity than itself stands on its own again, since nothing shown explains it.
 pub fn finalize(
     diagnostics: Vec<Diagnostic>,
     config: &Config,
     suppressions: &[Suppressions],
 ) -> Vec<Diagnostic> {
-    suppress::apply(diagnostics, suppressions)
-        .into_iter()
-        .filter_map(|d| configured(d, config))
-        .collect()
+    // Flatten, each finding tagged with its cause's index and whether it is a consequence,
+    // so that suppressions see them all.
+    let mut flat: Vec<((usize, bool), Diagnostic)> = Vec::new();
+    for (index, mut d) in diagnostics.into_iter().enumerate() {
+        let consequences = std::mem::take(&mut d.consequences);
+        flat.push(((index, false), d));
+        flat.extend(consequences.into_iter().map(|c| ((index, true), c)));
+    }
+    let mut kept: Vec<(Option<usize>, Diagnostic)> = Vec::new();
+    let mut consequences: Vec<(usize, Diagnostic)> = Vec::new();
+    for ((cause, is_consequence), d) in suppress::apply_tagged(flat, suppressions) {
+        match (configured(d, config), is_consequence) {
+            (None, _) => {}
+            (Some(d), false) => kept.push((Some(cause), d)),
+            (Some(d), true) => consequences.push((cause, d)),
+        }
+    }
+    for (cause, consequence) in consequences {
+        let explained = kept
+            .iter_mut()
+            .find(|(index, d)| *index == Some(cause) && d.severity >= consequence.severity);
+        match explained {
+            Some((_, d)) => d.consequences.push(consequence),
+            None => kept.push((None, consequence)),
+        }
+    }
+    kept.into_iter().map(|(_, d)| d).collect()
 }
 
 /// The diagnostic at its configured severity, or nothing when its rule is off.
@@ -462,5 +489,50 @@ mod tests {
         );
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].severity, Severity::Error);
+    }
+
+    /// A cause with two consequences, the second on line 5.
+    fn cause_of_two() -> Diagnostic {
+        let mut cause = diag("values/unknown-key", "envs/a.yaml", 1);
+        cause.consequences = vec![
+            diag("render/dangling-reference", "envs/a.yaml", 4),
+            diag("render/dangling-reference", "envs/a.yaml", 5),
+        ];
+        cause
+    }
+
+    #[test]
+    fn consequences_stay_under_their_cause_and_are_suppressed_like_any_finding() {
+        let text = "a: 1\nb: 2\nc: 3\nd: 4\ne: 5 # stackctl:ignore render/dangling-reference provided by hand\n";
+        let suppressions = crate::values::scan_suppressions("envs/a.yaml", text);
+        let out = finalize(vec![cause_of_two()], &Config::default(), &[suppressions]);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].rule, "values/unknown-key");
+        let lines: Vec<_> = out[0].consequences.iter().map(|c| c.line).collect();
+        assert_eq!(
+            lines,
+            vec![Some(4)],
+            "the suppression is used, not reported unused"
+        );
+    }
+
+    #[test]
+    fn consequences_of_a_cause_suppressed_off_or_milder_stand_on_their_own() {
+        let text = "a: 1 # stackctl:ignore values/unknown-key kept for the migration\n";
+        let suppressed = crate::values::scan_suppressions("envs/a.yaml", text);
+        let out = finalize(vec![cause_of_two()], &Config::default(), &[suppressed]);
+        let rules: Vec<_> = out.iter().map(|d| d.rule.as_str()).collect();
+        assert_eq!(rules, ["render/dangling-reference"; 2]);
+
+        for level in [RuleLevel::Off, RuleLevel::Warning] {
+            let mut config = Config::default();
+            config.rules.insert("values/unknown-key".into(), level);
+            let out = finalize(vec![cause_of_two()], &config, &[]);
+            let errors = out
+                .iter()
+                .filter(|d| d.rule == "render/dangling-reference" && d.consequences.is_empty())
+                .count();
+            assert_eq!(errors, 2, "{level:?}: {out:?}");
+        }
     }
 }

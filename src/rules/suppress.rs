@@ -23,10 +23,23 @@ pub const RULES: &[super::Rule] = &[
 /// Drop the diagnostics a suppression covers; add `suppress/unused` for each suppression that
 /// covered nothing and `suppress/missing-reason` for each malformed one.
 pub fn apply(diagnostics: Vec<Diagnostic>, suppressions: &[Suppressions]) -> Vec<Diagnostic> {
+    let tagged = diagnostics.into_iter().map(|d| ((), d)).collect();
+    apply_tagged(tagged, suppressions)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect()
+}
+
+/// [`apply`] over findings that each carry a tag of the caller's, kept with them. The findings
+/// it adds carry `T::default()`.
+pub fn apply_tagged<T: Default>(
+    diagnostics: Vec<(T, Diagnostic)>,
+    suppressions: &[Suppressions],
+) -> Vec<(T, Diagnostic)> {
     let items: Vec<&Suppression> = suppressions.iter().flat_map(|s| &s.items).collect();
     let mut used = vec![false; items.len()];
     let mut out = Vec::with_capacity(diagnostics.len());
-    for diagnostic in diagnostics {
+    for (tag, diagnostic) in diagnostics {
         let suppressed = items.iter().position(|s| {
             s.rule == diagnostic.rule
                 && diagnostic.file.as_deref() == Some(s.file.as_str())
@@ -34,14 +47,15 @@ pub fn apply(diagnostics: Vec<Diagnostic>, suppressions: &[Suppressions]) -> Vec
         });
         match suppressed {
             Some(index) => used[index] = true,
-            None => out.push(diagnostic),
+            None => out.push((tag, diagnostic)),
         }
     }
     for (suppression, used) in items.iter().zip(used) {
         if used {
             continue;
         }
-        out.push(
+        out.push((
+            T::default(),
             finding(
                 "suppress/unused",
                 format!(
@@ -53,16 +67,17 @@ pub fn apply(diagnostics: Vec<Diagnostic>, suppressions: &[Suppressions]) -> Vec
                 "remove the comment, or move it onto (or directly above) the line it is meant for",
             )
             .at(suppression.file.clone(), suppression.comment_line, 1),
-        );
+        ));
     }
     for problem in suppressions.iter().flat_map(|s| &s.problems) {
-        out.push(
+        out.push((
+            T::default(),
             finding("suppress/missing-reason", problem.message.clone())
                 .with_hint(
                     "write the rule and why it does not apply: # stackctl:ignore <rule> <reason>",
                 )
                 .at(problem.file.clone(), problem.line, problem.column),
-        );
+        ));
     }
     out
 }

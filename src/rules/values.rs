@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{DependencyView, Scope, TargetCx, TargetRule, finding, rule};
-use crate::findings::{Diagnostic, Severity};
+use crate::findings::{Diagnostic, Fix, Severity};
 use crate::values::schema::{Schema, Violation};
 use crate::values::{
     LayerFinding, LayerFindingKind, Merged, ParsedLayer, Provenance, YamlError, dotted_path,
@@ -209,19 +209,26 @@ pub struct SchemaRule;
 impl TargetRule for SchemaRule {
     fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
         if let Some(schema) = cx.schema {
-            out.extend(schema_findings(schema, cx.merged, ""));
+            out.extend(schema_findings(schema, cx.merged, cx.defaults.value(), ""));
         }
         for dep in cx.dependencies {
             if let (Some(scoped), Some(schema)) = (dep.scoped, dep.schema) {
                 let prefix = format!("/{}", escape_key(dep.key));
-                out.extend(schema_findings(schema, scoped, &prefix));
+                out.extend(schema_findings(schema, scoped, dep.defaults, &prefix));
             }
         }
     }
 }
 
-/// Schema violations located at the layer line that set the offending value.
-fn schema_findings(schema: &Schema, merged: &Merged, prefix: &str) -> Vec<Diagnostic> {
+/// Schema violations located at the layer line that set the offending value. `defaults` are
+/// the chart's own (its values.yaml): an unknown key's did-you-mean is among the keys they
+/// have beside it. Pointers of `merged` are under `prefix` in the umbrella's values.
+fn schema_findings(
+    schema: &Schema,
+    merged: &Merged,
+    defaults: &Value,
+    prefix: &str,
+) -> Vec<Diagnostic> {
     schema
         .violations(&merged.value)
         .into_iter()
@@ -232,24 +239,110 @@ fn schema_findings(schema: &Schema, merged: &Merged, prefix: &str) -> Vec<Diagno
                  unknown_key,
                  ..
              }| {
-                let (rule, hint) = match &unknown_key {
-                    Some(_) => (
-                        "values/unknown-key",
-                        format!("remove it, or check its spelling against {}", schema.file),
-                    ),
-                    None => (
-                        "values/schema",
-                        format!("see {} for the allowed values", schema.file),
-                    ),
-                };
                 let shown = format!("{prefix}{pointer}");
-                let d =
-                    finding(rule, format!("{}: {message}", dotted_path(&shown))).with_hint(hint);
-                let d = locate(d, &merged.provenance, &pointer);
+                let mut d = match &unknown_key {
+                    Some(key) => {
+                        let parent = parent_pointer(&pointer);
+                        let known = defaults
+                            .pointer(parent)
+                            .and_then(Value::as_object)
+                            .map(|map| map.keys().cloned().collect())
+                            .unwrap_or_default();
+                        let d = finding(
+                            "values/unknown-key",
+                            format!("{}: {message}", dotted_path(&shown)),
+                        );
+                        match closest(&known, key).filter(|_| through_maps(&merged.value, &pointer))
+                        {
+                            Some(meant) => d
+                                .with_hint(format!("did you mean {meant:?}? (see {})", schema.file))
+                                .with_fix(renamed(
+                                    &format!("{prefix}{pointer}"),
+                                    &format!("{prefix}{parent}/{}", escape_key(&meant)),
+                                    merged.get(&pointer),
+                                )),
+                            None => d.with_hint(format!(
+                                "remove it, or check its spelling against {}",
+                                schema.file
+                            )),
+                        }
+                    }
+                    None => {
+                        let d = finding(
+                            "values/schema",
+                            format!("{}: {message}", dotted_path(&shown)),
+                        )
+                        .with_hint(format!("see {} for the allowed values", schema.file));
+                        match reverted(merged, &pointer, prefix) {
+                            Some(fix) => d.with_fix(fix),
+                            None => d,
+                        }
+                    }
+                };
+                d = locate(d, &merged.provenance, &pointer);
                 d.with_path(shown)
             },
         )
         .collect()
+}
+
+/// Whether every node above `pointer` in `value` is a map: a [`Fix`] sets values through
+/// maps only (a list item has no key a layer could set).
+fn through_maps(value: &Value, pointer: &str) -> bool {
+    let mut at = value;
+    for token in pointer.split('/').skip(1) {
+        let Value::Object(map) = at else {
+            return false;
+        };
+        match map.get(&token.replace("~1", "/").replace("~0", "~")) {
+            Some(child) => at = child,
+            None => return true,
+        }
+    }
+    true
+}
+
+/// The pointer of the map holding `pointer`'s key (`""` for a top-level key).
+fn parent_pointer(pointer: &str) -> &str {
+    pointer.rfind('/').map_or("", |at| &pointer[..at])
+}
+
+/// The name among `known` that `key` most likely meant to be, when one is close enough.
+fn closest(known: &BTreeSet<String>, key: &str) -> Option<String> {
+    ranked(known, key)
+        .into_iter()
+        .find(|(score, _)| *score >= 0.4)
+        .map(|(_, k)| k.clone())
+}
+
+/// The fix of a mis-named key: its value under the meant name, the mis-named one removed.
+fn renamed(from: &str, to: &str, value: Option<&Value>) -> Fix {
+    Fix {
+        set: vec![
+            (to.to_string(), value.cloned().unwrap_or(Value::Null)),
+            (from.to_string(), Value::Null),
+        ],
+    }
+}
+
+/// The fix of a value that breaks the schema: what the layers under the one that set it say
+/// (nothing, when none does). None when the chart's own defaults set it: there is nothing
+/// under them to go back to.
+fn reverted(merged: &Merged, pointer: &str, prefix: &str) -> Option<Fix> {
+    if !through_maps(&merged.value, pointer) {
+        return None;
+    }
+    let history = merged.history(pointer);
+    let winner = history.winner.filter(|w| *w > 0)?;
+    let below = history.layers[..winner]
+        .iter()
+        .rev()
+        .find_map(|l| l.value)
+        .cloned()
+        .unwrap_or(Value::Null);
+    Some(Fix {
+        set: vec![(format!("{prefix}{pointer}"), below)],
+    })
 }
 
 /// `values/keyed-map-override` on a target's layers.
@@ -330,10 +423,7 @@ pub fn keyed_map_overrides(
                         continue;
                     }
                     let candidates = ranked(&known, key);
-                    let closest = candidates
-                        .iter()
-                        .find(|(score, _)| *score >= 0.4)
-                        .map(|(_, k)| (*k).clone());
+                    let closest = closest(&known, key);
                     let has_schedule = entry.get("schedule").is_some();
                     let standalone = standalone_keys.iter().any(|k| entry.get(k).is_some());
                     if standalone && closest.is_none() {
@@ -371,6 +461,17 @@ pub fn keyed_map_overrides(
                         )),
                         (None, _) => d.with_hint(format!("keys the chart defines: {}", join(&known))),
                     };
+                    // The override it was meant to be, to find what this one breaks.
+                    let meant = closest.clone().or_else(|| {
+                        (!standalone).then(|| candidates.first().map(|(_, k)| (*k).clone()))?
+                    });
+                    if let Some(meant) = meant {
+                        d = d.with_fix(renamed(
+                            &pointer,
+                            &format!("{umbrella_pointer}/{}", escape_key(&meant)),
+                            Some(entry),
+                        ));
+                    }
                     d = d.with_path(pointer.clone());
                     if let Some(span) = layer.span(&pointer) {
                         let at = span.primary();

@@ -598,8 +598,16 @@ fn each_broken_repository_is_reported_at_its_line() {
             let (code, doc, stderr) = validate_json_with(&sandbox, &helm, case.args);
             assert_golden_json(&format!("{label}-{}", case.name), &sandbox, &doc);
             let diagnostics = doc["diagnostics"].as_array().cloned().unwrap_or_default();
-            let hit = diagnostics.iter().any(|d| {
+            // The rule's finding, or one folded under the finding of the mistake that causes
+            // it (a wrong value's render error under the value's schema error).
+            let at = |d: &Value| {
                 d["rule"] == case.rule && d["file"] == file && line.is_none_or(|l| d["line"] == l)
+            };
+            let hit = diagnostics.iter().any(|d| {
+                at(d)
+                    || d["consequences"]
+                        .as_array()
+                        .is_some_and(|folded| folded.iter().any(at))
             });
             if !hit || code != case.exit {
                 failures.push(format!(
