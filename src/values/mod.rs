@@ -42,6 +42,7 @@
 //! - An empty map `{}` over a non-empty map clears nothing; [`Merged::empty_map_overrides`]
 //!   lists every such place (the `envFrom: {}` mistake).
 
+pub mod known;
 mod layer;
 mod merge;
 pub mod schema;
