@@ -171,19 +171,23 @@ impl Reader<'_> {
             Some(_) => "",
         };
         match keyword {
+            // Variables declared in a block's header live until its `end`.
             "if" => {
+                let vars_len = self.vars.len();
                 self.declaring_pipeline(&toks[1..], false)?;
-                self.push(BlockKind::If)?;
+                self.push(BlockKind::If, vars_len)?;
             }
             "with" => {
+                let vars_len = self.vars.len();
                 let value = self.declaring_pipeline(&toks[1..], false)?;
-                self.push(BlockKind::With)?;
+                self.push(BlockKind::With, vars_len)?;
                 self.dot = value;
             }
             "range" => {
+                let vars_len = self.vars.len();
                 let value = self.declaring_pipeline(&toks[1..], true)?;
                 self.open(&value);
-                self.push(BlockKind::Range)?;
+                self.push(BlockKind::Range, vars_len)?;
                 // The dot is one element of what is iterated, which is open.
                 self.dot = Val::Unknown;
             }
@@ -211,7 +215,7 @@ impl Reader<'_> {
                 self.vars.truncate(block.vars_len);
             }
             "define" => {
-                self.push(BlockKind::Define)?;
+                self.push(BlockKind::Define, self.vars.len())?;
                 // A named template is mostly called with the root context (`include "x" .`);
                 // what else it is called with is opened where it is called.
                 self.dot = Val::Root;
@@ -222,7 +226,7 @@ impl Reader<'_> {
                 self.open(&value);
                 // Unlike `define`, it may sit inside other blocks; its body sees the value as
                 // the dot, as `with` would.
-                self.push(BlockKind::With)?;
+                self.push(BlockKind::With, self.vars.len())?;
                 self.dot = value;
             }
             "template" => {
@@ -237,7 +241,7 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn push(&mut self, kind: BlockKind) -> Result<(), Unsure> {
+    fn push(&mut self, kind: BlockKind, vars_len: usize) -> Result<(), Unsure> {
         if self.blocks.len() >= MAX_BLOCK_DEPTH {
             return Err(Unsure);
         }
@@ -248,7 +252,7 @@ impl Reader<'_> {
         self.blocks.push(Block {
             kind,
             outer_dot: self.dot.clone(),
-            vars_len: self.vars.len(),
+            vars_len,
         });
         Ok(())
     }
@@ -693,7 +697,7 @@ fn lex(content: &str) -> Vec<Tok> {
             b'"' | b'`' => {
                 // The action's end was found past every literal, so each one is closed.
                 let end = string_end(bytes, i, b).unwrap_or(bytes.len());
-                let raw = &content[i + 1..end.saturating_sub(1).max(i + 1)];
+                let raw = content.get(i + 1..end.saturating_sub(1)).unwrap_or("");
                 let text = match b {
                     b'"' => unescape(raw),
                     _ => raw.to_string(),
@@ -875,8 +879,10 @@ mod tests {
         assert_read(&found, "service.port");
         assert_read(&found, "image.tag");
         assert_read(&found, "other.name");
-        let found = reads("{{ with $c := .Values.config }}{{ $c.level }}{{ end }}");
+        let found = reads("{{ with $c := .Values.config }}{{ $c.level }}{{ end }}{{ $c.after }}");
         assert_read(&found, "config.level");
+        // A variable of a block's header is gone after its `end`.
+        assert!(!found.read.contains(&path("config.after")), "{found:?}");
         // `default` and `coalesce` may hand back any of their arguments.
         let found = reads("{{ $r := .Values.resources | default dict }}{{ $r.limits }}");
         assert_read(&found, "resources.limits");
@@ -931,6 +937,10 @@ mod tests {
         assert!(!found.read.contains(&path("no")), "{found:?}");
         assert!(!found.read.contains(&path("literal.text")), "{found:?}");
         assert!(!found.everything, "{found:?}");
+        // Text beyond ASCII, inside and outside actions.
+        let found = reads("é{{ .Values.ünïcode | default \"héllo\" }}ü{{ 'é' }}{{ .Values.x·y }}");
+        assert_read(&found, "x");
+        assert!(!found.everything, "{found:?}");
     }
 
     #[test]
@@ -954,6 +964,37 @@ mod tests {
             "{{ define \"a\" }}{{ define \"b\" }}{{ end }}{{ end }}",
         ] {
             assert!(reads(broken).everything, "{broken:?}");
+        }
+    }
+
+    /// Fragments of actions cut and joined every which way: the reader never panics and every
+    /// path it reports stays within the values' depth.
+    #[test]
+    fn any_jumble_of_template_fragments_is_read_without_a_panic() {
+        const PIECES: &[&str] = &[
+            "{{", "}}", "{{-", "-}}", " ", "\"", "`", "'", "(", ")", "|", ":=", "=", ",", "$",
+            "$x", ".", ".Values", ".a", "index", "with", "range", "if", "else", "end", "define",
+            "block", "template", "toYaml", "\"k\"", "/*", "*/", "é", "\\", "-", "3", "\n",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            for _ in 0..24 {
+                // xorshift: a fixed sequence, so a failure reproduces.
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(PIECES[(seed % PIECES.len() as u64) as usize]);
+            }
+            let found = reads(&text);
+            assert!(
+                found
+                    .read
+                    .iter()
+                    .chain(&found.open)
+                    .all(|p| p.len() <= MAX_DEPTH),
+                "{text:?}"
+            );
         }
     }
 
