@@ -36,6 +36,10 @@ pub const MAX_PAREN_DEPTH: usize = 32;
 /// They live on a heap stack, so the limit only bounds memory.
 pub const MAX_BLOCK_DEPTH: usize = 10_000;
 
+/// Variables alive at once past this many make every key known: it bounds the lookups, which
+/// real templates need a handful of.
+const MAX_VARIABLES: usize = 10_000;
+
 /// The alternatives a value may stand for (`default .Values.a .Values.b`) are kept up to this
 /// many; past it the value's paths are opened and it is forgotten.
 const MAX_ALTERNATIVES: usize = 64;
@@ -106,6 +110,17 @@ enum BlockKind {
     Define,
 }
 
+/// Where a pipeline that binds variables stands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Header {
+    /// A plain action: `{{ $x := … }}`.
+    Action,
+    /// The header of `if`, `with`, `else if`, `else with`.
+    Block,
+    /// The header of `range`.
+    Range,
+}
+
 /// An open block: what the dot and the variables were before it.
 struct Block {
     kind: BlockKind,
@@ -174,18 +189,18 @@ impl Reader<'_> {
             // Variables declared in a block's header live until its `end`.
             "if" => {
                 let vars_len = self.vars.len();
-                self.declaring_pipeline(&toks[1..], false)?;
+                self.declaring_pipeline(&toks[1..], Header::Block)?;
                 self.push(BlockKind::If, vars_len)?;
             }
             "with" => {
                 let vars_len = self.vars.len();
-                let value = self.declaring_pipeline(&toks[1..], false)?;
+                let value = self.declaring_pipeline(&toks[1..], Header::Block)?;
                 self.push(BlockKind::With, vars_len)?;
                 self.dot = value;
             }
             "range" => {
                 let vars_len = self.vars.len();
-                let value = self.declaring_pipeline(&toks[1..], true)?;
+                let value = self.declaring_pipeline(&toks[1..], Header::Range)?;
                 self.open(&value);
                 self.push(BlockKind::Range, vars_len)?;
                 // The dot is one element of what is iterated, which is open.
@@ -201,10 +216,10 @@ impl Reader<'_> {
                 self.vars.truncate(block.vars_len);
                 match toks.get(1) {
                     Some(Tok::Word(w)) if w == "if" => {
-                        self.declaring_pipeline(&toks[2..], false)?;
+                        self.declaring_pipeline(&toks[2..], Header::Block)?;
                     }
                     Some(Tok::Word(w)) if w == "with" => {
-                        self.dot = self.declaring_pipeline(&toks[2..], false)?;
+                        self.dot = self.declaring_pipeline(&toks[2..], Header::Block)?;
                     }
                     _ => {}
                 }
@@ -235,7 +250,7 @@ impl Reader<'_> {
             }
             "break" | "continue" => {}
             _ => {
-                self.declaring_pipeline(toks, false)?;
+                self.declaring_pipeline(toks, Header::Action)?;
             }
         }
         Ok(())
@@ -257,18 +272,18 @@ impl Reader<'_> {
         Ok(())
     }
 
-    /// A pipeline that may start with `$x :=`, `$x =` or (`range`) `$k, $v :=`; declares the
+    /// A pipeline that may start with `$x :=`, `$x =` or (`range`) `$k, $v :=`; binds the
     /// variables and returns the pipeline's value. A range's variables hold elements, not the
-    /// iterated value.
-    fn declaring_pipeline(&mut self, toks: &[Tok], range: bool) -> Result<Val, Unsure> {
-        let (names, rest) = declarations(toks);
+    /// iterated value; a block's header declares them in the block's own scope.
+    fn declaring_pipeline(&mut self, toks: &[Tok], at: Header) -> Result<Val, Unsure> {
+        let (names, assign, rest) = declarations(toks);
         let value = self.pipeline(rest, 0)?;
         for name in &names {
-            let held = match (range, names.len()) {
-                (false, 1) => value.clone(),
-                _ => Val::Unknown,
+            let held = match (at, names.len()) {
+                (Header::Range, _) | (_, 2) => Val::Unknown,
+                _ => value.clone(),
             };
-            self.vars.push((name.clone(), held));
+            self.bind(name, held, assign, at != Header::Action)?;
         }
         Ok(value)
     }
@@ -292,10 +307,10 @@ impl Reader<'_> {
             match &toks[i] {
                 Tok::Open => {
                     let close = matching_close(toks, i).ok_or(Unsure)?;
-                    let (names, inner) = declarations(&toks[i + 1..close]);
+                    let (names, assign, inner) = declarations(&toks[i + 1..close]);
                     let mut val = self.pipeline(inner, depth + 1)?;
-                    if names.len() == 1 {
-                        self.vars.push((names[0].clone(), val.clone()));
+                    if let [name] = names.as_slice() {
+                        self.bind(name, val.clone(), assign, false)?;
                     }
                     i = close + 1;
                     if let Some(Tok::Chain {
@@ -473,26 +488,52 @@ impl Reader<'_> {
             .unwrap_or(Val::Unknown)
     }
 
-    /// All alternatives of `vals`, within [`MAX_ALTERNATIVES`].
+    /// All alternatives of `vals`, within [`MAX_ALTERNATIVES`]: past it every path is opened
+    /// and the value forgotten (which also keeps the de-duplication below linear).
     fn union<'v>(&mut self, vals: impl Iterator<Item = &'v Val>) -> Val {
         let mut paths: Vec<Path> = Vec::new();
-        for val in vals {
-            for path in val.paths() {
-                if !paths.contains(path) {
-                    paths.push(path.clone());
+        let mut overflowed = false;
+        for path in vals.flat_map(Val::paths) {
+            if overflowed {
+                self.open_path(path.clone());
+            } else if !paths.contains(path) {
+                paths.push(path.clone());
+                if paths.len() > MAX_ALTERNATIVES {
+                    overflowed = true;
+                    for path in std::mem::take(&mut paths) {
+                        self.open_path(path);
+                    }
                 }
             }
-        }
-        if paths.len() > MAX_ALTERNATIVES {
-            for path in paths {
-                self.open_path(path);
-            }
-            return Val::Unknown;
         }
         match paths.is_empty() {
             true => Val::Unknown,
             false => Val::Paths(paths),
         }
+    }
+
+    /// Bind `$name`: `=` changes the variable in scope (it may stand for its old value or
+    /// the new one); `:=` declares it in a new scope (a block's header) or the current one,
+    /// where a second declaration replaces the first.
+    fn bind(&mut self, name: &str, val: Val, assign: bool, new_scope: bool) -> Result<(), Unsure> {
+        if assign && let Some(at) = self.vars.iter().rposition(|(n, _)| n == name) {
+            let both = self.union([&self.vars[at].1.clone(), &val].into_iter());
+            self.vars[at].1 = both;
+            return Ok(());
+        }
+        let scope = match new_scope {
+            true => self.vars.len(),
+            false => self.blocks.last().map_or(0, |b| b.vars_len),
+        };
+        if let Some(slot) = self.vars[scope..].iter_mut().find(|(n, _)| n == name) {
+            slot.1 = val;
+            return Ok(());
+        }
+        if self.vars.len() >= MAX_VARIABLES {
+            return Err(Unsure);
+        }
+        self.vars.push((name.to_string(), val));
+        Ok(())
     }
 
     fn open(&mut self, val: &Val) {
@@ -519,8 +560,9 @@ impl Reader<'_> {
     }
 }
 
-/// `$x :=`, `$x =`, `$k, $v :=` at the start of a pipeline: the names, and the rest.
-fn declarations(toks: &[Tok]) -> (Vec<String>, &[Tok]) {
+/// `$x :=`, `$x =`, `$k, $v :=` at the start of a pipeline: the names, whether it assigns
+/// (`=`) rather than declares, and the rest.
+fn declarations(toks: &[Tok]) -> (Vec<String>, bool, &[Tok]) {
     let var = |t: Option<&Tok>| match t {
         Some(Tok::Chain {
             var: Some(name),
@@ -529,19 +571,23 @@ fn declarations(toks: &[Tok]) -> (Vec<String>, &[Tok]) {
         }) if fields.is_empty() && !name.is_empty() => Some(name.clone()),
         _ => None,
     };
-    let assigns = |t: Option<&Tok>| matches!(t, Some(Tok::Declare | Tok::Assign));
+    let binds = |t: Option<&Tok>| match t {
+        Some(Tok::Declare) => Some(false),
+        Some(Tok::Assign) => Some(true),
+        _ => None,
+    };
     if let Some(first) = var(toks.first()) {
-        if assigns(toks.get(1)) {
-            return (vec![first], &toks[2..]);
+        if let Some(assign) = binds(toks.get(1)) {
+            return (vec![first], assign, &toks[2..]);
         }
         if toks.get(1) == Some(&Tok::Comma)
             && let Some(second) = var(toks.get(2))
-            && assigns(toks.get(3))
+            && let Some(assign) = binds(toks.get(3))
         {
-            return (vec![first, second], &toks[4..]);
+            return (vec![first, second], assign, &toks[4..]);
         }
     }
-    (Vec::new(), toks)
+    (Vec::new(), false, toks)
 }
 
 /// The commands of a pipeline: split at `|` outside parentheses.
@@ -883,6 +929,15 @@ mod tests {
         assert_read(&found, "config.level");
         // A variable of a block's header is gone after its `end`.
         assert!(!found.read.contains(&path("config.after")), "{found:?}");
+        // A header's variable shadows an outer one until `end`; `=` inside a block changes the
+        // outer one, which may then stand for either value.
+        let found = reads(
+            "{{ $x := .Values.a }}{{ with $x := .Values.b }}{{ end }}{{ $x.c }}{{ if true }}{{ $x = .Values.d }}{{ end }}{{ $x.e }}",
+        );
+        for read in ["a.c", "a.e", "d.e"] {
+            assert_read(&found, read);
+        }
+        assert!(!found.read.contains(&path("b.c")), "{found:?}");
         // `default` and `coalesce` may hand back any of their arguments.
         let found = reads("{{ $r := .Values.resources | default dict }}{{ $r.limits }}");
         assert_read(&found, "resources.limits");
@@ -1022,6 +1077,22 @@ mod tests {
             found.open.iter().any(|p| p.len() == MAX_DEPTH),
             "not opened"
         );
+        // Variables past the limit: every key known; redeclaring one name is no growth.
+        let vars: String = (0..MAX_VARIABLES + 1)
+            .map(|i| format!("{{{{ $v{i} := 1 }}}}"))
+            .collect();
+        assert!(reads(&vars).everything);
+        assert!(!reads(&"{{ $v := .Values.a }}".repeat(MAX_VARIABLES + 1)).everything);
+        // A value standing for too many paths: each of them opened, the value forgotten.
+        let many: String = (0..MAX_ALTERNATIVES + 1)
+            .map(|i| format!(" .Values.k{i}"))
+            .collect();
+        let found = reads(&format!("{{{{ $m := coalesce{many} }}}}{{{{ $m.x }}}}"));
+        assert!(
+            found.open.contains(&path("k0")) && found.open.contains(&path("k64")),
+            "{found:?}"
+        );
+        assert!(!found.read.contains(&path("k0.x")), "{found:?}");
         // Many actions: linear work.
         let many = "{{ .Values.a.b }}".repeat(100_000);
         assert_eq!(reads(&many).read.len(), 1);
