@@ -590,3 +590,108 @@ fn read_entry(entry: &mut impl Read, name: &str) -> std::result::Result<String, 
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deps::chartfile::HelmDependency;
+    use serde_json::json;
+
+    fn pointers(known: &KnownPaths, values: &Value) -> Vec<String> {
+        known
+            .unknown_keys(values)
+            .into_iter()
+            .map(|u| u.pointer)
+            .collect()
+    }
+
+    /// A chart directory packaged as helm would, read back as the workspace reads archives.
+    fn archived(chart_yaml: &str) -> (ArchivedChart, Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |relative: &str, text: &str| {
+            let path = dir.path().join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("Chart.yaml", chart_yaml);
+        write("values.yaml", "image:\n  tag: \"\"\n");
+        write(
+            "templates/deploy.yaml",
+            "image: {{ .Values.image.tag }}\nflag: {{ .Values.only.inTemplates }}\n",
+        );
+        write(
+            "templates/_helpers.tpl",
+            "{{- define \"api.x\" -}}{{ .Values.fromHelper }}{{- end -}}\n",
+        );
+        write(
+            "charts/metrics/Chart.yaml",
+            "apiVersion: v2\nname: metrics\nversion: 0.1.0\n",
+        );
+        let packaged = crate::deps::package::package_dir(dir.path(), None).unwrap();
+        let chart = read_archive(&packaged.bytes).unwrap();
+        let defaults = json!({"image": {"tag": ""}});
+        (chart, defaults)
+    }
+
+    #[test]
+    fn an_archived_chart_knows_its_templates_helpers_carried_charts_and_dependencies() {
+        let (chart, defaults) = archived(
+            "apiVersion: v2\nname: api\nversion: 1.0.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: oci://example.com/charts\n    alias: cache\n    condition: cache.enabled,features.cache\n    tags: [storage]\n",
+        );
+        assert!(!chart.is_library());
+        assert!(chart.files.contains_key("values.yaml"));
+        let known = chart.known_paths(&defaults);
+        let values = json!({
+            "image": {"tag": "1", "tga": "1"},
+            "only": {"inTemplates": true},
+            "fromHelper": 1,
+            "cache": {"anything": {"deep": 1}},
+            "features": {"cache": true, "other": 1},
+            "metrics": {"x": 1},
+            "tags": {"storage": true},
+            "global": {"y": 1},
+            "bogus": 1,
+        });
+        assert_eq!(
+            pointers(&known, &values),
+            ["/image/tga", "/features/other", "/bogus"]
+        );
+    }
+
+    #[test]
+    fn a_library_chart_is_recognised_by_its_type() {
+        let (chart, _) = archived("apiVersion: v2\nname: common\nversion: 1.0.0\ntype: library\n");
+        assert!(chart.is_library());
+        assert!(chart.reads.read.contains(&vec!["fromHelper".to_string()]));
+    }
+
+    #[test]
+    fn imported_values_are_known_where_they_land() {
+        let declared = [HelmDependency {
+            name: "api".into(),
+            import_values: vec![
+                json!("data"),
+                json!({"child": "settings", "parent": "imported.cfg"}),
+            ],
+            ..HelmDependency::default()
+        }];
+        let child = json!({"exports": {"data": {"myint": 1}}});
+        let mut known = KnownPaths::new();
+        owned_elsewhere(&mut known, &declared, &[("api", &child)]);
+        let values = json!({
+            "myint": {"a": 1},
+            "imported": {"cfg": {"z": 1}, "other": 1},
+            "api": {"b": 1},
+        });
+        assert_eq!(pointers(&known, &values), ["/imported/other"]);
+        // Exports the child does not have: whatever they hold may be set anywhere.
+        let declared = [HelmDependency {
+            name: "api".into(),
+            import_values: vec![json!("missing")],
+            ..HelmDependency::default()
+        }];
+        let mut known = KnownPaths::new();
+        owned_elsewhere(&mut known, &declared, &[("api", &child)]);
+        assert!(known.knows_everything());
+    }
+}
