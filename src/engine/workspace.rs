@@ -1,6 +1,7 @@
 //! The workspace: what every target of a run shares, loaded once. The umbrella chart's
-//! defaults and schema, each built dependency's defaults and schema, and every values layer,
-//! parsed on first use and shared by the targets that apply it.
+//! defaults and schema, each built dependency's defaults and schema, each chart's known value
+//! paths (for `values/unknown-key` without a schema), and every values layer, parsed on first
+//! use and shared by the targets that apply it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
