@@ -196,3 +196,69 @@ fn with_a_schema_the_schema_decides_and_a_dependency_without_one_is_still_checke
         found[1]
     );
 }
+
+/// The chart `helm create` writes (no schema), with an env file setting every key its
+/// scaffold offers: only the one misspelt key is reported. The scaffold's templates use
+/// `with`, `toYaml`, `range`, `include` of helpers and `$` the way most charts do.
+#[test]
+fn the_helm_create_scaffold_knows_every_key_it_offers() {
+    let sandbox = Sandbox::empty();
+    let created = std::process::Command::new(support::helm4())
+        .args(["create", "app"])
+        .current_dir(sandbox.root())
+        .env("HOME", sandbox.outside_repo("home"))
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    assert!(!sandbox.path("app/values.schema.json").exists());
+    sandbox.write("stackctl.toml", "[chart]\npath = \"app\"\n");
+    sandbox.write(".gitignore", ".env\n*.secret.yaml\n/.stackctl/\n");
+    sandbox.write("envs/aws.yaml", "replicaCount: 2\n");
+    let web = "\
+image: {repository: nginx, tag: \"1.27\", pullPolicy: Always}
+imagePullSecrets: [{name: regcred}]
+nameOverride: web
+fullnameOverride: web-staging
+serviceAccount: {create: true, automount: false, annotations: {team: web}, name: web}
+podAnnotations: {a: b}
+podLabels: {team: web}
+podSecurityContext: {fsGroup: 2000}
+securityContext: {runAsNonRoot: true}
+service: {type: ClusterIP, port: 8080}
+ingress:
+  enabled: true
+  className: nginx
+  annotations: {x: y}
+  hosts: [{host: web.example.com, paths: [{path: /, pathType: Prefix}]}]
+  tls: []
+httpRoute: {enabled: false}
+resources: {limits: {cpu: 100m}}
+livenessProbe: {httpGet: {path: /healthz, port: http}}
+readinessProbe: {httpGet: {path: /ready, port: http}}
+autoscaling: {enabled: true, minReplicas: 1, maxReplicas: 5, targetCPUUtilizationPercentage: 80, targetMemoryUtilizationPercentage: 80}
+volumes: [{name: foo, emptyDir: {}}]
+volumeMounts: [{name: foo, mountPath: /foo}]
+nodeSelector: {disk: ssd}
+tolerations: []
+affinity: {nodeAffinity: {}}
+serviceAcount: {create: false}
+";
+    sandbox.write("envs/staging/web.yaml", web);
+    let run = validate(&sandbox);
+    let found = unknown_keys(&run);
+    let line = web
+        .lines()
+        .position(|l| l.starts_with("serviceAcount"))
+        .unwrap() as u64
+        + 1;
+    assert_eq!(found.len(), 1, "{}", run.all());
+    assert_eq!(
+        (found[0].0.as_str(), found[0].1.as_str(), found[0].2),
+        ("/serviceAcount", "envs/staging/web.yaml", line)
+    );
+    assert!(
+        found[0].3.starts_with("did you mean \"serviceAccount\"?"),
+        "{:?}",
+        found[0]
+    );
+}
