@@ -188,6 +188,7 @@ pub(crate) fn check_loaded(
             config: &ws.repo.config,
             defaults: &ws.defaults,
             schema: ws.schema.as_ref(),
+            known: &ws.known,
             dependencies: &dependencies,
             layers: &layers,
             merged: &merged,

@@ -1,8 +1,9 @@
 //! The workspace: what every target of a run shares, loaded once. The umbrella chart's
-//! defaults and schema, each built dependency's defaults and schema, and every values layer,
-//! parsed on first use and shared by the targets that apply it.
+//! defaults and schema, each built dependency's defaults and schema, each chart's known value
+//! paths (for `values/unknown-key` without a schema), and every values layer, parsed on first
+//! use and shared by the targets that apply it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use crate::helm::{Helm, RenderError, Rendered, TemplateRequest};
 use crate::repo::Repo;
 use crate::rules::{self, DependencyView, sources::Sources};
 use crate::target::Target;
+use crate::values::known::{KnownPaths, TemplateReads, read_template};
 use crate::values::schema::Schema;
 use crate::values::{
     Layer, MergeOptions, Merged, ParsedLayer, Suppressions, YamlError, merge_chain_with,
@@ -45,6 +47,8 @@ pub struct Dependency {
     pub image: String,
     pub defaults: ParsedLayer,
     pub schema: Option<Schema>,
+    /// The paths its values may have, for a chart without a schema (`values/unknown-key`).
+    pub known: KnownPaths,
 }
 
 /// Everything targets share, loaded once per run.
@@ -58,6 +62,8 @@ pub struct Workspace {
     chart_display: String,
     pub defaults: ParsedLayer,
     pub schema: Option<Schema>,
+    /// The paths the umbrella's values may have, for when it has no schema.
+    pub known: KnownPaths,
     pub dependencies: Vec<Dependency>,
     /// Parsed layers by file, shared by the targets that apply them.
     layers: Mutex<HashMap<String, LayerLoad>>,
@@ -100,6 +106,7 @@ impl Workspace {
         )?;
 
         let mut dependencies = Vec::new();
+        let mut library_reads = Vec::new();
         for entry in &chart.dependencies {
             let dep = &entry.fields;
             let archive = archives
@@ -114,8 +121,9 @@ impl Workspace {
             let bytes =
                 crate::fsutil::read_regular_within(archive, repo.config.registries.max_blob_size.0)
                     .map_err(|problem| problem.into_error(archive))?;
-            let files = archive_files(&bytes, &["values.yaml", "values.schema.json"])
+            let archived = read_archive(&bytes)
                 .map_err(|e| Error::environment(format!("{archive_rel}: {e}")).at(archive, None))?;
+            let files = &archived.files;
             let values_text = files.get("values.yaml").cloned().unwrap_or_default();
             let defaults = Layer::new(format!("{archive_rel}/values.yaml"), values_text)
                 .parse()
@@ -127,6 +135,22 @@ impl Workspace {
                 )?),
                 None => None,
             };
+            let mut known = archived.known_paths(defaults.value());
+            // The parent's condition names a path in the block it gives this chart
+            // (`backend-api.enabled`): the chart's own values then have it.
+            for path in dep.condition.split(',').map(str::trim) {
+                if let Some(rest) = path
+                    .strip_prefix(dep.effective_name())
+                    .and_then(|rest| rest.strip_prefix('.'))
+                {
+                    known.add(rest.split('.'));
+                }
+            }
+            if archived.is_library() {
+                // A library's helpers run with the parent's values: what they read is the
+                // umbrella's.
+                library_reads.push(archived.reads.clone());
+            }
             dependencies.push(Dependency {
                 key: dep.effective_name().to_string(),
                 chart: dep.name.clone(),
@@ -138,8 +162,16 @@ impl Workspace {
                     .image_for(&dep.name, &dep.repository),
                 defaults,
                 schema,
+                known,
             });
         }
+        let known = umbrella_known_paths(
+            &chart_dir,
+            &defaults,
+            &chart.helm_dependencies(),
+            &dependencies,
+            &library_reads,
+        );
         let chart_display = repo.display_path(&chart_dir);
         // helm names template sources by the chart's name (`# Source: <name>/templates/…`),
         // which need not be its directory's (a chart at the repository root).
@@ -158,6 +190,7 @@ impl Workspace {
             chart_display,
             defaults,
             schema,
+            known,
             dependencies,
             layers: Mutex::new(HashMap::new()),
         })
@@ -222,6 +255,7 @@ impl Workspace {
                 image: &d.image,
                 defaults: d.defaults.value(),
                 schema: d.schema.as_ref(),
+                known: Some(&d.known),
                 scoped: scoped.as_ref(),
             })
             .collect()
@@ -345,13 +379,152 @@ fn read_schema(path: &Path, display: &str) -> Result<Option<Schema>> {
     }
 }
 
-/// Read some top-level files of a chart archive (`<chart>/values.yaml`, …).
-fn archive_files(
-    bytes: &[u8],
-    wanted: &[&str],
-) -> std::result::Result<HashMap<String, String>, String> {
+/// Templates of one chart read past this many bytes in all make every key known: an archive
+/// from a registry can hold anything, and the reader's work stays bounded.
+const MAX_TEMPLATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What stackctl reads of a chart archive: its top-level files (`values.yaml`,
+/// `values.schema.json`, `Chart.yaml`), what its templates read, and the names of the charts it
+/// carries in its own `charts/`.
+struct ArchivedChart {
+    files: HashMap<String, String>,
+    reads: TemplateReads,
+    carried: BTreeSet<String>,
+}
+
+impl ArchivedChart {
+    fn chart_file(&self) -> Option<ChartFile> {
+        let text = self.files.get("Chart.yaml")?;
+        ChartFile::parse(Path::new("Chart.yaml"), text.clone()).ok()
+    }
+
+    fn is_library(&self) -> bool {
+        self.chart_file().is_some_and(|chart| {
+            crate::deps::document::get(&chart.source.root, "type")
+                .and_then(|node| chart.source.scalar(node))
+                .is_some_and(|kind| kind.value == "library")
+        })
+    }
+
+    /// The paths the chart's own values may have.
+    fn known_paths(&self, defaults: &Value) -> KnownPaths {
+        let mut known = KnownPaths::new();
+        known.add_defaults(defaults);
+        known.add_reads(&self.reads);
+        for name in &self.carried {
+            known.open([name]);
+        }
+        if let Some(chart) = self.chart_file() {
+            owned_elsewhere(&mut known, &chart.helm_dependencies(), &[]);
+        }
+        known
+    }
+}
+
+/// The umbrella's known paths: its defaults, its templates (and its library dependencies'),
+/// and the keys owned elsewhere.
+fn umbrella_known_paths(
+    chart_dir: &Path,
+    defaults: &ParsedLayer,
+    declared: &[crate::deps::chartfile::HelmDependency],
+    dependencies: &[Dependency],
+    library_reads: &[TemplateReads],
+) -> KnownPaths {
+    let mut known = KnownPaths::new();
+    known.add_defaults(defaults.value());
+    let mut reads = TemplateReads::default();
+    let mut total = 0u64;
+    for entry in walkdir::WalkDir::new(chart_dir.join("templates"))
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+    {
+        // A file that cannot be read is helm's to report (render/helm-error); what it reads
+        // is not known, so nothing is reported on its account.
+        let Ok(text) = crate::fsutil::read_text(entry.path()) else {
+            reads.everything = true;
+            continue;
+        };
+        total += text.len() as u64;
+        if total > MAX_TEMPLATE_BYTES {
+            reads.everything = true;
+            break;
+        }
+        read_template(&text, &mut reads);
+    }
+    known.add_reads(&reads);
+    library_reads.iter().for_each(|r| known.add_reads(r));
+    // Charts unpacked in `charts/` are dependencies too, declared or not.
+    if let Ok(entries) = std::fs::read_dir(chart_dir.join("charts")) {
+        for entry in entries.flatten() {
+            if entry.path().join("Chart.yaml").is_file() {
+                known.open([entry.file_name().to_string_lossy()]);
+            }
+        }
+    }
+    let exports: Vec<(&str, &Value)> = dependencies
+        .iter()
+        .map(|d| (d.key.as_str(), d.defaults.value()))
+        .collect();
+    owned_elsewhere(&mut known, declared, &exports);
+    known
+}
+
+/// Keys a chart's values hold for others: each dependency's block (its alias, else its
+/// name), the dependencies' conditions and tags, and what `import-values` brings in
+/// (`exports` are looked up in `children`, each dependency's key and defaults).
+fn owned_elsewhere(
+    known: &mut KnownPaths,
+    declared: &[crate::deps::chartfile::HelmDependency],
+    children: &[(&str, &Value)],
+) {
+    for dep in declared {
+        known.open([dep.effective_name()]);
+        for path in dep.condition.split(',').map(str::trim) {
+            if !path.is_empty() {
+                known.add(path.split('.'));
+            }
+        }
+        for tag in dep.tags.iter().filter_map(Value::as_str) {
+            known.add(["tags", tag]);
+        }
+        for import in &dep.import_values {
+            match import {
+                // `- data`: the child's `exports.data` is merged at the parent's top.
+                Value::String(name) => {
+                    let exported = children
+                        .iter()
+                        .find(|(key, _)| *key == dep.effective_name())
+                        .and_then(|(_, defaults)| defaults.get("exports")?.get(name));
+                    match exported {
+                        Some(Value::Object(map)) => map.keys().for_each(|k| known.open([k])),
+                        // Exports not found: whatever they hold may be set.
+                        _ => known.open_everything(),
+                    }
+                }
+                Value::Object(map) => match map.get("parent").and_then(Value::as_str) {
+                    Some(parent) if !parent.is_empty() => known.open(parent.split('.')),
+                    _ => known.open_everything(),
+                },
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Read a chart archive: the top-level files stackctl uses, the templates (what they read),
+/// and the names of the charts under its `charts/`.
+fn read_archive(bytes: &[u8]) -> std::result::Result<ArchivedChart, String> {
+    const TOP: [&str; 3] = ["values.yaml", "values.schema.json", "Chart.yaml"];
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
-    let mut found = HashMap::new();
+    let mut chart = ArchivedChart {
+        files: HashMap::new(),
+        reads: TemplateReads::default(),
+        carried: BTreeSet::new(),
+    };
+    let mut template_bytes = 0u64;
     for entry in archive
         .entries()
         .map_err(|e| format!("not a chart archive: {e}"))?
@@ -361,28 +534,170 @@ fn archive_files(
             .path()
             .map_err(|e| format!("corrupt chart archive: {e}"))?
             .into_owned();
-        let parts: Vec<_> = path.components().collect();
-        if parts.len() != 2 {
-            continue;
-        }
-        let name = parts[1].as_os_str().to_string_lossy().into_owned();
-        if wanted.contains(&name.as_str()) {
-            // The same limit as the repository's own input files: an archive from a registry
-            // can hold a file that decompresses to anything.
-            let limit = crate::fsutil::max_input_size();
-            let mut text = String::new();
-            (&mut entry)
-                .take(limit.saturating_add(1))
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read {name} in the archive: {e}"))?;
-            if text.len() as u64 > limit {
-                return Err(format!(
-                    "its {name} is larger than the {} limit of input files (raise `max-size` under [files] in stackctl.toml)",
-                    crate::fsutil::format_size(limit)
-                ));
+        let parts: Vec<String> = path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        match parts.as_slice() {
+            [_, name] if TOP.contains(&name.as_str()) => {
+                let text = read_entry(&mut entry, name)?;
+                chart.files.insert(name.clone(), text);
             }
-            found.insert(name, text);
+            [_, templates, ..] if templates == "templates" => {
+                let size = entry.header().size().unwrap_or(u64::MAX);
+                template_bytes = template_bytes.saturating_add(size);
+                if template_bytes > MAX_TEMPLATE_BYTES || chart.reads.everything {
+                    chart.reads.everything = true;
+                    continue;
+                }
+                match read_entry(&mut entry, &parts[1..].join("/")) {
+                    Ok(text) => read_template(&text, &mut chart.reads),
+                    // Not text, or too large: what it reads is not known.
+                    Err(_) => chart.reads.everything = true,
+                }
+            }
+            [_, charts, sub, rest @ ..] if charts == "charts" => {
+                let name = match rest {
+                    [] => sub
+                        .strip_suffix(".tgz")
+                        .and_then(|stem| {
+                            // `<name>-<version>.tgz`
+                            stem.match_indices('-')
+                                .find(|(i, _)| {
+                                    stem[i + 1..].starts_with(|c: char| c.is_ascii_digit())
+                                })
+                                .map(|(i, _)| &stem[..i])
+                        })
+                        .map(str::to_string),
+                    _ => Some(sub.clone()),
+                };
+                chart.carried.extend(name);
+            }
+            _ => {}
         }
     }
-    Ok(found)
+    Ok(chart)
+}
+
+/// The text of one archive entry, within the limit of the repository's own input files (an
+/// archive from a registry can hold a file that decompresses to anything).
+fn read_entry(entry: &mut impl Read, name: &str) -> std::result::Result<String, String> {
+    let limit = crate::fsutil::max_input_size();
+    let mut text = String::new();
+    entry
+        .take(limit.saturating_add(1))
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {name} in the archive: {e}"))?;
+    if text.len() as u64 > limit {
+        return Err(format!(
+            "its {name} is larger than the {} limit of input files (raise `max-size` under [files] in stackctl.toml)",
+            crate::fsutil::format_size(limit)
+        ));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deps::chartfile::HelmDependency;
+    use serde_json::json;
+
+    fn pointers(known: &KnownPaths, values: &Value) -> Vec<String> {
+        known
+            .unknown_keys(values)
+            .into_iter()
+            .map(|u| u.pointer)
+            .collect()
+    }
+
+    /// A chart directory packaged as helm would, read back as the workspace reads archives.
+    fn archived(chart_yaml: &str) -> (ArchivedChart, Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |relative: &str, text: &str| {
+            let path = dir.path().join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write("Chart.yaml", chart_yaml);
+        write("values.yaml", "image:\n  tag: \"\"\n");
+        write(
+            "templates/deploy.yaml",
+            "image: {{ .Values.image.tag }}\nflag: {{ .Values.only.inTemplates }}\n",
+        );
+        write(
+            "templates/_helpers.tpl",
+            "{{- define \"api.x\" -}}{{ .Values.fromHelper }}{{- end -}}\n",
+        );
+        write(
+            "charts/metrics/Chart.yaml",
+            "apiVersion: v2\nname: metrics\nversion: 0.1.0\n",
+        );
+        let packaged = crate::deps::package::package_dir(dir.path(), None).unwrap();
+        let chart = read_archive(&packaged.bytes).unwrap();
+        let defaults = json!({"image": {"tag": ""}});
+        (chart, defaults)
+    }
+
+    #[test]
+    fn an_archived_chart_knows_its_templates_helpers_carried_charts_and_dependencies() {
+        let (chart, defaults) = archived(
+            "apiVersion: v2\nname: api\nversion: 1.0.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: oci://example.com/charts\n    alias: cache\n    condition: cache.enabled,features.cache\n    tags: [storage]\n",
+        );
+        assert!(!chart.is_library());
+        assert!(chart.files.contains_key("values.yaml"));
+        let known = chart.known_paths(&defaults);
+        let values = json!({
+            "image": {"tag": "1", "tga": "1"},
+            "only": {"inTemplates": true},
+            "fromHelper": 1,
+            "cache": {"anything": {"deep": 1}},
+            "features": {"cache": true, "other": 1},
+            "metrics": {"x": 1},
+            "tags": {"storage": true},
+            "global": {"y": 1},
+            "bogus": 1,
+        });
+        assert_eq!(
+            pointers(&known, &values),
+            ["/image/tga", "/features/other", "/bogus"]
+        );
+    }
+
+    #[test]
+    fn a_library_chart_is_recognised_by_its_type() {
+        let (chart, _) = archived("apiVersion: v2\nname: common\nversion: 1.0.0\ntype: library\n");
+        assert!(chart.is_library());
+        assert!(chart.reads.read.contains(&vec!["fromHelper".to_string()]));
+    }
+
+    #[test]
+    fn imported_values_are_known_where_they_land() {
+        let declared = [HelmDependency {
+            name: "api".into(),
+            import_values: vec![
+                json!("data"),
+                json!({"child": "settings", "parent": "imported.cfg"}),
+            ],
+            ..HelmDependency::default()
+        }];
+        let child = json!({"exports": {"data": {"myint": 1}}});
+        let mut known = KnownPaths::new();
+        owned_elsewhere(&mut known, &declared, &[("api", &child)]);
+        let values = json!({
+            "myint": {"a": 1},
+            "imported": {"cfg": {"z": 1}, "other": 1},
+            "api": {"b": 1},
+        });
+        assert_eq!(pointers(&known, &values), ["/imported/other"]);
+        // Exports the child does not have: whatever they hold may be set anywhere.
+        let declared = [HelmDependency {
+            name: "api".into(),
+            import_values: vec![json!("missing")],
+            ..HelmDependency::default()
+        }];
+        let mut known = KnownPaths::new();
+        owned_elsewhere(&mut known, &declared, &[("api", &child)]);
+        assert!(known.knows_everything());
+    }
 }

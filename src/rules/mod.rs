@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::findings::{Diagnostic, Severity};
 use crate::helm::Rendered;
 use crate::target::Target;
+use crate::values::known::KnownPaths;
 use crate::values::schema::Schema;
 use crate::values::{Merged, ParsedLayer, Suppressions};
 use sources::Sources;
@@ -137,6 +138,8 @@ pub struct DependencyView<'a> {
     /// The chart's own defaults (its values.yaml).
     pub defaults: &'a Value,
     pub schema: Option<&'a Schema>,
+    /// The paths its values may have, checked when it has no schema.
+    pub known: Option<&'a KnownPaths>,
     /// The values the dependency renders with (its defaults under the umbrella's block for
     /// it), when the target enables it.
     pub scoped: Option<&'a Merged>,
@@ -160,6 +163,7 @@ impl<'a> DependencyView<'a> {
             image,
             defaults,
             schema: None,
+            known: None,
             scoped: None,
         }
     }
@@ -172,6 +176,8 @@ pub struct TargetCx<'a> {
     /// The umbrella chart's defaults (its values.yaml) and schema.
     pub defaults: &'a ParsedLayer,
     pub schema: Option<&'a Schema>,
+    /// The paths the umbrella's values may have, checked when it has no schema.
+    pub known: &'a KnownPaths,
     pub dependencies: &'a [DependencyView<'a>],
     /// The target's layers, in order.
     pub layers: &'a [ParsedLayer],
@@ -257,6 +263,7 @@ pub fn target_rules() -> &'static [&'static dyn TargetRule] {
     &[
         &values::Merge,
         &values::SchemaRule,
+        &values::UnknownKey,
         &values::KeyedMapOverride,
         &images::TagMatchesChart,
         &render::HelmWarning,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{DependencyView, Scope, TargetCx, TargetRule, finding, rule};
 use crate::findings::{Diagnostic, Fix, Severity};
+use crate::values::known::KnownPaths;
 use crate::values::schema::{Schema, Violation};
 use crate::values::{
     LayerFinding, LayerFindingKind, Merged, ParsedLayer, Provenance, YamlError, dotted_path,
@@ -308,10 +309,11 @@ fn parent_pointer(pointer: &str) -> &str {
 }
 
 /// The name among `known` that `key` most likely meant to be, when one is close enough.
+/// Swapped letters (`tga` for `tag`) count as one edit.
 fn closest(known: &BTreeSet<String>, key: &str) -> Option<String> {
     ranked(known, key)
         .into_iter()
-        .find(|(score, _)| *score >= 0.4)
+        .find(|(score, k)| *score >= 0.4 || strsim::normalized_damerau_levenshtein(k, key) >= 0.5)
         .map(|(_, k)| k.clone())
 }
 
@@ -343,6 +345,77 @@ fn reverted(merged: &Merged, pointer: &str, prefix: &str) -> Option<Fix> {
     Some(Fix {
         set: vec![(format!("{prefix}{pointer}"), below)],
     })
+}
+
+/// `values/unknown-key` for a chart without a schema: a key that neither the chart's defaults
+/// nor its templates know (see [`crate::values::known`]), in the umbrella's merged values and
+/// in each enabled dependency's. A chart with a schema is left to [`SchemaRule`].
+pub struct UnknownKey;
+
+impl TargetRule for UnknownKey {
+    fn check(&self, cx: &TargetCx<'_>, out: &mut Vec<Diagnostic>) {
+        if cx.schema.is_none() {
+            out.extend(unknown_key_findings(
+                cx.known,
+                cx.merged,
+                "",
+                cx.sources.chart_name,
+            ));
+        }
+        for dep in cx.dependencies {
+            if let (Some(scoped), None, Some(known)) = (dep.scoped, dep.schema, dep.known) {
+                let prefix = format!("/{}", escape_key(dep.key));
+                out.extend(unknown_key_findings(known, scoped, &prefix, dep.chart));
+            }
+        }
+    }
+}
+
+/// Keys of `merged` the chart does not know, located at the layer line that set each one,
+/// with the likeliest known key beside it as a did-you-mean.
+fn unknown_key_findings(
+    known: &KnownPaths,
+    merged: &Merged,
+    prefix: &str,
+    chart: &str,
+) -> Vec<Diagnostic> {
+    known
+        .unknown_keys(&merged.value)
+        .into_iter()
+        .map(|unknown| {
+            let shown = format!("{prefix}{}", unknown.pointer);
+            let message = format!(
+                "{}: unknown key {:?}: the chart {chart} neither sets it in its values.yaml nor reads it in a template",
+                dotted_path(&shown),
+                unknown.key
+            );
+            let effect = "Helm ignores a key no template reads, so this setting has no effect";
+            let candidates = ranked(&unknown.siblings, &unknown.key);
+            let meant = closest(&unknown.siblings, &unknown.key);
+            let hint = match &meant {
+                Some(closest) => format!("did you mean {closest:?}? {effect}"),
+                None if candidates.is_empty() => format!("remove it: {effect}"),
+                None => format!(
+                    "remove it, or move it where it is meant: {effect} (keys known here, most similar first: {})",
+                    candidates
+                        .iter()
+                        .take(8)
+                        .map(|(_, k)| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let mut d = finding("values/unknown-key", message).with_hint(hint);
+            if let Some(meant) = meant.filter(|_| through_maps(&merged.value, &unknown.pointer)) {
+                d = d.with_fix(renamed(
+                    &shown,
+                    &format!("{prefix}{}/{}", parent_pointer(&unknown.pointer), escape_key(&meant)),
+                    merged.get(&unknown.pointer),
+                ));
+            }
+            locate(d, &merged.provenance, &unknown.pointer).with_path(shown)
+        })
+        .collect()
 }
 
 /// `values/keyed-map-override` on a target's layers.
@@ -602,6 +675,71 @@ mod tests {
             ["pull-co", "pull-ce", "pull-coh", "discover-aws"]
         );
         assert_eq!(names("pull-cee")[0], "pull-ce");
+    }
+
+    /// A chart without a schema: known paths from its defaults and its templates.
+    fn schemaless_findings(env: &str) -> Vec<Diagnostic> {
+        let defaults = parse_layer(
+            "charts/app/values.yaml",
+            "image:\n  repository: nginx\n  tag: \"\"\nservice:\n  port: 80\n",
+        )
+        .unwrap();
+        let mut known = KnownPaths::new();
+        known.add_defaults(defaults.value());
+        known.add_template("{{ .Values.image.repository }}:{{ .Values.image.tag }}\n{{ with .Values.service }}{{ .port }}{{ .nodePort }}{{ end }}\n{{ toYaml .Values.podLabels }}");
+        let env = parse_layer("envs/prod/eu.yaml", env).unwrap();
+        let merged = crate::values::merge_chain(&defaults, &[env]);
+        unknown_key_findings(&known, &merged, "", "app")
+    }
+
+    #[test]
+    fn a_key_neither_defaults_nor_templates_know_is_found_at_its_line_with_a_did_you_mean() {
+        let found = schemaless_findings(
+            "image:\n  tga: \"1.27\"\nservice:\n  nodePort: 30080\npodLabels:\n  team: web\nimageOld:\n  tag: x\nzzz: 1\n",
+        );
+        let at: Vec<(&str, Option<usize>, Option<&str>)> = found
+            .iter()
+            .map(|d| (d.rule.as_str(), d.line, d.path.as_deref()))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("values/unknown-key", Some(2), Some("/image/tga")),
+                ("values/unknown-key", Some(7), Some("/imageOld")),
+                ("values/unknown-key", Some(9), Some("/zzz")),
+            ],
+            "{found:?}"
+        );
+        assert_eq!(found[0].file.as_deref(), Some("envs/prod/eu.yaml"));
+        assert!(
+            found[0]
+                .message
+                .starts_with("image.tga: unknown key \"tga\": the chart app"),
+            "{}",
+            found[0].message
+        );
+        let hint = |i: usize| found[i].hint.as_deref().unwrap();
+        assert!(hint(0).starts_with("did you mean \"tag\"?"), "{}", hint(0));
+        assert!(
+            hint(1).starts_with("did you mean \"image\"?"),
+            "{}",
+            hint(1)
+        );
+        // Nothing near: the keys known there, most similar first.
+        assert!(
+            hint(2).starts_with("remove it, or move it where it is meant"),
+            "{}",
+            hint(2)
+        );
+        assert!(hint(2).contains("global"), "{}", hint(2));
+    }
+
+    #[test]
+    fn keys_read_only_by_templates_and_open_subtrees_pass() {
+        let found = schemaless_findings(
+            "service:\n  nodePort: 30080\npodLabels:\n  team: web\n  any: thing\nglobal:\n  x: 1\n",
+        );
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]

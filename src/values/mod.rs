@@ -5,7 +5,8 @@
 //! and column of every key and value ([`parse_layer`]), merges a chain the way Helm does
 //! ([`merge_chain`], [`merge_chain_with`]), narrows the umbrella's values to what one
 //! dependency sees ([`scope_subchart`]), and answers "which file and line set this?"
-//! ([`Provenance::locate`], [`Provenance::origin`], [`Provenance::history`]).
+//! ([`Provenance::locate`], [`Provenance::origin`], [`Provenance::history`]). For a chart
+//! without a schema, [`known`] says which paths its values may have.
 //!
 //! Pointers are JSON pointers (RFC 6901) into the merged values: `/backend-api/image/tag`,
 //! `/ingress/annotations/alb.ingress.kubernetes.io~1scheme` (a `/` in a key is written `~1`,
@@ -42,6 +43,7 @@
 //! - An empty map `{}` over a non-empty map clears nothing; [`Merged::empty_map_overrides`]
 //!   lists every such place (the `envFrom: {}` mistake).
 
+pub mod known;
 mod layer;
 mod merge;
 pub mod schema;

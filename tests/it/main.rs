@@ -21,4 +21,5 @@ mod stack;
 mod support;
 mod test_loop;
 mod tiltfile;
+mod unknown_key;
 mod validate;

@@ -109,6 +109,8 @@ struct Case {
     /// What to validate: the envs of a cloud by default; the chart or everything for rules on
     /// the chart and its variants.
     args: &'static [&'static str],
+    /// Files deleted from the copy before the change (a schema a chart does not ship).
+    removed: &'static [&'static str],
 }
 
 const fn case(
@@ -127,6 +129,7 @@ const fn case(
         at: None,
         exit: 1,
         args: &["envs", "aws"],
+        removed: &[],
     }
 }
 
@@ -197,6 +200,18 @@ fn cases() -> Vec<Case> {
             "frontend:\n  replicaCount: -1 #@\n",
             "values/schema",
         ),
+        Case {
+            // Without its schema, the frontend chart's known keys are its defaults and what
+            // its templates read.
+            removed: &["charts/frontend/values.schema.json"],
+            ..case(
+                "a misspelt key for a dependency without a schema",
+                CONSOLE,
+                "frontend:\n  replicaCount: 3\n",
+                "frontend:\n  replicaCont: 3 #@\n",
+                "values/unknown-key",
+            )
+        },
         case(
             "mis-keyed cronjob override",
             CONSOLE,
@@ -562,6 +577,10 @@ fn gitignore_lines() -> usize {
 }
 
 fn apply(sandbox: &Sandbox, case: &Case) -> Option<usize> {
+    for file in case.removed {
+        std::fs::remove_file(sandbox.path(file))
+            .unwrap_or_else(|e| panic!("{}: remove {file}: {e}", case.name));
+    }
     let text = std::fs::read_to_string(sandbox.path(case.file)).unwrap_or_default();
     let changed = if case.old.is_empty() {
         format!("{text}{}", case.new)
