@@ -658,21 +658,27 @@ fn missing_env_from<'v>(spec: &'v Value, known: &PodRefsKnown<'_>) -> Vec<(&'sta
 }
 
 /// The names of every object the pods of a render reference (envFrom sources, ServiceAccount,
-/// pull secrets, volumes) that the render does not provide: what `render/dangling-reference`
-/// reports of them with no `external-refs` declared, and so what `external-refs` must list when
-/// something outside the chart provides them. Sorted, each once.
-pub fn unprovided_pod_references(objects: &[RenderedObject]) -> BTreeSet<String> {
+/// pull secrets, volumes) that the render does not provide, each with how it is referenced
+/// (`Secret (envFrom)`, `ServiceAccount`, `image pull Secret`, `ConfigMap volume`): what
+/// `render/dangling-reference` reports of them with no `external-refs` declared, and so what
+/// `external-refs` must list when something outside the chart provides them.
+pub fn unprovided_pod_references(
+    objects: &[RenderedObject],
+) -> BTreeMap<String, BTreeSet<String>> {
     let rendered = RenderedNames::of(objects);
     let none = BTreeSet::new();
     let known = rendered.with(&none);
-    let mut names = BTreeSet::new();
+    let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for spec in objects.iter().filter_map(pod_spec) {
-        names.extend(
-            missing_env_from(spec, &known)
-                .into_iter()
-                .map(|(_, name)| name.to_string()),
-        );
-        names.extend(missing_pod_refs(spec, &known).into_iter().map(|m| m.name));
+        for (what, name) in missing_env_from(spec, &known) {
+            names
+                .entry(name.to_string())
+                .or_default()
+                .insert(format!("{what} (envFrom)"));
+        }
+        for missing in missing_pod_refs(spec, &known) {
+            names.entry(missing.name).or_default().insert(missing.kind.to_string());
+        }
     }
     names
 }
@@ -682,6 +688,8 @@ pub fn unprovided_pod_references(objects: &[RenderedObject]) -> BTreeSet<String>
 struct MissingRef {
     /// How the pod references it, for the message (`runs as ServiceAccount x`).
     what: String,
+    /// What it is to the pod, without its name (`ServiceAccount`, `Secret volume`).
+    kind: &'static str,
     name: String,
     /// The fix within the chart, for the hint.
     fix: &'static str,
@@ -709,6 +717,7 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
     if !provided(known.service_accounts, account) {
         out.push(MissingRef {
             what: format!("runs as ServiceAccount {account}"),
+            kind: "ServiceAccount",
             name: account.to_string(),
             fix: "let the chart create it (serviceAccount.create: true) or name one it renders",
             values_key: "serviceAccount/name",
@@ -728,6 +737,7 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
         if !provided(known.secrets, name) {
             out.push(MissingRef {
                 what: format!("pulls its images with Secret {name}"),
+                kind: "image pull Secret",
                 name: name.to_string(),
                 fix: "remove it from imagePullSecrets",
                 values_key: "imagePullSecrets",
@@ -762,13 +772,18 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
             }
         }
         for (kind, source) in sources {
-            let (label, set, name_key) = match kind {
+            let (label, volume_kind, set, name_key) = match kind {
                 "secret" if source.get("secretName").is_some() => {
-                    ("Secret", known.secrets, "secretName")
+                    ("Secret", "Secret volume", known.secrets, "secretName")
                 }
-                "secret" => ("Secret", known.secrets, "name"),
-                "configMap" => ("ConfigMap", known.config_maps, "name"),
-                _ => ("PersistentVolumeClaim", known.claims, "claimName"),
+                "secret" => ("Secret", "Secret volume", known.secrets, "name"),
+                "configMap" => ("ConfigMap", "ConfigMap volume", known.config_maps, "name"),
+                _ => (
+                    "PersistentVolumeClaim",
+                    "PersistentVolumeClaim volume",
+                    known.claims,
+                    "claimName",
+                ),
             };
             let Some(name) = source.get(name_key).and_then(Value::as_str) else {
                 continue;
@@ -778,6 +793,7 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
             }
             out.push(MissingRef {
                 what: format!("mounts {label} {name} (volume {volume_name})"),
+                kind: volume_kind,
                 name: name.to_string(),
                 fix: "enable the chart feature that renders it, or remove the volume",
                 values_key: "volumes",
@@ -1063,17 +1079,22 @@ metadata: {name: r-backend-api-a}
 spec: {jobTemplate: {spec: {template: {spec: {serviceAccountName: r-service-account, containers: [{name: a, envFrom: [{secretRef: {name: r-aws-client-secret}}]}]}}}}}
 "#;
         let objs = objects(manifest);
-        let names: Vec<String> = unprovided_pod_references(&objs).into_iter().collect();
+        let found = unprovided_pod_references(&objs);
+        let kinds: Vec<(&str, Vec<&str>)> = found
+            .iter()
+            .map(|(name, kinds)| (name.as_str(), kinds.iter().map(String::as_str).collect()))
+            .collect();
         assert_eq!(
-            names,
+            kinds,
             [
-                "env-file",
-                "ghcr-registry-secret",
-                "r-aws-client-secret",
-                "r-data",
-                "r-service-account"
+                ("env-file", vec!["ConfigMap (envFrom)"]),
+                ("ghcr-registry-secret", vec!["image pull Secret"]),
+                ("r-aws-client-secret", vec!["Secret (envFrom)"]),
+                ("r-data", vec!["PersistentVolumeClaim volume"]),
+                ("r-service-account", vec!["ServiceAccount"]),
             ]
         );
+        let names: Vec<String> = found.into_keys().collect();
         // Declared, they are exactly what silences the rule's pod findings.
         assert!(dangling_references(&objs, "r", &names, None, &SOURCES).is_empty());
         assert_eq!(
