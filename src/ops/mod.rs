@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod deps;
 pub mod doctor;
+pub mod init;
 pub mod publish;
 pub mod render;
 pub mod test;

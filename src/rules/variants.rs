@@ -167,14 +167,25 @@ mod tests {
         let values = "backend-api:\n  env:\n    JETSCALE_DB_HOST: jetscale-ci-postgres\n    JETSCALE_REDIS_HOST: jetscale-ci-redis-master\nfrontend:\n  env:\n    VITE_API_BASE_URL: http://jetscale-ci-backend-api:8000\n";
         let merged = merge(values);
         let keys = ["backend-api", "frontend"];
-        assert_eq!(implied_release(&merged, &keys).as_deref(), Some("jetscale-ci"));
+        assert_eq!(
+            implied_release(&merged, &keys).as_deref(),
+            Some("jetscale-ci")
+        );
         // The release it names is the one the rule accepts.
         assert!(release_hosts(&merged, "jetscale-ci", &keys).is_empty());
         assert_eq!(release_hosts(&merged, "other", &keys).len(), 3);
         // Most hosts win over one stray; hosts that name no Service of a release say nothing.
-        let stray = merge(&values.replace("http://jetscale-ci-backend-api:8000", "http://old-backend-api:8000"));
-        assert_eq!(implied_release(&stray, &keys).as_deref(), Some("jetscale-ci"));
-        let outside = merge("backend-api:\n  env:\n    JETSCALE_DB_HOST: db.example.com\nfrontend:\n  env:\n    VITE_API_BASE_URL: https://api.example.com\n");
+        let stray = merge(&values.replace(
+            "http://jetscale-ci-backend-api:8000",
+            "http://old-backend-api:8000",
+        ));
+        assert_eq!(
+            implied_release(&stray, &keys).as_deref(),
+            Some("jetscale-ci")
+        );
+        let outside = merge(
+            "backend-api:\n  env:\n    JETSCALE_DB_HOST: db.example.com\nfrontend:\n  env:\n    VITE_API_BASE_URL: https://api.example.com\n",
+        );
         assert_eq!(implied_release(&outside, &keys), None);
     }
 }

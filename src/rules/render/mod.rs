@@ -453,11 +453,8 @@ pub fn dangling_references(
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let origin = merged.and_then(|m| {
-                m.provenance.locate(&format!(
-                    "/{}/envFrom/{}",
-                    escape_key(app),
-                    escape_key(key)
-                ))
+                m.provenance
+                    .locate(&format!("/{}/envFrom/{}", escape_key(app), escape_key(key)))
             });
             d = match origin {
                 Some(o) => d.at(o.file, o.line, o.column).with_path(format!(
@@ -662,9 +659,7 @@ fn missing_env_from<'v>(spec: &'v Value, known: &PodRefsKnown<'_>) -> Vec<(&'sta
 /// (`Secret (envFrom)`, `ServiceAccount`, `image pull Secret`, `ConfigMap volume`): what
 /// `render/dangling-reference` reports of them with no `external-refs` declared, and so what
 /// `external-refs` must list when something outside the chart provides them.
-pub fn unprovided_pod_references(
-    objects: &[RenderedObject],
-) -> BTreeMap<String, BTreeSet<String>> {
+pub fn unprovided_pod_references(objects: &[RenderedObject]) -> BTreeMap<String, BTreeSet<String>> {
     let rendered = RenderedNames::of(objects);
     let none = BTreeSet::new();
     let known = rendered.with(&none);
@@ -677,7 +672,10 @@ pub fn unprovided_pod_references(
                 .insert(format!("{what} (envFrom)"));
         }
         for missing in missing_pod_refs(spec, &known) {
-            names.entry(missing.name).or_default().insert(missing.kind.to_string());
+            names
+                .entry(missing.name)
+                .or_default()
+                .insert(missing.kind.to_string());
         }
     }
     names
