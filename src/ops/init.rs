@@ -256,27 +256,35 @@ fn chart_decision(repo: &Repo) -> Result<Decision> {
 fn envs_decision(repo: &mut Repo) -> Result<EnvsDecision> {
     let dir = repo.display_path(&repo.envs_dir());
     let clouds = engine::targets::clouds(repo)?;
-    let mut why = format!(
-        "the files of the subdirectories of {}, each over its directory's default.yaml when there is one",
+    let files = format!(
+        "the files in the subdirectories of {}",
         display_join(&dir, "")
     );
-    if clouds.is_empty() {
+    let why = if clouds.is_empty() {
         // No cloud layer to lie on: the default layers would refuse every target.
         repo.config.envs.layers.retain(|l| !l.contains("{cloud}"));
-        why.push_str(&format!(
-            "; no values file directly in {} names a cloud, so no layer does",
+        format!(
+            "{files}, each over its directory's default.yaml when there is one; no values file \
+directly in {} names a cloud, so no layer does",
             display_join(&dir, "")
-        ));
+        )
     } else {
-        why = format!(
-            "{why}, over the cloud file {} (each env is rendered on each cloud)",
-            clouds
-                .iter()
-                .map(|c| display_join(&dir, &format!("{c}.yaml")))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+        let cloud_files: Vec<String> = clouds
+            .iter()
+            .map(|c| display_join(&dir, &format!("{c}.yaml")))
+            .collect();
+        let over = match cloud_files.as_slice() {
+            [one] => format!("{one} (its cloud)"),
+            many => format!(
+                "the file of each cloud ({}), rendered on each",
+                many.join(", ")
+            ),
+        };
+        format!(
+            "{files}, each over {over} and its directory's default.yaml when there is one: the \
+default layout of docs/configuration.md"
+        )
+    };
     Ok(EnvsDecision {
         dir,
         clouds,
@@ -354,10 +362,11 @@ fn variant_targets(ws: &Workspace) -> Result<Vec<(Target, String)>> {
             Some(release) => {
                 target.release = release.clone();
                 target.namespace = release;
-                "the release its values name in the hosts of its database, Redis or API Service"
+                "the release its values were written for: the hosts of its database, Redis or API \
+Service name it (variants/release-hosts checks that they do)"
                     .to_string()
             }
-            None => "its name: its values name no Service of a release".to_string(),
+            None => "its own name: its values name no Service of a release".to_string(),
         };
         variants.push((target, why));
     }
@@ -605,10 +614,7 @@ the repository with it; change here what init guessed wrong.",
         } else {
             out.push_str(&format!(
                 "\n{}",
-                comment(&format!(
-                    "Env targets: {} (the default layout of docs/configuration.md).",
-                    envs.why
-                ))
+                comment(&format!("Env targets: {}.", envs.why))
             ));
         }
         out.push_str(&format!(
@@ -617,9 +623,9 @@ the repository with it; change here what init guessed wrong.",
                 "The release and namespace of every env target, in one place: a file's own \
 table may set either for that file alone."
             ),
-            comment(&format!("- release = {}: {RELEASE_WHY}.", quote(RELEASE))),
-            comment(&format!(
-                "- namespace = {}: {NAMESPACE_WHY}.",
+            bullet(&format!("release = {}: {RELEASE_WHY}.", quote(RELEASE))),
+            bullet(&format!(
+                "namespace = {}: {NAMESPACE_WHY}.",
                 quote(NAMESPACE)
             )),
             quote(&convention.table),
@@ -665,8 +671,8 @@ A list on a file's own table replaces its directory's: it does not add to it."
                 format!("Needed by every env of {dir}.")
             } else {
                 format!(
-                    "Needed by the envs of {dir} but {} (see below).",
-                    others.join(", ")
+                    "Needed by the envs of {dir} but {}, whose own lists follow.",
+                    and_list(&others)
                 )
             };
             out.push_str(&format!(
@@ -722,7 +728,7 @@ the files it extends (values.test.ci.yaml over values.test.yaml) when they exist
                 bare_key(&f.target.name),
                 list_inline(&layers),
                 comment(&format!(
-                    "The release {}.",
+                    "Release: {}.",
                     f.release_why.as_deref().unwrap_or_default()
                 )),
                 quote(&f.target.release),
@@ -749,14 +755,23 @@ unknown: `stackctl validate` shows why."
 
 /// `text` as `#` comment lines of at most 96 characters.
 fn comment(text: &str) -> String {
+    wrapped(text, "#", "#")
+}
+
+/// `text` as a `# - ` item of a list in a comment, its lines after the first indented.
+fn bullet(text: &str) -> String {
+    wrapped(text, "# -", "#  ")
+}
+
+fn wrapped(text: &str, first: &str, next: &str) -> String {
     const WIDTH: usize = 96;
     let mut out = String::new();
-    let mut line = String::from("#");
+    let mut line = String::from(first);
     for word in text.split_whitespace() {
-        if line.len() + 1 + word.len() > WIDTH && line != "#" {
+        if line.len() + 1 + word.len() > WIDTH && line != first && line != next {
             out.push_str(&line);
             out.push('\n');
-            line = String::from("#");
+            line = String::from(next);
         }
         line.push(' ');
         line.push_str(word);
@@ -764,6 +779,15 @@ fn comment(text: &str) -> String {
     out.push_str(&line);
     out.push('\n');
     out
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// A list on one line: `["a", "b"]`.

@@ -302,7 +302,7 @@ impl Document for InitReport {
             for reference in &self.external_refs {
                 let _ = writeln!(
                     out,
-                    "  {} ({})\n      needed by {}\n      written on [{}]",
+                    "  {}: {}\n      needed by {}\n      written on [{}]",
                     reference.name,
                     reference.kinds.join(", "),
                     reference.targets.join(", "),
