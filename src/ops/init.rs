@@ -331,7 +331,7 @@ fn variant_targets(ws: &Workspace) -> Result<Vec<(Target, String)>> {
     let mut variants = Vec::new();
     for (parts, file) in files.iter().filter(|(parts, _)| !extended(parts)) {
         let mut layers: Vec<String> = (1..parts.len())
-            .filter_map(|n| files.get(&parts[..n].to_vec()).cloned())
+            .filter_map(|n| files.get(&parts[..n]).cloned())
             .collect();
         layers.push(file.clone());
         let mut name = parts.join("-");
@@ -847,4 +847,152 @@ fn pattern_key(envs_dir: &str, dir: &str, members: &[&Found]) -> String {
 /// A TOML basic string: JSON's escapes are TOML's.
 fn quote(text: &str) -> String {
     serde_json::to_string(text).expect("strings serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str, refs: Option<&[&str]>) -> Found {
+        let group = name.split('/').nth(1).map(str::to_string);
+        Found {
+            target: Target {
+                name: name.to_string(),
+                layers: vec![name.to_string()],
+                release: "r".to_string(),
+                namespace: "n".to_string(),
+                external_refs: Vec::new(),
+                kind: TargetKind::Env,
+                group,
+                cloud: None,
+                tables: Vec::new(),
+            },
+            refs: match refs {
+                Some(refs) => Ok(refs
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.to_string(),
+                            BTreeSet::from(["Secret (envFrom)".to_string()]),
+                        )
+                    })
+                    .collect()),
+                None => Err("render/helm-error: boom".to_string()),
+            },
+            release_why: None,
+        }
+    }
+
+    #[test]
+    fn lifecycle_values_files_are_named_by_their_parts() {
+        assert_eq!(
+            variant_parts("values.test.ci.yaml"),
+            Some(vec!["test".to_string(), "ci".to_string()])
+        );
+        assert_eq!(
+            variant_parts("values.local.yml"),
+            Some(vec!["local".to_string()])
+        );
+        for not_one in [
+            "values.yaml",
+            "values-prod.yaml",
+            "values..yaml",
+            "Chart.yaml",
+            "values.test.json",
+        ] {
+            assert_eq!(variant_parts(not_one), None, "{not_one}");
+        }
+    }
+
+    #[test]
+    fn a_directory_shares_the_list_most_of_its_envs_need_and_the_others_get_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::unconfigured(dir.path().to_path_buf());
+        let shared: &[&str] = &["{release}-aws", "{release}-sa"];
+        let found = vec![
+            env("envs/prod/a.yaml", Some(&["ghcr"])),
+            env("envs/staging/a.yaml", Some(shared)),
+            env("envs/staging/b.yaml", Some(&["{release}-aws", "other-sa"])),
+            env("envs/staging/c.yaml", Some(shared)),
+            env("envs/staging/d.yaml", Some(&[])),
+            env("envs/staging/e.yaml", None),
+            env("envs/test/x/deep.yaml", Some(&[])),
+        ];
+        let plan = Plan::new(&repo, &found);
+        let keys: Vec<&str> = plan.patterns.keys().map(String::as_str).collect();
+        // A directory whose envs need nothing gets no table.
+        assert_eq!(keys, ["envs/prod/*", "envs/staging/*"]);
+        assert_eq!(
+            plan.patterns["envs/staging/*"],
+            (
+                vec!["{release}-aws".to_string(), "{release}-sa".to_string()],
+                vec![
+                    "envs/staging/a.yaml".to_string(),
+                    "envs/staging/c.yaml".to_string()
+                ]
+            )
+        );
+        let own: Vec<(&str, usize)> = plan
+            .own
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.len()))
+            .collect();
+        assert_eq!(
+            own,
+            [("envs/staging/b.yaml", 2), ("envs/staging/d.yaml", 0)]
+        );
+        // The target that did not render takes its directory's list, and says why.
+        let decisions = plan.target_decisions(&found, &[]);
+        let e = decisions
+            .iter()
+            .find(|d| d.name == "envs/staging/e.yaml")
+            .unwrap();
+        assert_eq!(e.refs_table.as_deref(), Some("targets.\"envs/staging/*\""));
+        assert_eq!(e.external_refs, ["{release}-aws", "{release}-sa"]);
+        assert_eq!(e.not_rendered.as_deref(), Some("render/helm-error: boom"));
+        let refs = plan.ref_decisions(&found, &[]);
+        let aws = refs.iter().find(|r| r.name == "{release}-aws").unwrap();
+        assert_eq!(
+            aws.tables,
+            [
+                "targets.\"envs/staging/*\"",
+                "targets.\"envs/staging/b.yaml\""
+            ]
+        );
+        assert_eq!(aws.targets.len(), 3);
+    }
+
+    #[test]
+    fn a_pattern_table_crosses_directories_only_when_its_envs_do() {
+        let direct = [env("envs/staging/a.yaml", Some(&[]))];
+        let nested = [
+            env("envs/staging/a.yaml", Some(&[])),
+            env("envs/staging/eu/b.yaml", Some(&[])),
+        ];
+        assert_eq!(
+            pattern_key("envs", "staging", &direct.iter().collect::<Vec<_>>()),
+            "envs/staging/*"
+        );
+        assert_eq!(
+            pattern_key("envs", "staging", &nested.iter().collect::<Vec<_>>()),
+            "envs/staging/**"
+        );
+    }
+
+    #[test]
+    fn comments_wrap_within_96_columns_and_keys_are_quoted_only_when_toml_needs_it() {
+        let text = "word ".repeat(60);
+        let wrapped = comment(&text);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert!(lines.len() > 1 && lines.iter().all(|l| l.len() <= 96 && l.starts_with("# ")));
+        let item = bullet(&text);
+        assert!(item.starts_with("# - word"));
+        assert!(
+            item.lines().skip(1).all(|l| l.starts_with("#   word")),
+            "{item}"
+        );
+        assert_eq!(bare_key("test-ci"), "test-ci");
+        assert_eq!(bare_key("test.ci"), "\"test.ci\"");
+        assert_eq!(and_list(&["a", "b", "c"]), "a, b and c");
+    }
 }
