@@ -25,6 +25,7 @@ Exit codes:
   130  interrupted (Ctrl-C or SIGTERM): running programs are killed, no file half-written
 
 Examples:
+  stackctl init                   write a stackctl.toml for a repository that has none
   stackctl deps check             are Chart.yaml and Chart.lock sound and in sync?
   stackctl deps build             fill charts/jetscale/charts/ from Chart.lock
   stackctl deps bump backend 4.6.13
@@ -149,6 +150,30 @@ stackctl chart publish charts/jetscale --to oci://ghcr.io/jetscale-ai/charts --v
     Chart {
         #[command(subcommand)]
         command: ChartCommand,
+    },
+
+    /// Write a stackctl.toml for a repository that has none, from what it holds and renders.
+    #[command(
+        long_about = "Adopt stackctl in one command. Finds the umbrella chart, the env targets under \
+envs/ and the chart's lifecycle variants (its values.<a>.<b>.yaml files, each over the file it \
+extends), gives every env target its release and namespace by one convention written on one \
+pattern table (release \"{name}\", namespace \"{name}-{dir}\") and every variant the release \
+its values name, renders every target once, and proposes as external refs what each target's pods \
+reference that the chart does not render (envFrom Secrets and ConfigMaps, ServiceAccounts, image \
+pull secrets, volumes). Writes the result, commented, to stackctl.toml and reports what it \
+decided and why.\n\n\
+Never replaces an existing stackctl.toml (exit 2, nothing written). --print writes the file to \
+stdout instead (the decisions go to stderr), and then does not mind one that exists. With \
+--format json the decisions and the file's text are one JSON document.",
+        after_help = "Examples:\n  stackctl init\n  stackctl init --print --offline\n  \
+stackctl init --format json --print"
+    )]
+    Init {
+        /// Write the file to stdout, not to the disk.
+        #[arg(long)]
+        print: bool,
+        #[command(flatten)]
+        args: DepsArgs,
     },
 
     /// Validate dependencies, charts and environments; every finding at its line.

@@ -32,6 +32,27 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 /// then renamed over the target. Readers see the old content or the new, never a mix; an
 /// interrupted write leaves at most a temporary file. An existing file keeps its permissions.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let temp = written_temp(path, bytes)?;
+    temp.persist(path)
+        .map_err(|e| Error::io("replace", path, e.error))?;
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically, as [`write_atomic`] does, unless something is already
+/// there: `Ok(false)`, and nothing is written. The check and the rename are one step (a hard
+/// link), so a file created meanwhile by another process is never replaced.
+pub fn create_atomic(path: &Path, bytes: &[u8]) -> Result<bool> {
+    let temp = written_temp(path, bytes)?;
+    match temp.persist_noclobber(path) {
+        Ok(_) => Ok(true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io("create", path, e.error)),
+    }
+}
+
+/// A temporary file beside `path` holding `bytes`, flushed to disk, with the permissions of the
+/// file it is to replace (else 0644).
+fn written_temp(path: &Path, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -53,9 +74,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644));
     }
-    temp.persist(path)
-        .map_err(|e| Error::io("replace", path, e.error))?;
-    Ok(())
+    Ok(temp)
 }
 
 /// A byte count as people read it: `512 bytes`, `64 KiB`, `4.5 MiB`.
@@ -116,6 +135,30 @@ mod tests {
             "charts/app/values.yaml"
         );
         assert_eq!(display_join("envs/", "prod/a.yaml"), "envs/prod/a.yaml");
+    }
+
+    #[test]
+    fn create_atomic_writes_a_new_file_and_never_replaces_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stackctl.toml");
+        assert!(create_atomic(&path, b"first\n").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
+        assert!(!create_atomic(&path, b"second\n").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
+        // A symlink to nothing is something there too.
+        let link = dir.path().join("link.toml");
+        std::os::unix::fs::symlink(dir.path().join("missing"), &link).unwrap();
+        assert!(!create_atomic(&link, b"x").unwrap());
+        assert!(!dir.path().join("missing").exists());
+        // No temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with(TEMP_PREFIX)),
+            "{names:?}"
+        );
     }
 
     #[test]

@@ -20,6 +20,11 @@ impl Repo {
     /// Find the repository that contains `start`: the nearest ancestor holding `stackctl.toml`,
     /// else the nearest holding both `charts/` and `envs/`.
     pub fn discover(start: &Path) -> Result<Repo> {
+        Repo::open(Repo::find_root(start)?)
+    }
+
+    /// The root of the repository that contains `start`, as [`Repo::discover`] finds it.
+    pub fn find_root(start: &Path) -> Result<PathBuf> {
         let start = start
             .canonicalize()
             .map_err(|e| Error::io("resolve", start, e))?;
@@ -39,7 +44,7 @@ impl Repo {
                 .with_hint("run stackctl from the repository, or pass -C <repository>")
             })?
             .to_path_buf();
-        Repo::open(root)
+        Ok(root)
     }
 
     /// Open the repository at `root`, reading `stackctl.toml` if it exists.
@@ -50,6 +55,16 @@ impl Repo {
             Err(problem) if problem.is_missing() => (Config::default(), false),
             Err(problem) => return Err(problem.into_error(&path)),
         };
+        Ok(Repo::configured(root, config, config_found))
+    }
+
+    /// The repository at `root` as if it had no `stackctl.toml`: every setting at its
+    /// default, the chart found. What `init` starts from, whatever file is there.
+    pub fn unconfigured(root: PathBuf) -> Repo {
+        Repo::configured(root, Config::default(), false)
+    }
+
+    fn configured(root: PathBuf, config: Config, config_found: bool) -> Repo {
         let mut config = config;
         if !config.chart.path_set
             && let Some(found) = find_chart(&root)
@@ -57,11 +72,11 @@ impl Repo {
             config.chart.path = found;
         }
         crate::fsutil::set_max_input_size(config.files.max_size.0);
-        Ok(Repo {
+        Repo {
             root,
             config,
             config_found,
-        })
+        }
     }
 
     /// Local sources of dependency charts, by name: `[dependencies.sources]`, else every

@@ -7,6 +7,7 @@ mod cluster;
 mod completions;
 mod deps;
 mod doctor;
+mod init;
 mod render;
 mod test;
 mod validate;
@@ -79,6 +80,7 @@ pub async fn dispatch(cli: Cli, cancel: Cancel) -> Result<ExitCode> {
         Command::Deps { command } => deps::run(&session, command).await,
         Command::Chart { command } => chart::run(&session, command).await,
         Command::Cluster { command } => cluster::run(&session, command).await,
+        Command::Init { print, args } => init::run(&session, print, args).await,
         Command::Validate {
             scope,
             args,

@@ -12,6 +12,7 @@
 pub mod cluster;
 pub mod deps;
 pub mod doctor;
+pub mod init;
 pub mod publish;
 pub mod render;
 pub mod test;
@@ -77,6 +78,12 @@ impl Context {
     pub fn open(invocation: Invocation) -> Result<Context> {
         let repo = Repo::discover(&invocation.cwd)?;
         check_entries(&repo)?;
+        Context::with_repo(invocation, repo)
+    }
+
+    /// The context of an operation on `repo`, opened by the operation itself (`init` opens
+    /// it without its `stackctl.toml`).
+    pub fn with_repo(invocation: Invocation, repo: Repo) -> Result<Context> {
         let env = Environment::load(&repo.root)?;
         // The helm version memo lives in the cache; without a cache dir helm is simply asked.
         let memo_dir = ChartCache::default_dir(&env).ok();

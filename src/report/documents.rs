@@ -15,6 +15,7 @@ use crate::deps::links::{LINKS_FILE, Link};
 use crate::ops::cluster::{Action, ClusterStatus, DeleteReport, UpReport};
 use crate::ops::deps::{BuildReport, BumpReport};
 use crate::ops::doctor::DoctorReport;
+use crate::ops::init::InitReport;
 use crate::ops::publish::PublishReport;
 use crate::ops::render::Rendering;
 use crate::ops::values::MergedValues;
@@ -235,6 +236,81 @@ impl Document for DependencyStatuses<'_> {
                 presence,
             );
         }
+        out
+    }
+}
+
+impl Document for InitReport {
+    fn human(&self, quiet: bool, styles: &Styles) -> String {
+        let mut out = String::new();
+        let good = styles.good;
+        if self.written {
+            let _ = writeln!(out, "{good}wrote {}{good:#}", self.file);
+        } else {
+            let _ = writeln!(
+                out,
+                "{} not written (--print): its text is on stdout",
+                self.file
+            );
+        }
+        if quiet {
+            return out;
+        }
+        let _ = writeln!(out, "chart       {}: {}", self.chart.path, self.chart.why);
+        let _ = writeln!(out, "envs        {}", self.envs.why);
+        let _ = writeln!(
+            out,
+            "convention  [targets.\"{}\"] release = \"{}\", namespace = \"{}\"\n            {}",
+            self.convention.table,
+            self.convention.release,
+            self.convention.namespace,
+            self.convention.why
+        );
+        let _ = writeln!(out, "targets");
+        let width = self.targets.iter().map(|t| t.name.len()).max().unwrap_or(0);
+        for target in &self.targets {
+            let mut line = format!(
+                "  {:<width$}  release {}, namespace {}",
+                target.name, target.release, target.namespace
+            );
+            if target.kind == "variant" {
+                line.push_str(&format!(" ({}", target.layers.join(" → ")));
+                if let Some(why) = &target.release_why {
+                    line.push_str(&format!("; release: {why}"));
+                }
+                line.push(')');
+            }
+            if let Some(why) = &target.not_rendered {
+                let note = styles.note;
+                line.push_str(&format!(
+                    "\n  {:<width$}  {note}not rendered: {why}{note:#}",
+                    ""
+                ));
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        if self.external_refs.is_empty() {
+            let _ = writeln!(
+                out,
+                "external refs: none (the chart renders everything its pods reference)"
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "external refs (referenced by the pods, not rendered by the chart)"
+            );
+            for reference in &self.external_refs {
+                let _ = writeln!(
+                    out,
+                    "  {}: {}\n      needed by {}\n      written on [{}]",
+                    reference.name,
+                    reference.kinds.join(", "),
+                    reference.targets.join(", "),
+                    reference.tables.join("], [")
+                );
+            }
+        }
+        let _ = writeln!(out, "next: stackctl validate");
         out
     }
 }

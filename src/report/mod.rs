@@ -190,6 +190,16 @@ impl Printer {
         }
     }
 
+    /// What `init` decided: its JSON document; else its summary, on stdout once the file is
+    /// written, on stderr when the file itself goes to stdout (`--print`).
+    pub fn init(&self, report: &crate::ops::init::InitReport) -> Result<()> {
+        if self.format == Format::Json || report.written {
+            return self.document(report);
+        }
+        self.note(report.human(self.quiet, &Styles::new(false)).trim_end());
+        self.stdout(&report.content)
+    }
+
     /// A render: the manifest (its layer chain on stderr), or its JSON document; when helm
     /// could not render, the findings that say why (exit 1).
     pub fn rendering(&self, rendering: &Rendering, root: &Path) -> Result<ExitCode> {

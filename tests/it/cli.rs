@@ -231,6 +231,7 @@ fn every_command_prints_a_json_document_with_format_json() {
         vec!["values", "test-ci", "--path", "global.env"],
         vec!["values", "test-ci"],
         vec!["doctor"],
+        vec!["init", "--print", "--offline"],
     ]
     .iter()
     .map(|c| c.iter().map(|s| s.to_string()).collect())

@@ -16,6 +16,7 @@ mod deps_auth;
 mod deps_check;
 mod deps_offline;
 mod deps_registry;
+mod init;
 mod layouts;
 mod stack;
 mod support;

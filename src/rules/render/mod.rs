@@ -360,28 +360,12 @@ pub fn dangling_references(
     sources: &Sources<'_>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let named = |kind: &str| -> BTreeSet<&str> {
-        objects
-            .iter()
-            .filter(|o| o.kind() == kind)
-            .map(|o| o.name())
-            .collect()
-    };
     let services: BTreeMap<&str, &RenderedObject> = objects
         .iter()
         .filter(|o| o.kind() == "Service")
         .map(|o| (o.name(), o))
         .collect();
-    let mut secrets = named("Secret");
-    for es in objects.iter().filter(|o| o.kind() == "ExternalSecret") {
-        let target = es
-            .value
-            .pointer("/spec/target/name")
-            .and_then(Value::as_str)
-            .unwrap_or(es.name());
-        secrets.insert(target);
-    }
-    let config_maps = named("ConfigMap");
+    let rendered = RenderedNames::of(objects);
     let external: BTreeSet<&str> = external_refs.iter().map(String::as_str).collect();
 
     // Ingress backends.
@@ -447,82 +431,44 @@ pub fn dangling_references(
     }
 
     // envFrom Secrets and ConfigMaps of every workload.
+    let known = rendered.with(&external);
     for workload in objects {
         let Some(spec) = pod_spec(workload) else {
             continue;
         };
-        for container in containers(spec) {
-            for source in container
-                .get("envFrom")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                for (kind, known) in [("secretRef", &secrets), ("configMapRef", &config_maps)] {
-                    let Some(name) = source
-                        .pointer(&format!("/{kind}/name"))
-                        .and_then(Value::as_str)
-                    else {
-                        continue;
-                    };
-                    let optional =
-                        source.pointer(&format!("/{kind}/optional")) == Some(&Value::Bool(true));
-                    if known.contains(name) || external.contains(name) || optional {
-                        continue;
-                    }
-                    let what = if kind == "secretRef" {
-                        "Secret"
-                    } else {
-                        "ConfigMap"
-                    };
-                    let mut d = finding(
-                        "render/dangling-reference",
-                        format!("{} reads {what} {name} (envFrom), which is neither rendered nor provided outside the chart", describe(workload)),
-                    )
-                    .with_hint(format!(
-                        "enable the chart feature that renders it, drop the key (set it to false), or list \"{}\" in external-refs of stackctl.toml when the infrastructure provides it",
-                        name.replacen(release, "{release}", 1)
-                    ));
-                    // The values line of the envFrom key is where a user fixes it.
-                    let key = name.strip_prefix(&format!("{release}-")).unwrap_or(name);
-                    let app = workload
-                        .value
-                        .pointer("/metadata/labels/app.kubernetes.io~1name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    let origin = merged.and_then(|m| {
-                        m.provenance.locate(&format!(
-                            "/{}/envFrom/{}",
-                            escape_key(app),
-                            escape_key(key)
-                        ))
-                    });
-                    d = match origin {
-                        Some(o) => d.at(o.file, o.line, o.column).with_path(format!(
-                            "/{}/envFrom/{}",
-                            escape_key(app),
-                            escape_key(key)
-                        )),
-                        None => sources.locate(d, workload),
-                    };
-                    out.push(d);
-                }
-            }
+        for (what, name) in missing_env_from(spec, &known) {
+            let mut d = finding(
+                "render/dangling-reference",
+                format!("{} reads {what} {name} (envFrom), which is neither rendered nor provided outside the chart", describe(workload)),
+            )
+            .with_hint(format!(
+                "enable the chart feature that renders it, drop the key (set it to false), or list \"{}\" in external-refs of stackctl.toml when the infrastructure provides it",
+                name.replacen(release, "{release}", 1)
+            ));
+            // The values line of the envFrom key is where a user fixes it.
+            let key = name.strip_prefix(&format!("{release}-")).unwrap_or(name);
+            let app = workload
+                .value
+                .pointer("/metadata/labels/app.kubernetes.io~1name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let origin = merged.and_then(|m| {
+                m.provenance
+                    .locate(&format!("/{}/envFrom/{}", escape_key(app), escape_key(key)))
+            });
+            d = match origin {
+                Some(o) => d.at(o.file, o.line, o.column).with_path(format!(
+                    "/{}/envFrom/{}",
+                    escape_key(app),
+                    escape_key(key)
+                )),
+                None => sources.locate(d, workload),
+            };
+            out.push(d);
         }
     }
 
     // What a pod runs as and mounts: its ServiceAccount, pull secrets and volumes.
-    let mut service_accounts = named("ServiceAccount");
-    // Kubernetes creates `default` in every namespace; a pod that names none runs as it.
-    service_accounts.insert("default");
-    let claims = named("PersistentVolumeClaim");
-    let known = PodRefsKnown {
-        service_accounts: &service_accounts,
-        secrets: &secrets,
-        config_maps: &config_maps,
-        claims: &claims,
-        external: &external,
-    };
     type Place = (String, Option<String>, Option<usize>);
     let mut pod_findings: Vec<(Place, Diagnostic, usize)> = Vec::new();
     for workload in objects {
@@ -614,6 +560,56 @@ pub fn dangling_references(
     out
 }
 
+/// The objects of each kind a render provides to the pods that reference them.
+struct RenderedNames<'a> {
+    service_accounts: BTreeSet<&'a str>,
+    /// Secrets rendered, and the targets of rendered ExternalSecrets.
+    secrets: BTreeSet<&'a str>,
+    config_maps: BTreeSet<&'a str>,
+    claims: BTreeSet<&'a str>,
+}
+
+impl<'a> RenderedNames<'a> {
+    fn of(objects: &'a [RenderedObject]) -> RenderedNames<'a> {
+        let named = |kind: &str| -> BTreeSet<&'a str> {
+            objects
+                .iter()
+                .filter(|o| o.kind() == kind)
+                .map(|o| o.name())
+                .collect()
+        };
+        let mut secrets = named("Secret");
+        for es in objects.iter().filter(|o| o.kind() == "ExternalSecret") {
+            let target = es
+                .value
+                .pointer("/spec/target/name")
+                .and_then(Value::as_str)
+                .unwrap_or(es.name());
+            secrets.insert(target);
+        }
+        let mut service_accounts = named("ServiceAccount");
+        // Kubernetes creates `default` in every namespace; a pod that names none runs as it.
+        service_accounts.insert("default");
+        RenderedNames {
+            service_accounts,
+            secrets,
+            config_maps: named("ConfigMap"),
+            claims: named("PersistentVolumeClaim"),
+        }
+    }
+
+    /// What a pod may reference: these, and what `external-refs` declares.
+    fn with<'k>(&'k self, external: &'k BTreeSet<&'k str>) -> PodRefsKnown<'k> {
+        PodRefsKnown {
+            service_accounts: &self.service_accounts,
+            secrets: &self.secrets,
+            config_maps: &self.config_maps,
+            claims: &self.claims,
+            external,
+        }
+    }
+}
+
 /// The names a pod may reference: rendered objects of each kind, and what `external-refs`
 /// declares provided outside the chart.
 struct PodRefsKnown<'a> {
@@ -624,11 +620,74 @@ struct PodRefsKnown<'a> {
     external: &'a BTreeSet<&'a str>,
 }
 
+/// The `envFrom` Secrets and ConfigMaps of a pod spec's containers that name nothing rendered
+/// or provided, by kind (`Secret`, `ConfigMap`) and name. A source marked `optional: true`
+/// may be missing.
+fn missing_env_from<'v>(spec: &'v Value, known: &PodRefsKnown<'_>) -> Vec<(&'static str, &'v str)> {
+    let mut out = Vec::new();
+    for container in containers(spec) {
+        for source in container
+            .get("envFrom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for (kind, what, set) in [
+                ("secretRef", "Secret", known.secrets),
+                ("configMapRef", "ConfigMap", known.config_maps),
+            ] {
+                let Some(name) = source
+                    .pointer(&format!("/{kind}/name"))
+                    .and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                let optional =
+                    source.pointer(&format!("/{kind}/optional")) == Some(&Value::Bool(true));
+                if set.contains(name) || known.external.contains(name) || optional {
+                    continue;
+                }
+                out.push((what, name));
+            }
+        }
+    }
+    out
+}
+
+/// The names of every object the pods of a render reference (envFrom sources, ServiceAccount,
+/// pull secrets, volumes) that the render does not provide, each with how it is referenced
+/// (`Secret (envFrom)`, `ServiceAccount`, `image pull Secret`, `ConfigMap volume`): what
+/// `render/dangling-reference` reports of them with no `external-refs` declared, and so what
+/// `external-refs` must list when something outside the chart provides them.
+pub fn unprovided_pod_references(objects: &[RenderedObject]) -> BTreeMap<String, BTreeSet<String>> {
+    let rendered = RenderedNames::of(objects);
+    let none = BTreeSet::new();
+    let known = rendered.with(&none);
+    let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for spec in objects.iter().filter_map(pod_spec) {
+        for (what, name) in missing_env_from(spec, &known) {
+            names
+                .entry(name.to_string())
+                .or_default()
+                .insert(format!("{what} (envFrom)"));
+        }
+        for missing in missing_pod_refs(spec, &known) {
+            names
+                .entry(missing.name)
+                .or_default()
+                .insert(missing.kind.to_string());
+        }
+    }
+    names
+}
+
 /// A reference of a pod to an object that will not exist.
 #[derive(Debug)]
 struct MissingRef {
     /// How the pod references it, for the message (`runs as ServiceAccount x`).
     what: String,
+    /// What it is to the pod, without its name (`ServiceAccount`, `Secret volume`).
+    kind: &'static str,
     name: String,
     /// The fix within the chart, for the hint.
     fix: &'static str,
@@ -656,6 +715,7 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
     if !provided(known.service_accounts, account) {
         out.push(MissingRef {
             what: format!("runs as ServiceAccount {account}"),
+            kind: "ServiceAccount",
             name: account.to_string(),
             fix: "let the chart create it (serviceAccount.create: true) or name one it renders",
             values_key: "serviceAccount/name",
@@ -675,6 +735,7 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
         if !provided(known.secrets, name) {
             out.push(MissingRef {
                 what: format!("pulls its images with Secret {name}"),
+                kind: "image pull Secret",
                 name: name.to_string(),
                 fix: "remove it from imagePullSecrets",
                 values_key: "imagePullSecrets",
@@ -709,13 +770,18 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
             }
         }
         for (kind, source) in sources {
-            let (label, set, name_key) = match kind {
+            let (label, volume_kind, set, name_key) = match kind {
                 "secret" if source.get("secretName").is_some() => {
-                    ("Secret", known.secrets, "secretName")
+                    ("Secret", "Secret volume", known.secrets, "secretName")
                 }
-                "secret" => ("Secret", known.secrets, "name"),
-                "configMap" => ("ConfigMap", known.config_maps, "name"),
-                _ => ("PersistentVolumeClaim", known.claims, "claimName"),
+                "secret" => ("Secret", "Secret volume", known.secrets, "name"),
+                "configMap" => ("ConfigMap", "ConfigMap volume", known.config_maps, "name"),
+                _ => (
+                    "PersistentVolumeClaim",
+                    "PersistentVolumeClaim volume",
+                    known.claims,
+                    "claimName",
+                ),
             };
             let Some(name) = source.get(name_key).and_then(Value::as_str) else {
                 continue;
@@ -725,6 +791,7 @@ fn missing_pod_refs(spec: &Value, known: &PodRefsKnown<'_>) -> Vec<MissingRef> {
             }
             out.push(MissingRef {
                 what: format!("mounts {label} {name} (volume {volume_name})"),
+                kind: volume_kind,
                 name: name.to_string(),
                 fix: "enable the chart feature that renders it, or remove the volume",
                 values_key: "volumes",
@@ -965,6 +1032,73 @@ spec: {template: {spec: {containers: [{name: j}]}}}
         .chain(["r-tls", "r-cache", "r-files"].map(String::from))
         .collect();
         assert!(dangling_references(&objs, "r", &provided, None, &SOURCES).is_empty());
+    }
+
+    /// What `init` proposes as external refs: exactly the names the rule reports with none
+    /// declared, each once, whatever references them.
+    #[test]
+    fn unprovided_pod_references_are_the_names_the_rule_reports() {
+        let manifest = r#"---
+# Source: jetscale/templates/secret.yaml
+apiVersion: v1
+kind: Secret
+metadata: {name: r-rendered}
+---
+# Source: jetscale/templates/es.yaml
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: r-es}
+spec: {target: {name: r-from-store}}
+---
+# Source: jetscale/charts/backend-api/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: r-backend-api}
+spec:
+  template:
+    spec:
+      serviceAccountName: r-service-account
+      imagePullSecrets: [{name: ghcr-registry-secret}]
+      containers:
+        - name: api
+          envFrom:
+            - secretRef: {name: r-rendered}
+            - secretRef: {name: r-from-store}
+            - secretRef: {name: r-aws-client-secret}
+            - secretRef: {name: r-maybe, optional: true}
+            - configMapRef: {name: env-file}
+      volumes:
+        - {name: data, persistentVolumeClaim: {claimName: r-data}}
+---
+# Source: jetscale/charts/backend-api/templates/cronjobs.yaml
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: r-backend-api-a}
+spec: {jobTemplate: {spec: {template: {spec: {serviceAccountName: r-service-account, containers: [{name: a, envFrom: [{secretRef: {name: r-aws-client-secret}}]}]}}}}}
+"#;
+        let objs = objects(manifest);
+        let found = unprovided_pod_references(&objs);
+        let kinds: Vec<(&str, Vec<&str>)> = found
+            .iter()
+            .map(|(name, kinds)| (name.as_str(), kinds.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("env-file", vec!["ConfigMap (envFrom)"]),
+                ("ghcr-registry-secret", vec!["image pull Secret"]),
+                ("r-aws-client-secret", vec!["Secret (envFrom)"]),
+                ("r-data", vec!["PersistentVolumeClaim volume"]),
+                ("r-service-account", vec!["ServiceAccount"]),
+            ]
+        );
+        let names: Vec<String> = found.into_keys().collect();
+        // Declared, they are exactly what silences the rule's pod findings.
+        assert!(dangling_references(&objs, "r", &names, None, &SOURCES).is_empty());
+        assert_eq!(
+            dangling_references(&objs, "r", &names[1..], None, &SOURCES).len(),
+            1
+        );
     }
 
     /// In an env, the finding sits at the values line that names the missing object: the
