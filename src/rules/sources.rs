@@ -24,16 +24,15 @@ pub struct Sources<'a> {
 }
 
 impl Sources<'_> {
+    /// At the template that produced `object`, on the `kind:` line of the object there.
     pub(crate) fn locate(&self, diagnostic: Diagnostic, object: &RenderedObject) -> Diagnostic {
-        match self.template_file(object) {
-            Some(file) => diagnostic.in_file(file),
-            None => diagnostic,
-        }
+        self.locate_field(diagnostic, object, &["kind"])
     }
 
-    /// [`Sources::locate`], then the line of the template that writes the field at `keys`
-    /// (`["metadata", "name"]`): the line a reader has to look at. Without a root, or when
-    /// the template does not spell the keys out, the finding stays at the template file.
+    /// At the line of the template that writes the field at `keys` (`["metadata", "name"]`):
+    /// the line a reader has to look at; when the template does not spell the keys out (a
+    /// field written by an include), at the object's `kind:` line, still a line. Without a
+    /// root the finding stays at the template file.
     pub(crate) fn locate_field(
         &self,
         diagnostic: Diagnostic,
@@ -46,7 +45,10 @@ impl Sources<'_> {
         let found = self
             .root
             .and_then(|root| crate::fsutil::read_text(&root.join(&file)).ok())
-            .and_then(|text| object_line(&text, object.kind(), object.name(), keys));
+            .and_then(|text| {
+                object_line(&text, object.kind(), object.name(), keys)
+                    .or_else(|| object_line(&text, object.kind(), object.name(), &["kind"]))
+            });
         match found {
             Some((line, column)) => diagnostic.at(file, line, column),
             None => diagnostic.in_file(file),

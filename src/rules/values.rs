@@ -538,13 +538,18 @@ pub fn keyed_map_overrides(
                     let meant = closest.clone().or_else(|| {
                         (!standalone).then(|| candidates.first().map(|(_, k)| (*k).clone()))?
                     });
-                    if let Some(meant) = meant {
-                        d = d.with_fix(renamed(
+                    // What this entry breaks goes away with it: moved to the key meant, or,
+                    // with no key to move it to, removed.
+                    d = d.with_fix(match meant {
+                        Some(meant) => renamed(
                             &pointer,
                             &format!("{umbrella_pointer}/{}", escape_key(&meant)),
                             Some(entry),
-                        ));
-                    }
+                        ),
+                        None => Fix {
+                            set: vec![(pointer.clone(), Value::Null)],
+                        },
+                    });
                     d = d.with_path(pointer.clone());
                     if let Some(span) = layer.span(&pointer) {
                         let at = span.primary();

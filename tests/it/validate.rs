@@ -212,6 +212,43 @@ fn cases() -> Vec<Case> {
                 "values/unknown-key",
             )
         },
+        // One mistake, one finding: the typo, not the eight pods it leaves reading Secrets
+        // nothing renders (folded under it as consequences, in the golden file).
+        case(
+            "a top-level typo and what it breaks",
+            CONSOLE,
+            "externalSecret:\n  enabled: true\n",
+            "externalSecrets: #@\n  enabled: true\n",
+            "values/unknown-key",
+        ),
+        case(
+            "a misspelt key of a dependency with a schema",
+            CONSOLE,
+            "  replicaCount: 3\n",
+            "  replicaCont: 3 #@\n",
+            "values/unknown-key",
+        ),
+        case(
+            "a ConfigMap envFrom nothing provides",
+            CONSOLE,
+            "    config: configMapRef\n",
+            "    config: configMapRef\n    feature-flags: configMapRef #@\n",
+            "render/dangling-reference",
+        ),
+        case(
+            "a ConfigMap volume nothing provides",
+            CONSOLE,
+            "  # 512Mi was not enough",
+            "  volumes:\n    - name: flags #@\n      configMap:\n        name: jetscale-console-flags\n  # 512Mi was not enough",
+            "render/dangling-reference",
+        ),
+        case(
+            "a PersistentVolumeClaim nothing provides",
+            CONSOLE,
+            "  # 512Mi was not enough",
+            "  volumes:\n    - name: data #@\n      persistentVolumeClaim:\n        claimName: jetscale-console-data\n  # 512Mi was not enough",
+            "render/dangling-reference",
+        ),
         case(
             "mis-keyed cronjob override",
             CONSOLE,
@@ -605,6 +642,8 @@ fn apply(sandbox: &Sandbox, case: &Case) -> Option<usize> {
 fn each_broken_repository_is_reported_at_its_line() {
     let cases = cases();
     assert!(cases.len() >= 20);
+    let wide = repository_wide_rules();
+    assert!(wide.iter().any(|r| r == "lock/missing"), "{wide:?}");
     let mut failures = Vec::new();
     for (label, helm) in support::helms() {
         for case in &cases {
@@ -616,6 +655,12 @@ fn each_broken_repository_is_reported_at_its_line() {
             };
             let (code, doc, stderr) = validate_json_with(&sandbox, &helm, case.args);
             assert_golden_json(&format!("{label}-{}", case.name), &sandbox, &doc);
+            for finding in unlocated(&doc, &wide) {
+                failures.push(format!(
+                    "{label} {}: a finding without a line: {finding}",
+                    case.name
+                ));
+            }
             let diagnostics = doc["diagnostics"].as_array().cloned().unwrap_or_default();
             // The rule's finding, or one folded under the finding of the mistake that causes
             // it (a wrong value's render error under the value's schema error).
@@ -640,6 +685,85 @@ fn each_broken_repository_is_reported_at_its_line() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The rules `docs/rules.md` documents as repository-wide (`**Scope:** repository`): about the
+/// repository as a whole, their findings may have no line.
+fn repository_wide_rules() -> Vec<String> {
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"))
+        .expect("docs/rules.md");
+    let mut wide = Vec::new();
+    let mut rule = None;
+    for line in docs.lines() {
+        if let Some(id) = line.strip_prefix("## `").and_then(|l| l.strip_suffix('`')) {
+            rule = Some(id.to_string());
+        } else if line.contains("**Scope:** repository.")
+            && let Some(id) = rule.take()
+        {
+            wide.push(id);
+        }
+    }
+    wide
+}
+
+/// Every finding a case reports, whatever rule made it, has a file and a line, unless its
+/// rule is documented as repository-wide. Findings folded under another are exempt: the
+/// finding they come with is located.
+fn unlocated(doc: &Value, wide: &[String]) -> Vec<String> {
+    doc["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["file"].is_null() || d["line"].is_null())
+        .filter(|d| !wide.iter().any(|w| d["rule"] == w.as_str()))
+        .map(|d| format!("{}: {}", d["rule"], d["message"]))
+        .collect()
+}
+
+#[test]
+fn a_top_level_typo_is_one_finding_with_the_eight_errors_it_causes_folded_under_it() {
+    let sandbox = Sandbox::with_repo();
+    let console = sandbox
+        .read(CONSOLE)
+        .replacen("externalSecret:\n", "externalSecrets:\n", 1);
+    sandbox.write(CONSOLE, &console);
+    let (code, doc, stderr) = validate_json_with(&sandbox, &support::helm4(), &["envs", "aws"]);
+    assert_eq!(code, 1, "{stderr}");
+    // One error counted, one finding listed: the typo, with its did-you-mean.
+    assert_eq!(doc["summary"]["errors"], 1, "{doc:#}");
+    let diagnostics = doc["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{doc:#}");
+    let typo = &diagnostics[0];
+    assert_eq!(
+        (&typo["rule"], &typo["file"], &typo["line"]),
+        (
+            &Value::from("values/unknown-key"),
+            &Value::from(CONSOLE),
+            &Value::from(9)
+        )
+    );
+    assert!(
+        typo["hint"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"externalSecret\"")
+    );
+    let consequences = typo["consequences"].as_array().unwrap();
+    assert_eq!(consequences.len(), 8, "{typo:#}");
+    assert!(
+        consequences
+            .iter()
+            .all(|c| c["rule"] == "render/dangling-reference")
+    );
+    let run =
+        sandbox.stackctl_with_helm(&support::helm4(), ["validate", "envs", "aws", "--offline"]);
+    assert!(
+        run.stdout
+            .contains("and 8 consequences, gone once this is fixed: render/dangling-reference ×8"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("1 error, 0 warnings"), "{}", run.stdout);
 }
 
 #[test]

@@ -283,12 +283,7 @@ fn locate_duplicate(
 ) -> Diagnostic {
     for object in [second, first] {
         if sources.template_file(object).is_some() {
-            let at = sources.locate_field(d.clone(), object, &["metadata", "name"]);
-            // A name written by an include: the object's `kind:` line, still a line.
-            return match at.line {
-                Some(_) => at,
-                None => sources.locate_field(d, object, &["kind"]),
-            };
+            return sources.locate_field(d, object, &["metadata", "name"]);
         }
     }
     let Some(merged) = merged else {
@@ -401,7 +396,7 @@ pub fn dangling_references(
                         ),
                     )
                     .with_hint(service_hint(&services));
-                    out.push(sources.locate(d, ingress));
+                    out.push(sources.locate_field(d, ingress, &["spec", "rules"]));
                     continue;
                 };
                 let ports = svc
@@ -419,12 +414,33 @@ pub fn dangling_references(
                             _ => false,
                         });
                 if !matches {
+                    let exposed: Vec<String> = ports
+                        .iter()
+                        .map(
+                            |p| match (p.get("port"), p.get("name").and_then(Value::as_str)) {
+                                (Some(n), Some(name)) => format!("{n} ({name})"),
+                                (Some(n), None) => n.to_string(),
+                                _ => "?".to_string(),
+                            },
+                        )
+                        .collect();
                     let d = finding(
                         "render/dangling-reference",
-                        format!("{} routes {} to port {port} of Service {name}, which has no such port", describe(ingress), path["path"]),
+                        format!(
+                            "{} routes {} to port {port} of Service {name}, which has no such port",
+                            describe(ingress),
+                            path["path"]
+                        ),
                     )
-                    .with_hint("use the port the Service exposes (backend-api 8000, backend-ws 8001, frontend 80)");
-                    out.push(sources.locate(d, ingress));
+                    .with_hint(match exposed.is_empty() {
+                        true => format!(
+                            "Service {name} exposes no port: give it one, or route elsewhere"
+                        ),
+                        false => {
+                            format!("use a port Service {name} exposes: {}", exposed.join(", "))
+                        }
+                    });
+                    out.push(sources.locate_field(d, ingress, &["spec", "rules"]));
                 }
             }
         }
