@@ -948,21 +948,31 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
             "{text}"
         );
 
-        let run = sandbox.stackctl_with_helm(
-            &helm,
-            [
-                "--format",
-                "json",
-                "values",
-                "envs/prod/console.yaml",
-                "--path",
-                "global.env",
-            ],
-        );
-        run.expect(0);
-        let doc: Value = run.json();
+        // One path's history as JSON, and the files of its layers in the order given.
+        let history = |path: &str| {
+            let run = sandbox.stackctl_with_helm(
+                &helm,
+                [
+                    "--format",
+                    "json",
+                    "values",
+                    "envs/prod/console.yaml",
+                    "--path",
+                    path,
+                ],
+            );
+            run.expect(0);
+            let doc: Value = run.json();
+            let files: Vec<String> = doc["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["file"].as_str().unwrap().to_string())
+                .collect();
+            (doc, files)
+        };
+        let (doc, files) = history("global.env");
         let layers = doc["layers"].as_array().unwrap();
-        let files: Vec<&str> = layers.iter().map(|l| l["file"].as_str().unwrap()).collect();
         assert_eq!(
             files,
             vec![
@@ -998,25 +1008,7 @@ fn values_annotates_leaves_and_explains_one_path_layer_by_layer() {
         );
 
         // A subchart's value: its own values.yaml is the lowest layer, listed first.
-        let run = sandbox.stackctl_with_helm(
-            &helm,
-            [
-                "--format",
-                "json",
-                "values",
-                "envs/prod/console.yaml",
-                "--path",
-                "backend-api.replicaCount",
-            ],
-        );
-        run.expect(0);
-        let doc: Value = run.json();
-        let files: Vec<&str> = doc["layers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["file"].as_str().unwrap())
-            .collect();
+        let (doc, files) = history("backend-api.replicaCount");
         assert_eq!(
             files,
             vec![
