@@ -50,39 +50,11 @@ pub struct Diagnostic {
 }
 
 /// A change to a target's values that undoes a finding's cause: each pointer of the merged
-/// values set to a value, `null` removing it, as one more layer over the target's would.
+/// values set to a value, `null` removing it, as one more layer over the target's would
+/// (`engine::pipeline` writes it as one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fix {
     pub set: Vec<(String, serde_json::Value)>,
-}
-
-impl Fix {
-    /// The fix as a values layer (JSON, which is YAML): each pointer's keys as nested maps.
-    pub fn as_layer(&self) -> String {
-        let mut root = serde_json::Map::new();
-        for (pointer, value) in &self.set {
-            let keys: Vec<String> = pointer
-                .split('/')
-                .skip(1)
-                .map(|token| token.replace("~1", "/").replace("~0", "~"))
-                .collect();
-            let Some((last, parents)) = keys.split_last() else {
-                continue;
-            };
-            let mut map = &mut root;
-            for key in parents {
-                let child = map
-                    .entry(key.clone())
-                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
-                if !child.is_object() {
-                    *child = serde_json::Value::Object(Default::default());
-                }
-                map = child.as_object_mut().expect("made an object");
-            }
-            map.insert(last.clone(), value.clone());
-        }
-        serde_json::Value::Object(root).to_string()
-    }
 }
 
 impl Diagnostic {
@@ -186,6 +158,15 @@ pub struct Stopped {
 }
 
 impl Stopped {
+    /// [`Stopped::located`], then its hint in parentheses: the error on one line, for
+    /// formats that have one message per item (SARIF, GitHub).
+    pub fn with_hint(&self) -> String {
+        match &self.hint {
+            Some(hint) => format!("{} (hint: {hint})", self.located()),
+            None => self.located(),
+        }
+    }
+
     /// `file:line: message`, or as much of the location as is known.
     pub fn located(&self) -> String {
         match (&self.file, self.line) {

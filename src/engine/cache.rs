@@ -38,7 +38,7 @@ use crate::rules::Facts;
 use crate::target::{Target, TargetKind};
 
 /// Bumped whenever the entry format or the meaning of a key changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// One target's verdict as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -71,25 +71,38 @@ async fn fold_consequences(ws: &Workspace, outcome: &mut TargetOutcome) {
     if causes.is_empty() || outcome.diagnostics.len() == causes.len() {
         return;
     }
+    let cause_of = try_causes(ws, outcome, &causes).await;
+    regroup(outcome, &cause_of);
+}
+
+/// For each finding of `outcome`, the cause among `causes` whose fix makes it go away.
+async fn try_causes(
+    ws: &Workspace,
+    outcome: &mut TargetOutcome,
+    causes: &[usize],
+) -> Vec<Option<usize>> {
     let key = |d: &Diagnostic| (d.rule.clone(), d.message.clone());
     let before: HashSet<_> = outcome.diagnostics.iter().map(key).collect();
     let mut cause_of: Vec<Option<usize>> = vec![None; outcome.diagnostics.len()];
-    for &cause in &causes {
-        let fix = outcome.diagnostics[cause]
-            .fix
-            .clone()
-            .expect("a cause has a fix");
-        let Some(tried) = check_with_fix(ws, &outcome.target, &fix).await else {
+    for &cause in causes {
+        let Some(tried) = check_with_fix(ws, &outcome.target, &outcome.diagnostics[cause]).await
+        else {
+            // Nothing learnt, for a reason of this machine: the verdict is not the inputs'.
+            outcome.cacheable = false;
             continue;
         };
-        let after: HashSet<_> = tried.diagnostics.iter().map(key).collect();
+        if !tried.cacheable || tried.render_timeout.is_some() {
+            outcome.cacheable = false;
+            continue;
+        }
         let render_failed = tried
             .diagnostics
             .iter()
             .any(|d| d.rule == "render/helm-error" && !before.contains(&key(d)));
-        if render_failed || tried.render_timeout.is_some() {
+        if render_failed {
             continue;
         }
+        let after: HashSet<_> = tried.diagnostics.iter().map(key).collect();
         for (i, d) in outcome.diagnostics.iter().enumerate() {
             if cause_of[i].is_none()
                 && !causes.contains(&i)
@@ -100,6 +113,12 @@ async fn fold_consequences(ws: &Workspace, outcome: &mut TargetOutcome) {
             }
         }
     }
+    cause_of
+}
+
+/// Move each finding under its cause, in report order and each once (the report dedups the
+/// same way: a container and its init container can read one Secret).
+fn regroup(outcome: &mut TargetOutcome, cause_of: &[Option<usize>]) {
     let mut kept = Vec::new();
     let mut consequences: Vec<Vec<Diagnostic>> = vec![Vec::new(); outcome.diagnostics.len()];
     for (i, d) in std::mem::take(&mut outcome.diagnostics)
@@ -115,8 +134,6 @@ async fn fold_consequences(ws: &Workspace, outcome: &mut TargetOutcome) {
         .into_iter()
         .map(|(i, mut d)| {
             let mut folded = std::mem::take(&mut consequences[i]);
-            // In report order, each once (the report dedups the same way: a container and its
-            // init container can read one Secret).
             folded.sort_by(|a, b| {
                 (&a.file, a.line, a.column, &a.message)
                     .cmp(&(&b.file, b.line, b.column, &b.message))
@@ -128,17 +145,53 @@ async fn fold_consequences(ws: &Workspace, outcome: &mut TargetOutcome) {
         .collect();
 }
 
-/// The target checked again with `fix` as its last layer, written to a private temporary
-/// file (its values may hold secrets) that is gone when the check is. `None` when the file
-/// cannot be written: the try is then skipped.
-async fn check_with_fix(ws: &Workspace, target: &Target, fix: &Fix) -> Option<TargetOutcome> {
+/// `fix` as a values layer (JSON, which is YAML): each pointer's keys as nested maps.
+fn as_layer(fix: &Fix) -> String {
+    let mut root = serde_json::Map::new();
+    for (pointer, value) in &fix.set {
+        let keys: Vec<String> = crate::values::pointer_keys(pointer).collect();
+        let Some((last, parents)) = keys.split_last() else {
+            continue;
+        };
+        let mut map = &mut root;
+        for key in parents {
+            let child = map
+                .entry(key.clone())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if !child.is_object() {
+                *child = serde_json::Value::Object(Default::default());
+            }
+            map = child.as_object_mut().expect("made an object");
+        }
+        map.insert(last.clone(), value.clone());
+    }
+    serde_json::Value::Object(root).to_string()
+}
+
+/// The target checked again with `cause`'s fix as one more layer, right after the layer that
+/// holds the cause, so the fix takes that layer's precedence, as the edit would; last when the
+/// cause is in no layer of the target. The fix is written to a private temporary file (its
+/// values may hold secrets) that is gone when the check is. `None` when the file cannot be
+/// written.
+async fn check_with_fix(
+    ws: &Workspace,
+    target: &Target,
+    cause: &Diagnostic,
+) -> Option<TargetOutcome> {
+    let fix = cause.fix.as_ref()?;
     let dir = tempfile::tempdir().ok()?;
     let file = dir.path().join("fix.yaml");
-    crate::fsutil::write_atomic(&file, fix.as_layer().as_bytes()).ok()?;
+    crate::fsutil::write_atomic(&file, as_layer(fix).as_bytes()).ok()?;
+    let name = file.to_str()?.to_string();
     let mut tried = target.clone();
-    tried.layers.push(file.to_str()?.to_string());
+    let at = cause
+        .file
+        .as_ref()
+        .and_then(|f| tried.layers.iter().position(|l| l == f))
+        .map_or(tried.layers.len(), |i| i + 1);
+    tried.layers.insert(at, name.clone());
     let outcome = check_once(ws, tried).await;
-    ws.forget_layer(file.to_str()?);
+    ws.forget_layer(&name);
     Some(outcome)
 }
 
@@ -332,4 +385,32 @@ pub fn file_checks(
         }
     }
     (findings, suppressions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_fix_is_a_layer_of_nested_maps_with_escaped_keys_unescaped() {
+        let fix = Fix {
+            set: vec![
+                (
+                    "/backend-api/cronJobs/pull-co".into(),
+                    json!({"suspend": true}),
+                ),
+                ("/backend-api/cronJobs/pull-co-x".into(), json!(null)),
+                ("/a~1b/c~0d".into(), json!(1)),
+            ],
+        };
+        let layer: serde_json::Value = serde_json::from_str(&as_layer(&fix)).unwrap();
+        assert_eq!(
+            layer,
+            json!({
+                "backend-api": {"cronJobs": {"pull-co": {"suspend": true}, "pull-co-x": null}},
+                "a/b": {"c~d": 1}
+            })
+        );
+    }
 }

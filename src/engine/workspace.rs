@@ -456,11 +456,18 @@ fn umbrella_known_paths(
     }
     known.add_reads(&reads);
     library_reads.iter().for_each(|r| known.add_reads(r));
-    // Charts unpacked in `charts/` are dependencies too, declared or not.
+    // Charts in `charts/`, unpacked or packaged, are dependencies too when undeclared: their
+    // values live under their name. A declared one's live under its alias (below), and its
+    // name alone is no key of the chart.
     if let Ok(entries) = std::fs::read_dir(chart_dir.join("charts")) {
         for entry in entries.flatten() {
-            if entry.path().join("Chart.yaml").is_file() {
-                known.open([entry.file_name().to_string_lossy()]);
+            let file = entry.file_name().to_string_lossy().into_owned();
+            let name = match entry.path().join("Chart.yaml").is_file() {
+                true => Some(file.as_str()),
+                false => archived_chart_name(&file),
+            };
+            if let Some(name) = name.filter(|n| !declared.iter().any(|d| d.name == *n)) {
+                known.open([name]);
             }
         }
     }
@@ -514,6 +521,20 @@ fn owned_elsewhere(
     }
 }
 
+/// How many entries of a chart archive are walked, and how many charts it may carry, before
+/// every key of the chart is taken as known: far past any real chart, and bounding the work
+/// and memory an archive from a registry (small compressed, huge unpacked) can cause.
+const MAX_ARCHIVE_ENTRIES: usize = 100_000;
+const MAX_CARRIED_CHARTS: usize = 1_000;
+
+/// The chart name of a packaged chart's file name: `backend` for `backend-4.6.12.tgz`.
+fn archived_chart_name(file: &str) -> Option<&str> {
+    let stem = file.strip_suffix(".tgz")?;
+    stem.match_indices('-')
+        .find(|(i, _)| stem[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
+        .map(|(i, _)| &stem[..i])
+}
+
 /// Read a chart archive: the top-level files stackctl uses, the templates (what they read),
 /// and the names of the charts under its `charts/`.
 fn read_archive(bytes: &[u8]) -> std::result::Result<ArchivedChart, String> {
@@ -525,10 +546,16 @@ fn read_archive(bytes: &[u8]) -> std::result::Result<ArchivedChart, String> {
         carried: BTreeSet::new(),
     };
     let mut template_bytes = 0u64;
-    for entry in archive
+    for (walked, entry) in archive
         .entries()
         .map_err(|e| format!("not a chart archive: {e}"))?
+        .enumerate()
     {
+        if walked >= MAX_ARCHIVE_ENTRIES {
+            // An archive of countless tiny entries: what it reads is not known.
+            chart.reads.everything = true;
+            break;
+        }
         let mut entry = entry.map_err(|e| format!("corrupt chart archive: {e}"))?;
         let path = entry
             .path()
@@ -558,20 +585,15 @@ fn read_archive(bytes: &[u8]) -> std::result::Result<ArchivedChart, String> {
             }
             [_, charts, sub, rest @ ..] if charts == "charts" => {
                 let name = match rest {
-                    [] => sub
-                        .strip_suffix(".tgz")
-                        .and_then(|stem| {
-                            // `<name>-<version>.tgz`
-                            stem.match_indices('-')
-                                .find(|(i, _)| {
-                                    stem[i + 1..].starts_with(|c: char| c.is_ascii_digit())
-                                })
-                                .map(|(i, _)| &stem[..i])
-                        })
-                        .map(str::to_string),
+                    [] => archived_chart_name(sub).map(str::to_string),
                     _ => Some(sub.clone()),
                 };
-                chart.carried.extend(name);
+                if chart.carried.len() >= MAX_CARRIED_CHARTS {
+                    // Past any real chart: its keys are taken as known rather than counted.
+                    chart.reads.everything = true;
+                } else {
+                    chart.carried.extend(name);
+                }
             }
             _ => {}
         }
@@ -662,6 +684,33 @@ mod tests {
             pointers(&known, &values),
             ["/image/tga", "/features/other", "/bogus"]
         );
+    }
+
+    #[test]
+    fn a_packaged_chart_is_named_without_its_version() {
+        assert_eq!(archived_chart_name("backend-4.6.12.tgz"), Some("backend"));
+        assert_eq!(archived_chart_name("my-app-0.1.0-rc.1.tgz"), Some("my-app"));
+        assert_eq!(archived_chart_name("README.md"), None);
+        assert_eq!(archived_chart_name("noversion.tgz"), None);
+    }
+
+    #[test]
+    fn an_archive_carrying_countless_charts_is_not_counted_past_a_limit() {
+        let mut builder = tar::Builder::new(Vec::new());
+        for i in 0..=MAX_CARRIED_CHARTS {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, format!("big/charts/c{i}/Chart.yaml"), &[][..])
+                .unwrap();
+        }
+        let tar = builder.into_inner().unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        let chart = read_archive(&gz.finish().unwrap()).unwrap();
+        assert_eq!(chart.carried.len(), MAX_CARRIED_CHARTS);
+        assert!(chart.reads.everything, "past the limit every key is known");
     }
 
     #[test]

@@ -99,8 +99,7 @@ pub struct TargetDecision {
     pub layers: Vec<String>,
     pub release: String,
     pub namespace: String,
-    /// Why this release (variants).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why this release (variants; `null` for env targets, whose convention says why).
     pub release_why: Option<String>,
     /// Its external refs as written (`{release}-…`).
     pub external_refs: Vec<String>,
@@ -409,11 +408,17 @@ async fn render(
                     .collect(),
             )
         }
+        // The rule and the place of the first error, never its message: messages quote
+        // values, and the reason goes into a file no redaction passes over.
         Err(failed) => Err(failed
             .diagnostics
             .iter()
             .find(|d| d.severity == crate::findings::Severity::Error)
-            .map(|d| format!("{}: {}", d.rule, d.message))
+            .map(|d| match (&d.file, d.line) {
+                (Some(file), Some(line)) => format!("{} at {file}:{line}", d.rule),
+                (Some(file), None) => format!("{} in {file}", d.rule),
+                _ => d.rule.clone(),
+            })
             .unwrap_or_else(|| "helm did not render it".to_string())),
     };
     Ok(Found {
@@ -768,13 +773,18 @@ fn wrapped(text: &str, first: &str, next: &str) -> String {
     let mut out = String::new();
     let mut line = String::from(first);
     for word in text.split_whitespace() {
+        // TOML allows no control character in a comment (a file name could hold one).
+        let word: String = word
+            .chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect();
         if line.len() + 1 + word.len() > WIDTH && line != first && line != next {
             out.push_str(&line);
             out.push('\n');
             line = String::from(next);
         }
         line.push(' ');
-        line.push_str(word);
+        line.push_str(&word);
     }
     out.push_str(&line);
     out.push('\n');
@@ -877,7 +887,7 @@ mod tests {
                         )
                     })
                     .collect()),
-                None => Err("render/helm-error: boom".to_string()),
+                None => Err("render/helm-error at envs/staging/e.yaml:3".to_string()),
             },
             release_why: None,
         }
@@ -949,7 +959,10 @@ mod tests {
             .unwrap();
         assert_eq!(e.refs_table.as_deref(), Some("targets.\"envs/staging/*\""));
         assert_eq!(e.external_refs, ["{release}-aws", "{release}-sa"]);
-        assert_eq!(e.not_rendered.as_deref(), Some("render/helm-error: boom"));
+        assert_eq!(
+            e.not_rendered.as_deref(),
+            Some("render/helm-error at envs/staging/e.yaml:3")
+        );
         let refs = plan.ref_decisions(&found, &[]);
         let aws = refs.iter().find(|r| r.name == "{release}-aws").unwrap();
         assert_eq!(
@@ -981,6 +994,11 @@ mod tests {
 
     #[test]
     fn comments_wrap_within_96_columns_and_keys_are_quoted_only_when_toml_needs_it() {
+        let escaped = comment("envs/a\u{1b}[31m.yaml did not render");
+        assert!(
+            !escaped.chars().any(|c| c.is_control() && c != '\n'),
+            "{escaped:?}"
+        );
         let text = "word ".repeat(60);
         let wrapped = comment(&text);
         let lines: Vec<&str> = wrapped.lines().collect();

@@ -86,12 +86,8 @@ fn log(report: &Report, options: &RenderOptions) -> Sarif {
     // An error that ended the run is SARIF's failed invocation, with the error as its
     // notification: the results above are then not the whole picture.
     if let Some(stopped) = &report.stopped {
-        let text = match &stopped.hint {
-            Some(hint) => format!("{} (hint: {hint})", stopped.located()),
-            None => stopped.located(),
-        };
         let notification = Notification::builder()
-            .message(Message::from(&text))
+            .message(Message::from(&stopped.with_hint()))
             .level(json!("error"))
             .build();
         run.invocations = Some(vec![

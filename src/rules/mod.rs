@@ -331,20 +331,23 @@ pub fn finalize(
     suppressions: &[Suppressions],
 ) -> Vec<Diagnostic> {
     // Flatten, each finding tagged with its cause's index and whether it is a consequence,
-    // so that suppressions see them all.
-    let mut flat: Vec<((usize, bool), Diagnostic)> = Vec::new();
+    // so that suppressions see them all. The `suppress/*` findings they add are untagged.
+    let mut flat: Vec<(Option<(usize, bool)>, Diagnostic)> = Vec::new();
     for (index, mut d) in diagnostics.into_iter().enumerate() {
         let consequences = std::mem::take(&mut d.consequences);
-        flat.push(((index, false), d));
-        flat.extend(consequences.into_iter().map(|c| ((index, true), c)));
+        flat.push((Some((index, false)), d));
+        flat.extend(consequences.into_iter().map(|c| (Some((index, true)), c)));
     }
     let mut kept: Vec<(Option<usize>, Diagnostic)> = Vec::new();
     let mut consequences: Vec<(usize, Diagnostic)> = Vec::new();
-    for ((cause, is_consequence), d) in suppress::apply_tagged(flat, suppressions) {
-        match (configured(d, config), is_consequence) {
-            (None, _) => {}
-            (Some(d), false) => kept.push((Some(cause), d)),
-            (Some(d), true) => consequences.push((cause, d)),
+    for (tag, d) in suppress::apply_tagged(flat, suppressions) {
+        let Some(d) = configured(d, config) else {
+            continue;
+        };
+        match tag {
+            Some((cause, true)) => consequences.push((cause, d)),
+            Some((cause, false)) => kept.push((Some(cause), d)),
+            None => kept.push((None, d)),
         }
     }
     for (cause, consequence) in consequences {
@@ -520,6 +523,25 @@ mod tests {
             lines,
             vec![Some(4)],
             "the suppression is used, not reported unused"
+        );
+    }
+
+    #[test]
+    fn a_finding_about_a_suppression_never_takes_in_consequences() {
+        // The first finding's cause is suppressed, and a comment elsewhere lacks its reason:
+        // the consequences stand on their own, not under `suppress/missing-reason`.
+        let text = "a: 1 # stackctl:ignore values/unknown-key kept for the migration\nb: 2 # stackctl:ignore\n";
+        let suppressions = crate::values::scan_suppressions("envs/a.yaml", text);
+        let out = finalize(vec![cause_of_two()], &Config::default(), &[suppressions]);
+        assert!(out.iter().all(|d| d.consequences.is_empty()), "{out:?}");
+        let rules: Vec<_> = out.iter().map(|d| d.rule.as_str()).collect();
+        assert_eq!(
+            rules,
+            [
+                "suppress/missing-reason",
+                "render/dangling-reference",
+                "render/dangling-reference"
+            ]
         );
     }
 

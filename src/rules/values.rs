@@ -13,7 +13,7 @@ use crate::values::known::KnownPaths;
 use crate::values::schema::{Schema, Violation};
 use crate::values::{
     LayerFinding, LayerFindingKind, Merged, ParsedLayer, Provenance, YamlError, dotted_path,
-    escape_key,
+    escape_key, pointer_keys,
 };
 
 pub const RULES: &[super::Rule] = &[
@@ -291,11 +291,11 @@ fn schema_findings(
 /// maps only (a list item has no key a layer could set).
 fn through_maps(value: &Value, pointer: &str) -> bool {
     let mut at = value;
-    for token in pointer.split('/').skip(1) {
+    for key in pointer_keys(pointer) {
         let Value::Object(map) = at else {
             return false;
         };
-        match map.get(&token.replace("~1", "/").replace("~0", "~")) {
+        match map.get(&key) {
             Some(child) => at = child,
             None => return true,
         }
@@ -328,8 +328,8 @@ fn renamed(from: &str, to: &str, value: Option<&Value>) -> Fix {
 }
 
 /// The fix of a value that breaks the schema: what the layers under the one that set it say
-/// (nothing, when none does). None when the chart's own defaults set it: there is nothing
-/// under them to go back to.
+/// (nothing, when none does). None when the lowest layer (the chart's own defaults, or a
+/// subchart's) sets it: there is nothing under it to go back to.
 fn reverted(merged: &Merged, pointer: &str, prefix: &str) -> Option<Fix> {
     if !through_maps(&merged.value, pointer) {
         return None;
@@ -534,13 +534,10 @@ pub fn keyed_map_overrides(
                         )),
                         (None, _) => d.with_hint(format!("keys the chart defines: {}", join(&known))),
                     };
-                    // The override it was meant to be, to find what this one breaks.
-                    let meant = closest.clone().or_else(|| {
-                        (!standalone).then(|| candidates.first().map(|(_, k)| (*k).clone()))?
-                    });
-                    // What this entry breaks goes away with it: moved to the key meant, or,
-                    // with no key to move it to, removed.
-                    d = d.with_fix(match meant {
+                    // What this entry breaks goes away with it: moved to the key meant when a
+                    // name is close (the likeliest of several would be a guess that changes
+                    // another job), else removed.
+                    d = d.with_fix(match closest.clone() {
                         Some(meant) => renamed(
                             &pointer,
                             &format!("{umbrella_pointer}/{}", escape_key(&meant)),

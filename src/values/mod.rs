@@ -247,11 +247,18 @@ pub(crate) fn is_at_or_under(pointer: &str, base: &str) -> bool {
             && pointer.as_bytes()[base.len()] == b'/')
 }
 
+/// The keys of a JSON pointer, unescaped (RFC 6901): `/a/b~1c` gives `a`, `b/c`.
+pub fn pointer_keys(pointer: &str) -> impl Iterator<Item = String> + '_ {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|token| token.replace("~1", "/").replace("~0", "~"))
+}
+
 /// `/a/b~1c/0` as `a.b/c[0]`, the way people write values paths.
 pub fn dotted_path(pointer: &str) -> String {
     let mut out = String::new();
-    for token in pointer.split('/').skip(1) {
-        let key = token.replace("~1", "/").replace("~0", "~");
+    for key in pointer_keys(pointer) {
         if key.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() && !out.is_empty() {
             out.push_str(&format!("[{key}]"));
         } else {
