@@ -590,7 +590,8 @@ impl Plan {
         refs.into_values().collect()
     }
 
-    /// The commented `stackctl.toml`.
+    /// The commented `stackctl.toml`: the chart, the envs and the convention, then the
+    /// tables of external refs (patterns, then files), then the variants.
     fn text(
         &self,
         chart: &Decision,
@@ -599,66 +600,18 @@ impl Plan {
         found: &[Found],
         variants: &[Found],
     ) -> String {
-        let mut out = comment(
-            "stackctl's configuration, written by `stackctl init` from what this repository \
-holds and what its targets render. Reference: docs/configuration.md. `stackctl validate` checks \
-the repository with it; change here what init guessed wrong.",
-        );
-        out.push_str(&format!(
-            "\n[chart]\n{}path = {}\n",
-            comment(&format!("The umbrella chart: {}.", chart.why)),
-            quote(&chart.path)
-        ));
-        let default_layers = crate::config::EnvsConfig::default().layers;
-        if envs.layers != default_layers {
-            out.push_str(&format!(
-                "\n[envs]\n{}layers = {}\n",
-                comment(&format!("Env targets: {}.", envs.why)),
-                list_inline(&envs.layers)
-            ));
-        } else {
-            out.push_str(&format!(
-                "\n{}",
-                comment(&format!("Env targets: {}.", envs.why))
-            ));
-        }
-        out.push_str(&format!(
-            "\n{}{}{}[targets.{}]\nrelease = {}\nnamespace = {}\n",
-            comment(
-                "The release and namespace of every env target, in one place: a file's own \
-table may set either for that file alone."
-            ),
-            bullet(&format!("release = {}: {RELEASE_WHY}.", quote(RELEASE))),
-            bullet(&format!(
-                "namespace = {}: {NAMESPACE_WHY}.",
-                quote(NAMESPACE)
-            )),
-            quote(&convention.table),
-            quote(&convention.release),
-            quote(&convention.namespace)
-        ));
-        out.push_str(&format!(
-            "\n{}",
-            comment(
-                "external-refs: what the pods of a target reference that its render does not \
-provide (envFrom Secrets and ConfigMaps, the ServiceAccount they run as, image pull secrets, \
-volumes), found by rendering each target once: render/dangling-reference reports any that is \
-not listed. Something outside the chart must provide each (infrastructure code, a deploy step); \
-remove a name the chart should render instead. \"{release}\" stands for the target's release. \
-A list on a file's own table replaces its directory's: it does not add to it."
-            )
-        ));
-        let kinds_of = |name: &str| -> String {
-            let mut kinds: BTreeSet<&String> = BTreeSet::new();
-            for f in found.iter().chain(variants) {
-                if let Ok(refs) = &f.refs
-                    && let Some(k) = refs.get(name)
-                {
-                    kinds.extend(k);
-                }
-            }
-            kinds.into_iter().cloned().collect::<Vec<_>>().join(", ")
-        };
+        let all: Vec<&Found> = found.iter().chain(variants).collect();
+        let kinds_of = |name: &str| reference_kinds(&all, name);
+        let mut out = header_text(chart, envs, convention);
+        out.push_str(&self.pattern_tables(found, &kinds_of));
+        out.push_str(&self.own_tables(found, &kinds_of));
+        out.push_str(&variant_tables(&chart.path, variants, &kinds_of));
+        out
+    }
+
+    /// A `[targets."<pattern>"]` table for each directory's shared list.
+    fn pattern_tables(&self, found: &[Found], kinds_of: &dyn Fn(&str) -> String) -> String {
+        let mut out = String::new();
         for (key, (list, holders)) in &self.patterns {
             let members: Vec<&Found> = found
                 .iter()
@@ -684,9 +637,16 @@ A list on a file's own table replaces its directory's: it does not add to it."
                 "\n{}[targets.{}]\nexternal-refs = {}",
                 comment(&who),
                 quote(key),
-                list_commented(list, &kinds_of)
+                list_commented(list, kinds_of)
             ));
         }
+        out
+    }
+
+    /// A file's own table where its list differs from its directory's, and a note for each
+    /// target that did not render.
+    fn own_tables(&self, found: &[Found], kinds_of: &dyn Fn(&str) -> String) -> String {
+        let mut out = String::new();
         for f in found {
             if let Some(list) = self.own.get(&f.target.name) {
                 let why = if list.is_empty() {
@@ -697,7 +657,7 @@ A list on a file's own table replaces its directory's: it does not add to it."
                 out.push_str(&format!(
                     "\n{why}[targets.{}]\nexternal-refs = {}",
                     quote(&f.target.name),
-                    list_commented(list, &kinds_of)
+                    list_commented(list, kinds_of)
                 ));
             }
             if let Err(why) = &f.refs {
@@ -711,51 +671,128 @@ unknown: `stackctl validate` shows why.",
                 ));
             }
         }
-        if !variants.is_empty() {
-            out.push_str(&format!(
-                "\n{}",
-                comment(
-                    "The chart's lifecycle variants: its values.<a>.<b>.yaml files, each over \
-the files it extends (values.test.ci.yaml over values.test.yaml) when they exist."
-                )
-            ));
-        }
-        for f in variants {
-            let chart_dir = display_join(&chart.path, "");
-            let layers: Vec<String> = f
-                .target
-                .layers
-                .iter()
-                .map(|l| l.strip_prefix(&chart_dir).unwrap_or(l).to_string())
-                .collect();
-            out.push_str(&format!(
-                "\n[variants.{}]\nlayers = {}\n{}release = {}\nnamespace = {}\n",
-                bare_key(&f.target.name),
-                list_inline(&layers),
-                comment(&format!(
-                    "Release: {}.",
-                    f.release_why.as_deref().unwrap_or_default()
-                )),
-                quote(&f.target.release),
-                quote(&f.target.namespace)
-            ));
-            match &f.refs {
-                Ok(refs) if !refs.is_empty() => {
-                    let list: Vec<String> = refs.keys().cloned().collect();
-                    out.push_str(&format!(
-                        "external-refs = {}",
-                        list_commented(&list, &kinds_of)
-                    ));
-                }
-                Ok(_) => {}
-                Err(why) => out.push_str(&comment(&format!(
-                    "It did not render ({why}), so what it needs from outside the chart is \
-unknown: `stackctl validate` shows why."
-                ))),
-            }
-        }
         out
     }
+}
+
+/// The header, `[chart]`, the envs and the convention's `[targets."…"]` table.
+fn header_text(chart: &Decision, envs: &EnvsDecision, convention: &Convention) -> String {
+    let mut out = comment(
+        "stackctl's configuration, written by `stackctl init` from what this repository \
+holds and what its targets render. Reference: docs/configuration.md. `stackctl validate` checks \
+the repository with it; change here what init guessed wrong.",
+    );
+    out.push_str(&format!(
+        "\n[chart]\n{}path = {}\n",
+        comment(&format!("The umbrella chart: {}.", chart.why)),
+        quote(&chart.path)
+    ));
+    let default_layers = crate::config::EnvsConfig::default().layers;
+    if envs.layers != default_layers {
+        out.push_str(&format!(
+            "\n[envs]\n{}layers = {}\n",
+            comment(&format!("Env targets: {}.", envs.why)),
+            list_inline(&envs.layers)
+        ));
+    } else {
+        out.push_str(&format!(
+            "\n{}",
+            comment(&format!("Env targets: {}.", envs.why))
+        ));
+    }
+    out.push_str(&format!(
+        "\n{}{}{}[targets.{}]\nrelease = {}\nnamespace = {}\n",
+        comment(
+            "The release and namespace of every env target, in one place: a file's own \
+table may set either for that file alone."
+        ),
+        bullet(&format!("release = {}: {RELEASE_WHY}.", quote(RELEASE))),
+        bullet(&format!(
+            "namespace = {}: {NAMESPACE_WHY}.",
+            quote(NAMESPACE)
+        )),
+        quote(&convention.table),
+        quote(&convention.release),
+        quote(&convention.namespace)
+    ));
+    out.push_str(&format!(
+        "\n{}",
+        comment(
+            "external-refs: what the pods of a target reference that its render does not \
+provide (envFrom Secrets and ConfigMaps, the ServiceAccount they run as, image pull secrets, \
+volumes), found by rendering each target once: render/dangling-reference reports any that is \
+not listed. Something outside the chart must provide each (infrastructure code, a deploy step); \
+remove a name the chart should render instead. \"{release}\" stands for the target's release. \
+A list on a file's own table replaces its directory's: it does not add to it."
+        )
+    ));
+    out
+}
+
+/// How the targets' pods reference `name` (`Secret (envFrom)`, `ServiceAccount`, …).
+fn reference_kinds(targets: &[&Found], name: &str) -> String {
+    let mut kinds: BTreeSet<&String> = BTreeSet::new();
+    for f in targets {
+        if let Ok(refs) = &f.refs
+            && let Some(k) = refs.get(name)
+        {
+            kinds.extend(k);
+        }
+    }
+    kinds.into_iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// A `[variants.<name>]` table for each lifecycle variant, with its refs.
+fn variant_tables(
+    chart_path: &str,
+    variants: &[Found],
+    kinds_of: &dyn Fn(&str) -> String,
+) -> String {
+    let mut out = String::new();
+    if !variants.is_empty() {
+        out.push_str(&format!(
+            "\n{}",
+            comment(
+                "The chart's lifecycle variants: its values.<a>.<b>.yaml files, each over \
+the files it extends (values.test.ci.yaml over values.test.yaml) when they exist."
+            )
+        ));
+    }
+    for f in variants {
+        let chart_dir = display_join(chart_path, "");
+        let layers: Vec<String> = f
+            .target
+            .layers
+            .iter()
+            .map(|l| l.strip_prefix(&chart_dir).unwrap_or(l).to_string())
+            .collect();
+        out.push_str(&format!(
+            "\n[variants.{}]\nlayers = {}\n{}release = {}\nnamespace = {}\n",
+            bare_key(&f.target.name),
+            list_inline(&layers),
+            comment(&format!(
+                "Release: {}.",
+                f.release_why.as_deref().unwrap_or_default()
+            )),
+            quote(&f.target.release),
+            quote(&f.target.namespace)
+        ));
+        match &f.refs {
+            Ok(refs) if !refs.is_empty() => {
+                let list: Vec<String> = refs.keys().cloned().collect();
+                out.push_str(&format!(
+                    "external-refs = {}",
+                    list_commented(&list, kinds_of)
+                ));
+            }
+            Ok(_) => {}
+            Err(why) => out.push_str(&comment(&format!(
+                "It did not render ({why}), so what it needs from outside the chart is \
+unknown: `stackctl validate` shows why."
+            ))),
+        }
+    }
+    out
 }
 
 /// `text` as `#` comment lines of at most 96 characters.
