@@ -158,9 +158,9 @@ pub struct Stopped {
 }
 
 impl Stopped {
-    /// [`Stopped::located`], then its hint in parentheses: the error on one line, for
-    /// formats that have one message per item (SARIF, GitHub).
-    pub fn with_hint(&self) -> String {
+    /// [`Stopped::located`], then its hint in parentheses: the error on one line, for a
+    /// format with one message per item (SARIF).
+    pub fn one_line(&self) -> String {
         match &self.hint {
             Some(hint) => format!("{} (hint: {hint})", self.located()),
             None => self.located(),

@@ -87,7 +87,7 @@ fn log(report: &Report, options: &RenderOptions) -> Sarif {
     // notification: the results above are then not the whole picture.
     if let Some(stopped) = &report.stopped {
         let notification = Notification::builder()
-            .message(Message::from(&stopped.with_hint()))
+            .message(Message::from(&stopped.one_line()))
             .level(json!("error"))
             .build();
         run.invocations = Some(vec![
