@@ -138,7 +138,7 @@ fn group<'a>(d: &'a Diagnostic, report: &'a Report, sources: &mut SourceCache) -
                 .message(normalize_untrusted_str(hint)),
         );
     }
-    if let Some(line) = super::consequences_said(d, ", gone once this is fixed") {
+    if let Some(line) = super::consequences_line(d, ", gone once this is fixed") {
         // The fix of this finding also removes these: shown here, never as causes of their own.
         group = group.element(Level::NOTE.with_name("note").message(line));
         for c in d.consequences.iter().take(SHOWN_CONSEQUENCES) {

@@ -202,7 +202,7 @@ fn findings_text(findings: &[&Diagnostic]) -> String {
         if let Some(hint) = &d.hint {
             text.push_str(&format!("  = hint: {hint}\n"));
         }
-        if let Some(line) = super::consequences_line(d) {
+        if let Some(line) = super::consequences_line(d, "") {
             text.push_str(&format!("  = {line}\n"));
             for c in &d.consequences {
                 text.push_str(&format!("    - {}\n", super::consequence_text(c)));

@@ -343,20 +343,15 @@ pub(crate) fn flat_message(d: &Diagnostic) -> String {
     if let Some(hint) = &d.hint {
         message.push_str(&format!("\nhint: {hint}"));
     }
-    if let Some(consequences) = consequences_line(d) {
+    if let Some(consequences) = consequences_line(d, "") {
         message.push_str(&format!("\n{consequences}"));
     }
     message
 }
 
 /// `and 8 consequences: render/dangling-reference ×8`: what a finding's fix also removes,
-/// counted by rule; `None` when it causes nothing else.
-pub(crate) fn consequences_line(d: &Diagnostic) -> Option<String> {
-    consequences_said(d, "")
-}
-
-/// [`consequences_line`] with `said` after the count.
-pub(crate) fn consequences_said(d: &Diagnostic, said: &str) -> Option<String> {
+/// counted by rule, with `said` after the count; `None` when it causes nothing else.
+pub(crate) fn consequences_line(d: &Diagnostic, said: &str) -> Option<String> {
     if d.consequences.is_empty() {
         return None;
     }

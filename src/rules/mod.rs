@@ -340,7 +340,7 @@ pub fn finalize(
     }
     let mut kept: Vec<(Option<usize>, Diagnostic)> = Vec::new();
     let mut consequences: Vec<(usize, Diagnostic)> = Vec::new();
-    for (tag, d) in suppress::apply_tagged(flat, suppressions) {
+    for (tag, d) in suppress::apply(flat, suppressions) {
         let Some(d) = configured(d, config) else {
             continue;
         };

@@ -21,18 +21,9 @@ pub const RULES: &[super::Rule] = &[
 ];
 
 /// Drop the diagnostics a suppression covers; add `suppress/unused` for each suppression that
-/// covered nothing and `suppress/missing-reason` for each malformed one.
-pub fn apply(diagnostics: Vec<Diagnostic>, suppressions: &[Suppressions]) -> Vec<Diagnostic> {
-    let tagged = diagnostics.into_iter().map(|d| ((), d)).collect();
-    apply_tagged(tagged, suppressions)
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect()
-}
-
-/// [`apply`] over findings that each carry a tag of the caller's, kept with them. The findings
-/// it adds carry `T::default()`.
-pub fn apply_tagged<T: Default>(
+/// covered nothing and `suppress/missing-reason` for each malformed one. Each finding carries a
+/// tag of the caller's, kept with it; the findings added carry `T::default()`.
+pub fn apply<T: Default>(
     diagnostics: Vec<(T, Diagnostic)>,
     suppressions: &[Suppressions],
 ) -> Vec<(T, Diagnostic)> {
@@ -92,9 +83,9 @@ mod tests {
         let text = "a: 1\n# stackctl:ignore values/unknown-key kept for the migration\nb: 2\nc: 3 # stackctl:ignore values/unknown-key\nd: 4\ne: 5 # stackctl:ignore values/schema stale\n";
         let suppressions = scan_suppressions("envs/a.yaml", text);
         let diag = |line| finding("values/unknown-key", "m").at("envs/a.yaml", line, 1);
-        let out = apply(vec![diag(3), diag(4)], &[suppressions]);
+        let out = apply(vec![((), diag(3)), ((), diag(4))], &[suppressions]);
         let summary: Vec<(&str, Option<usize>)> =
-            out.iter().map(|d| (d.rule.as_str(), d.line)).collect();
+            out.iter().map(|(_, d)| (d.rule.as_str(), d.line)).collect();
         assert_eq!(
             summary,
             vec![

@@ -13,7 +13,7 @@ use crate::values::known::KnownPaths;
 use crate::values::schema::{Schema, Violation};
 use crate::values::{
     LayerFinding, LayerFindingKind, Merged, ParsedLayer, Provenance, YamlError, dotted_path,
-    escape_key, pointer_keys,
+    escape_key, parent_pointer, pointer_keys,
 };
 
 pub const RULES: &[super::Rule] = &[
@@ -243,7 +243,7 @@ fn schema_findings(
                 let shown = format!("{prefix}{pointer}");
                 let mut d = match &unknown_key {
                     Some(key) => {
-                        let parent = parent_pointer(&pointer);
+                        let parent = parent_pointer(&pointer).unwrap_or_default();
                         let known = defaults
                             .pointer(parent)
                             .and_then(Value::as_object)
@@ -301,11 +301,6 @@ fn through_maps(value: &Value, pointer: &str) -> bool {
         }
     }
     true
-}
-
-/// The pointer of the map holding `pointer`'s key (`""` for a top-level key).
-fn parent_pointer(pointer: &str) -> &str {
-    pointer.rfind('/').map_or("", |at| &pointer[..at])
 }
 
 /// The name among `known` that `key` most likely meant to be, when one is close enough.
@@ -409,7 +404,7 @@ fn unknown_key_findings(
             if let Some(meant) = meant.filter(|_| through_maps(&merged.value, &unknown.pointer)) {
                 d = d.with_fix(renamed(
                     &shown,
-                    &format!("{prefix}{}/{}", parent_pointer(&unknown.pointer), escape_key(&meant)),
+                    &format!("{prefix}{}/{}", parent_pointer(&unknown.pointer).unwrap_or_default(), escape_key(&meant)),
                     merged.get(&unknown.pointer),
                 ));
             }

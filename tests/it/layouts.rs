@@ -97,22 +97,13 @@ fn chart_at_the_repository_root_reports_a_seeded_mistake_at_its_line() {
     );
     let run = validate(&sandbox);
     run.expect(1);
-    let doc = run.json();
-    let found: Vec<(&str, &str, u64)> = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["rule"].as_str().unwrap(),
-                d["file"].as_str().unwrap_or(""),
-                d["line"].as_u64().unwrap_or(0),
-            )
-        })
-        .collect();
     assert_eq!(
-        found,
-        [("values/duplicate-key", "envs/staging/web.yaml", 3)],
+        run.findings(),
+        [(
+            "values/duplicate-key".to_string(),
+            "envs/staging/web.yaml".to_string(),
+            3
+        )],
         "{}",
         run.all()
     );
@@ -129,13 +120,7 @@ fn helm_template_error_is_located_in_a_chart_named_unlike_its_directory() {
     );
     let run = validate(&sandbox);
     run.expect(1);
-    let doc = run.json();
-    let error = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["rule"] == "render/helm-error")
-        .unwrap_or_else(|| panic!("no render/helm-error:\n{}", run.all()));
+    let error = run.finding("render/helm-error");
     assert_eq!(error["file"], "templates/configmap.yaml", "{error}");
     assert_eq!(error["line"], 6, "{error}");
 }
@@ -218,13 +203,7 @@ fn validate_chart_without_variants_lints_the_chart_on_its_defaults() {
         ["--format", "json", "validate", "chart", "--offline"],
     );
     run.expect(1);
-    let doc = run.json();
-    let lint = doc["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["rule"] == "chart/lint")
-        .unwrap_or_else(|| panic!("no chart/lint:\n{}", run.all()));
+    let lint = run.finding("chart/lint");
     assert!(
         lint["message"].as_str().unwrap().contains("its defaults"),
         "{lint}"

@@ -965,6 +965,20 @@ mod tests {
     use super::fixtures::{SOURCES, locations, objects};
     use super::*;
 
+    /// The merged values of the chart's defaults and `envs/prod/console.yaml`.
+    fn console_values(defaults: &str, env: &str) -> Merged {
+        let defaults = crate::values::parse_layer("charts/jetscale/values.yaml", defaults).unwrap();
+        let env = crate::values::parse_layer("envs/prod/console.yaml", env).unwrap();
+        crate::values::merge_chain(&defaults, &[env])
+    }
+
+    /// `render/dangling-reference` on `objs` of release `r`, with `provided` declared outside
+    /// the chart and no values to locate findings in.
+    fn dangling(objs: &[RenderedObject], provided: &[&str]) -> Vec<Diagnostic> {
+        let provided: Vec<String> = provided.iter().map(|p| p.to_string()).collect();
+        dangling_references(objs, "r", &provided, None, &SOURCES)
+    }
+
     /// What a pod runs as, pulls with and mounts must exist: rendered, or declared provided
     /// outside the chart. The `default` ServiceAccount always exists, optional volumes may be
     /// missing, and one reference shared by several objects at one place is one finding.
@@ -1012,13 +1026,7 @@ metadata: {name: r-job}
 spec: {template: {spec: {containers: [{name: j}]}}}
 "#;
         let objs = objects(manifest);
-        let found = dangling_references(
-            &objs,
-            "r",
-            &["ghcr-registry-secret".to_string()],
-            None,
-            &SOURCES,
-        );
+        let found = dangling(&objs, &["ghcr-registry-secret"]);
         let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,
@@ -1038,16 +1046,15 @@ spec: {template: {spec: {containers: [{name: j}]}}}
                 .contains("list \"{release}-service-account\" in external-refs")
         );
         // Declared provided outside the chart: no finding.
-        let provided: Vec<String> = [
+        let provided = [
             "ghcr-registry-secret",
-            "{release}-service-account",
+            "r-service-account",
             "r-pull",
-        ]
-        .iter()
-        .map(|r| r.replace("{release}", "r"))
-        .chain(["r-tls", "r-cache", "r-files"].map(String::from))
-        .collect();
-        assert!(dangling_references(&objs, "r", &provided, None, &SOURCES).is_empty());
+            "r-tls",
+            "r-cache",
+            "r-files",
+        ];
+        assert!(dangling(&objs, &provided).is_empty());
     }
 
     /// What `init` proposes as external refs: exactly the names the rule reports with none
@@ -1109,26 +1116,20 @@ spec: {jobTemplate: {spec: {template: {spec: {serviceAccountName: r-service-acco
             ]
         );
         let names: Vec<String> = found.into_keys().collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         // Declared, they are exactly what silences the rule's pod findings.
-        assert!(dangling_references(&objs, "r", &names, None, &SOURCES).is_empty());
-        assert_eq!(
-            dangling_references(&objs, "r", &names[1..], None, &SOURCES).len(),
-            1
-        );
+        assert!(dangling(&objs, &names).is_empty());
+        assert_eq!(dangling(&objs, &names[1..]).len(), 1);
     }
 
     /// In an env, the finding sits at the values line that names the missing object: the
     /// chart's `serviceAccount.name`, the `imagePullSecrets` or `volumes` entry of that name.
     #[test]
     fn a_missing_pod_reference_points_at_the_values_line_that_names_it() {
-        let defaults =
-            crate::values::parse_layer("charts/jetscale/values.yaml", "backend-api: {}\n").unwrap();
-        let env = crate::values::parse_layer(
-            "envs/prod/console.yaml",
+        let merged = console_values(
+            "backend-api: {}\n",
             "backend-api:\n  serviceAccount:\n    name: r-service-account\n  imagePullSecrets:\n    - name: ghcr-registry-secret\n    - name: r-pull\n  volumes:\n    - name: data\n      emptyDir: {}\n    - name: tls\n      secret: {secretName: r-tls}\n",
-        )
-        .unwrap();
-        let merged = crate::values::merge_chain(&defaults, &[env]);
+        );
         let objs = objects(
             "---\n# Source: jetscale/charts/backend-api/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\nspec: {template: {spec: {serviceAccountName: r-service-account, imagePullSecrets: [{name: ghcr-registry-secret}, {name: r-pull}], containers: [{name: api}], volumes: [{name: data, emptyDir: {}}, {name: tls, secret: {secretName: r-tls}}]}}}\n",
         );
@@ -1185,14 +1186,10 @@ spec: {jobTemplate: {spec: {template: {spec: {serviceAccountName: r-service-acco
             Some("charts/jetscale/templates/svc.yaml")
         );
 
-        let defaults =
-            crate::values::parse_layer("charts/jetscale/values.yaml", "backend-ws: {}\n").unwrap();
-        let env = crate::values::parse_layer(
-            "envs/prod/console.yaml",
+        let merged = console_values(
+            "backend-ws: {}\n",
             "backend-ws:\n  replicaCount: 2\n  fullnameOverride: r-backend-api\n",
-        )
-        .unwrap();
-        let merged = crate::values::merge_chain(&defaults, &[env]);
+        );
         let objs = objects(
             "---\n# Source: jetscale/charts/backend-api/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\n---\n# Source: jetscale/charts/backend-ws/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: r-backend-api}\n",
         );
@@ -1267,13 +1264,7 @@ metadata: {name: r-db-secret}
 spec: {target: {name: r-db-secret}}
 "#;
         let objs = objects(manifest);
-        let found = dangling_references(
-            &objs,
-            "r",
-            &["r-aws-client-secret".to_string()],
-            None,
-            &SOURCES,
-        );
+        let found = dangling(&objs, &["r-aws-client-secret"]);
         let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(found.len(), 4, "{messages:#?}");
         assert!(messages[0].contains("r-backend-ws, which is not rendered"));

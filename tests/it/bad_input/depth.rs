@@ -290,17 +290,10 @@ fn no_dependencies_with_a_three_entry_lock_fails_deps_check_at_each_lock_entry()
 
 /// The findings of `rule` in a JSON report, as (file, line).
 fn findings_of(run: &Run, rule: &str) -> Vec<(String, u64)> {
-    run.json()["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["rule"] == rule)
-        .map(|d| {
-            (
-                d["file"].as_str().unwrap_or("").to_string(),
-                d["line"].as_u64().unwrap_or(0),
-            )
-        })
+    run.findings()
+        .into_iter()
+        .filter(|(r, ..)| r == rule)
+        .map(|(_, file, line)| (file, line))
         .collect()
 }
 

@@ -140,33 +140,17 @@ fn mis_keyed_cronjob_override_that_helm_refuses_is_reported_at_its_line_by_valid
         run.expect(1);
         assert_no_crash(&run);
         let report = run.json();
-        let rules: Vec<(&str, Option<&str>, Option<u64>)> = report["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    d["rule"].as_str().unwrap(),
-                    d["file"].as_str(),
-                    d["line"].as_u64(),
-                )
-            })
-            .collect();
+        let rules = run.findings();
         assert!(
             rules.contains(&(
-                "values/keyed-map-override",
-                Some("envs/prod/console.yaml"),
-                Some(57)
+                "values/keyed-map-override".to_string(),
+                "envs/prod/console.yaml".to_string(),
+                57
             )),
             "{round}: {rules:?}"
         );
         // helm's refusal is the override's consequence, folded under it, also from the cache.
-        let cause = report["diagnostics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["rule"] == "values/keyed-map-override")
-            .unwrap();
+        let cause = run.finding("values/keyed-map-override");
         assert_eq!(
             cause["consequences"][0]["rule"], "render/helm-error",
             "{round}: {cause:#}"
@@ -257,13 +241,7 @@ fn values_file_with_three_documents_gets_a_message_true_for_each_helm() {
     );
     run.expect(1);
     assert_no_crash(&run);
-    let report = run.json();
-    let finding = report["diagnostics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["rule"] == "values/extra-document")
-        .unwrap_or_else(|| panic!("{report:#}"));
+    let finding = run.finding("values/extra-document");
     assert_eq!(finding["file"], "envs/staging/link4.yaml", "{finding:#}");
     assert!(finding["line"].as_u64().is_some(), "{finding:#}");
     let message = finding["message"].as_str().unwrap();

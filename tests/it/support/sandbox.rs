@@ -436,6 +436,44 @@ impl Run {
             )
         })
     }
+
+    /// The top-level findings of the JSON report on stdout as (rule, file, line), `""` and 0
+    /// where the report has none.
+    #[track_caller]
+    pub fn findings(&self) -> Vec<(String, String, u64)> {
+        self.json()["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                (
+                    d["rule"].as_str().unwrap_or("").to_string(),
+                    d["file"].as_str().unwrap_or("").to_string(),
+                    d["line"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    }
+
+    /// The first top-level finding of `rule` in the JSON report on stdout, showing everything
+    /// the command said when there is none.
+    #[track_caller]
+    pub fn finding(&self, rule: &str) -> serde_json::Value {
+        let doc = self.json();
+        doc["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["rule"] == rule)
+            .cloned()
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {rule} finding
+{}",
+                    self.all()
+                )
+            })
+    }
 }
 
 /// Copy a file or a directory tree.
